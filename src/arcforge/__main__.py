@@ -1,0 +1,5 @@
+import sys
+
+from arcforge.cli import main
+
+sys.exit(main())

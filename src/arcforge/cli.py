@@ -1,0 +1,160 @@
+"""The `arcforge` command: solve, score, show, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from arcforge.errors import ArcError
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '30m', '12h', '1h30m' -> seconds."""
+    t = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", t)
+    if not t or not m:
+        raise ArcError(f"bad duration '{text}': use e.g. 90s, 30m, 12h, 1h30m")
+    h, mi, s = (float(x) if x else 0.0 for x in m.groups())
+    return h * 3600 + mi * 60 + s
+
+
+def _task_ids(text: str | None) -> list[str] | None:
+    return [t for t in text.split(",") if t] if text else None
+
+
+def cmd_solve(args) -> int:
+    from arcforge.datasets import load_tasks
+    from arcforge.pipeline import SolveConfig, run_solve
+
+    tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
+    cfg = SolveConfig(
+        dataset=args.dataset,
+        solvers=[s for s in args.solver.split(",") if s],
+        budget_s=parse_duration(args.budget) if args.budget else None,
+        task_time_s=parse_duration(args.task_time),
+        workers=args.workers or os.cpu_count() or 1,
+    )
+    summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
+    print(json.dumps(summary))
+    if "score" in summary:
+        print(f"pass@2 {summary['score']:.2%} on {summary['tasks']} tasks "
+              f"({summary['tasks_solved']} fully solved) in {summary['seconds']:.0f}s; "
+              f"submission: {Path(args.out) / 'submission.json'}")
+    return 0
+
+
+def cmd_score(args) -> int:
+    from arcforge.datasets import load_tasks
+    from arcforge.submission import read_submission, score_attempts
+
+    if bool(args.solutions) == bool(args.dataset):
+        raise ArcError("score needs exactly one of --solutions FILE or --dataset NAME")
+    attempts = read_submission(Path(args.submission))
+    if args.dataset:
+        tasks = load_tasks(args.dataset)
+    else:
+        from arcforge.datasets import load_solutions
+        from arcforge.task import Example, Task
+
+        sols = load_solutions(Path(args.solutions))
+        # a solutions file alone has no inputs; scoring needs only the outputs
+        tasks = [Task(tid, (), tuple(Example(g, g) for g in grids)) for tid, grids in sols.items()]
+    by_id = {t.id: t for t in tasks}
+    unknown = [tid for tid in attempts if tid not in by_id]
+    if unknown:
+        raise ArcError(f"{args.submission}: task '{unknown[0]}' is not in {args.dataset or args.solutions}")
+    if args.dataset and args.only_submitted:
+        tasks = [by_id[tid] for tid in attempts]
+    score = score_attempts(attempts, tasks, args.submission)
+    if args.json:
+        print(json.dumps({"score": score.total, "tasks": len(tasks), "tasks_solved": score.tasks_solved,
+                          "per_task": score.per_task}))
+    else:
+        for tid, v in score.per_task.items():
+            print(f"{tid}  {v:.3f}")
+        print(f"total pass@2 {score.total:.4f} ({score.total:.2%}) over {len(tasks)} tasks, "
+              f"{score.tasks_solved} fully solved")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from arcforge.datasets import find_task, load_tasks
+    from arcforge.report import task_text
+
+    if args.dataset and Path(args.dataset).exists():
+        task = load_tasks(args.dataset, [args.task_id])[0]
+    else:
+        task = find_task(args.task_id, args.dataset)
+    colour = not args.no_colour and sys.stdout.isatty() or args.colour
+    print(task_text(task, colour=colour))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from arcforge.datasets import dataset_names, load_tasks, removed_from_arc2_train
+
+    print(f"{'name':<18} {'tasks':>6} {'test inputs':>12}")
+    for name in dataset_names():
+        tasks = load_tasks(name)
+        print(f"{name:<18} {len(tasks):>6} {sum(len(t.test) for t in tasks):>12}")
+    print(f"arc2/train-clean drops {len(removed_from_arc2_train())} arc2/train tasks that overlap arc1/eval")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="arcforge", description="ARC-AGI solver toolkit")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("solve", help="solve a dataset and write results.jsonl and submission.json")
+    s.add_argument("dataset", help="arc1/train, arc1/eval, arc2/train, arc2/eval, arc2/train-clean, or a path")
+    s.add_argument("--out", required=True, help="run folder (resumes if it exists)")
+    s.add_argument("--solver", default="transforms", help="comma-separated solvers (default: transforms)")
+    s.add_argument("--tasks", help="only these task ids, comma-separated")
+    s.add_argument("--limit", type=int, help="only the first N tasks")
+    s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
+    s.add_argument("--budget", help="wall-clock budget for the run, e.g. 30m, 12h")
+    s.add_argument("--task-time", default="60s", help="time limit per task (default 60s)")
+    s.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_solve)
+
+    s = sub.add_parser("score", help="pass@2 of a Kaggle submission")
+    s.add_argument("submission")
+    s.add_argument("--solutions", help="Kaggle solutions file")
+    s.add_argument("--dataset", help="named dataset or task path with known test outputs")
+    s.add_argument("--only-submitted", action="store_true", help="score only the tasks in the submission")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(fn=cmd_score)
+
+    s = sub.add_parser("show", help="draw a task's grids in the terminal")
+    s.add_argument("task_id")
+    s.add_argument("--dataset", help="where to look (default: all named sets)")
+    s.add_argument("--colour", "--color", action="store_true", help="colour even when not a terminal")
+    s.add_argument("--no-colour", "--no-color", action="store_true")
+    s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("datasets", help="list the named datasets")
+    s.set_defaults(fn=cmd_datasets)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ArcError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

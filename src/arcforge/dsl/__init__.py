@@ -1,0 +1,1 @@
+"""Classic program search over grid transforms."""
