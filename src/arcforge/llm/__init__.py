@@ -1,0 +1,1 @@
+"""Language-model transduction: text encoding, models, training, test-time training, decoding."""

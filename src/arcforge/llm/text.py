@@ -1,0 +1,93 @@
+"""Grids and tasks as token sequences: one token per cell, a compact 16-symbol vocabulary.
+
+Layout of a task (train pairs, then the test input; the model writes the test output):
+
+    BOS  IN <input rows> OUT <output rows> EOS  IN ... OUT ... EOS  ...  IN <test rows> OUT
+
+where each row is its cells' digits followed by NL. Training labels cover output rows and
+their EOS only; everything else is context.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arcforge.grid import MAX_SIDE, Grid
+from arcforge.task import Task
+
+NL, IN, OUT, BOS, EOS, PAD = 10, 11, 12, 13, 14, 15
+VOCAB_SIZE = 16
+SYMBOLS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\n", "I", "O", "<bos>", "<eos>", "<pad>")
+IGNORE = -100  # label value that the loss skips
+
+
+def encode_grid(grid: Grid) -> list[int]:
+    h, w = grid.shape
+    arr = np.full((h, w + 1), NL, dtype=np.int64)
+    arr[:, :w] = grid
+    return arr.ravel().tolist()
+
+
+def decode_grid(tokens: list[int]) -> Grid | None:
+    """Rows of digits each ending in NL (an EOS, if present, ends the grid). None when the tokens
+    are not a valid rectangular grid: nothing is guessed."""
+    if EOS in tokens:
+        tokens = tokens[: tokens.index(EOS)]
+    if not tokens or tokens[-1] != NL:
+        return None
+    rows, row = [], []
+    for t in tokens:
+        if t == NL:
+            if not row:
+                return None
+            rows.append(row)
+            row = []
+        elif 0 <= t <= 9:
+            row.append(t)
+        else:
+            return None
+    w = len(rows[0])
+    if len(rows) > MAX_SIDE or w > MAX_SIDE or any(len(r) != w for r in rows):
+        return None
+    return np.array(rows, dtype=np.int8)
+
+
+def max_output_tokens(h: int = MAX_SIDE, w: int = MAX_SIDE) -> int:
+    """Tokens needed to write an h x w grid and its EOS."""
+    return h * (w + 1) + 1
+
+
+def encode_pairs(task: Task, test_index: int | None = 0, train_first_output: bool = True,
+                 test_output: bool = False) -> tuple[list[int], list[int]]:
+    """Token ids and labels for a task: all train pairs, then test[test_index]'s input and the
+    output marker (and, with test_output=True, its output as a labelled target).
+
+    With test_index=None the sequence is the train pairs alone (their outputs labelled; the
+    first output unlabelled when train_first_output is False)."""
+    ids, labels = [BOS], [IGNORE]
+
+    def add(tokens: list[int], labelled: bool) -> None:
+        ids.extend(tokens)
+        labels.extend(tokens if labelled else [IGNORE] * len(tokens))
+
+    for i, ex in enumerate(task.train):
+        add([IN, *encode_grid(ex.input), OUT], False)
+        add([*encode_grid(ex.output), EOS], train_first_output or i > 0)
+    if test_index is not None:
+        ex = task.test[test_index]
+        add([IN, *encode_grid(ex.input), OUT], False)
+        if test_output:
+            if ex.output is None:
+                raise ValueError(f"task '{task.id}' test[{test_index}] has no output to encode")
+            add([*encode_grid(ex.output), EOS], True)
+    return ids, labels
+
+
+def prompt_ids(task: Task, test_index: int) -> list[int]:
+    """What the model sees before writing test[test_index]'s output."""
+    return encode_pairs(task, test_index)[0]
+
+
+def output_ids(grid: Grid) -> list[int]:
+    """What the model should write: the grid's rows and EOS."""
+    return [*encode_grid(grid), EOS]
