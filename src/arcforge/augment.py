@@ -13,7 +13,7 @@ import numpy as np
 
 from arcforge.task import Example, Task
 
-SYMMETRY_NAMES = ("id", "rot90", "rot180", "rot270", "transpose", "flip_lr", "anti_transpose", "flip_ud")
+SYMMETRY_NAMES = ("id", "rot90", "rot180", "rot270", "transpose", "flip_ud", "anti_transpose", "flip_lr")
 IDENTITY_COLOURS = tuple(range(10))
 
 

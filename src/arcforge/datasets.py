@@ -104,7 +104,7 @@ def _load_path(path: Path, solutions: Path | None) -> list[Task]:
             raise ArcError(f"{path}: folder has no .json task files")
         return [parse_task(load_json_file(f), f.stem, str(f)) for f in files]
     raw = load_json_file(path)
-    if isinstance(raw, dict) and "train" in raw and "test" in raw:
+    if isinstance(raw, dict) and ("train" in raw or "test" in raw):
         tasks = [parse_task(raw, path.stem, str(path))]
     elif isinstance(raw, dict):
         if not raw:

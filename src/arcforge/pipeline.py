@@ -200,6 +200,6 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     }
     if known:
         score = score_attempts(attempts, tasks)
-        summary.update(score=round(score.total, 4), tasks_solved=score.tasks_solved)
+        summary.update(score=score.total, tasks_solved=score.tasks_solved)
         atomic_write_text(out / "score.json", json.dumps({**summary, "per_task": score.per_task}, indent=1))
     return summary

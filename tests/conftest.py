@@ -1,0 +1,18 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(*args, timeout=600, **kw):
+    """Run `python -m arcforge ...` as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "arcforge", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, cwd=kw.pop("cwd", ROOT), **kw)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,110 @@
+"""`solve` end to end: results.jsonl, submission, score, budget, and resume after a kill."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from arcforge.datasets import load_tasks
+from arcforge.dsl.transforms import TransformSearch
+from arcforge.errors import ArcError
+from arcforge.pipeline import SolveConfig, run_solve
+from arcforge.submission import read_submission, score_attempts
+
+from conftest import ROOT
+
+
+def lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_solve_writes_results_submission_and_score(tmp_path):
+    # 6150a2bd is a rotation by 180 degrees, 9172f3a0 an upscale x3: the transform search solves both
+    tasks = load_tasks("arc1/train", tasks=["6150a2bd", "9172f3a0", "00d62c1b"])
+    summary = run_solve(tasks, SolveConfig("arc1/train", ["transforms"], workers=1), tmp_path, progress=False)
+    assert summary["finished"] == 3 and summary["score"] == pytest.approx(2 / 3)
+    recs = {r["task_id"]: r for r in lines(tmp_path / "results.jsonl")}
+    assert recs["6150a2bd"]["correct"] == [True]
+    assert recs["6150a2bd"]["candidates"][0][0]["source"] == "transforms:rot180"
+    assert set(recs["6150a2bd"]["seconds"]) == {"transforms", "total"}
+    sub = read_submission(tmp_path / "submission.json")
+    assert score_attempts(sub, tasks).total == pytest.approx(2 / 3)
+    assert json.loads((tmp_path / "score.json").read_text())["per_task"]["00d62c1b"] == 0.0
+
+
+def test_solver_never_reads_test_outputs():
+    solver = TransformSearch()
+    for task in load_tasks("arc1/train", limit=40):
+        with_truth = solver.solve(task, time.monotonic() + 30)
+        hidden = solver.solve(task.without_test_outputs(), time.monotonic() + 30)
+        assert [[(c.grid.tobytes(), c.grid.shape, c.source) for c in cs] for cs in with_truth] == \
+               [[(c.grid.tobytes(), c.grid.shape, c.source) for c in cs] for cs in hidden]
+
+
+def test_budget_stops_early_and_resume_finishes(tmp_path):
+    tasks = load_tasks("arc1/train")
+    first = run_solve(tasks, SolveConfig("arc1/train", ["transforms"], budget_s=0.3, workers=1), tmp_path, progress=False)
+    assert 0 < first["finished"] < len(tasks)
+    assert len(read_submission(tmp_path / "submission.json")) == len(tasks)  # every task present
+    second = run_solve(tasks, SolveConfig("arc1/train", ["transforms"], workers=2), tmp_path, progress=False)
+    assert second["finished"] == len(tasks)
+    ids = [r["task_id"] for r in lines(tmp_path / "results.jsonl")]
+    assert sorted(ids) == sorted(t.id for t in tasks)  # nothing lost, nothing done twice
+
+
+def test_run_folder_refuses_another_dataset(tmp_path):
+    run_solve(load_tasks("arc1/train", limit=2), SolveConfig("arc1/train", ["transforms"], workers=1), tmp_path, progress=False)
+    with pytest.raises(ArcError, match="holds a run of arc1/train"):
+        run_solve(load_tasks("arc1/eval", limit=2), SolveConfig("arc1/eval", ["transforms"], workers=1), tmp_path, progress=False)
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    cmd = [sys.executable, "-m", "arcforge", "solve", "arc1/train", "--solver", "transforms", "--workers", "1",
+           "--quiet"]
+    ref = tmp_path / "ref"
+    subprocess.run([*cmd, "--out", str(ref)], check=True, cwd=ROOT, capture_output=True)
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*cmd, "--out", str(run)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = run / "results.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if results.exists() and results.read_text().count("\n") >= 40:
+            break
+        time.sleep(0.002)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(lines(results))
+    assert 40 <= done_before < 400
+    # a crash mid-write leaves a torn last line: resume must drop it, not choke on it
+    with open(results, "a") as f:
+        f.write('{"task_id": "torn", "attem')
+
+    r = subprocess.run([*cmd, "--out", str(run)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    got, want = lines(results), lines(ref / "results.jsonl")
+    assert len(got) == 400 and sorted(x["task_id"] for x in got) == sorted(x["task_id"] for x in want)
+    by_id = {x["task_id"]: x for x in want}
+    for x in got:
+        assert x["attempts"] == by_id[x["task_id"]]["attempts"]
+    assert json.loads((run / "submission.json").read_text()) == json.loads((ref / "submission.json").read_text())
+    assert json.loads(r.stdout.splitlines()[0])["score"] == json.loads((ref / "score.json").read_text())["score"]
+
+
+def test_show_draws_a_task(cli):
+    r = cli("show", "6150a2bd", "--dataset", "arc1/train", "--colour")
+    assert r.returncode == 0
+    assert "task 6150a2bd: 2 train, 1 test" in r.stdout
+    assert "\x1b[48;2;" in r.stdout  # coloured cells
+    plain = cli("show", "6150a2bd", "--no-colour").stdout
+    task = load_tasks("arc1/train", tasks=["6150a2bd"])[0]
+    first_row = "".join(f"{v:>2}" for v in task.train[0].input[0])
+    assert first_row in plain and "\x1b[" not in plain
+    assert np.array_equal(task.test[0].output, task.test[0].input[::-1, ::-1])
+    r = cli("show", "nosuchid", "--dataset", "arc1/train")
+    assert r.returncode == 2 and "no task 'nosuchid' in arc1/train" in r.stderr
