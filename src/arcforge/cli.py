@@ -1,4 +1,4 @@
-"""The `arcforge` command: solve, score, show, datasets."""
+"""The `arcforge` command: solve, score, show, report, datasets."""
 
 from __future__ import annotations
 
@@ -96,6 +96,29 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from arcforge.datasets import load_tasks
+    from arcforge.pipeline import RESULTS, read_results
+    from arcforge.report import run_report_html
+    from arcforge.submission import atomic_write_text
+
+    run = Path(args.run)
+    meta_path = run / "run.json"
+    if not meta_path.exists():
+        raise ArcError(f"{run}: not a solve run folder (no run.json)")
+    records = read_results(run / RESULTS)
+    if not records:
+        raise ArcError(f"{run}: no finished tasks in {RESULTS}")
+    dataset = json.loads(meta_path.read_text())["dataset"]
+    tasks = [t for t in load_tasks(dataset) if t.id in records]
+    if args.unsolved:
+        tasks = [t for t in tasks if not all(records[t.id].get("correct") or [False])]
+    out = Path(args.out) if args.out else run / "report.html"
+    atomic_write_text(out, run_report_html(tasks, records, f"arcforge run {run.name} on {dataset}"))
+    print(f"wrote {out} ({len(tasks)} tasks)")
+    return 0
+
+
 def cmd_datasets(args) -> int:
     from arcforge.datasets import dataset_names, load_tasks, removed_from_arc2_train
 
@@ -138,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--colour", "--color", action="store_true", help="colour even when not a terminal")
     s.add_argument("--no-colour", "--no-color", action="store_true")
     s.set_defaults(fn=cmd_show)
+
+    s = sub.add_parser("report", help="an HTML page of a run: every task, candidate and truth as pictures")
+    s.add_argument("run", help="a solve run folder")
+    s.add_argument("--out", help="HTML file (default RUN/report.html)")
+    s.add_argument("--unsolved", action="store_true", help="only tasks not fully solved")
+    s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("datasets", help="list the named datasets")
     s.set_defaults(fn=cmd_datasets)
