@@ -16,7 +16,7 @@ import numpy as np
 
 from arcforge.errors import ArcError
 from arcforge.grid import to_list
-from arcforge.select import merge, top_attempts
+from arcforge.select import select, top_attempts
 from arcforge.solver import Candidate, Solver
 from arcforge.submission import atomic_write_text, build_submission, is_correct, score_attempts, write_submission
 from arcforge.task import Task
@@ -34,11 +34,15 @@ class SolveConfig:
 
 
 def make_solver(name: str) -> Solver:
+    if name == "dsl":
+        from arcforge.dsl.search import DslSearch
+
+        return DslSearch()
     if name == "transforms":
         from arcforge.dsl.transforms import TransformSearch
 
         return TransformSearch()
-    raise ArcError(f"unknown solver '{name}' (known: transforms)")
+    raise ArcError(f"unknown solver '{name}' (known: dsl, transforms)")
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -78,7 +82,7 @@ def solve_task(task: Task, solvers: list[Solver], task_time_s: float, run_deadli
             errors[s.name] = f"{type(e).__name__}: {e}"
             per_solver.append([[] for _ in task.test])
         seconds[s.name] = round(time.monotonic() - t0, 3)
-    candidates = merge(per_solver, len(task.test))
+    candidates, filtered = select(hidden, per_solver)  # rules read train pairs and test inputs only
     attempts = top_attempts(candidates)
     seconds["total"] = round(time.monotonic() - start, 3)
     rec = {
@@ -90,6 +94,8 @@ def solve_task(task: Task, solvers: list[Solver], task_time_s: float, run_deadli
     }
     if errors:
         rec["errors"] = errors
+    if filtered:  # which rule removed which candidate
+        rec["filtered"] = filtered
     if task.has_solutions:
         rec["correct"] = [is_correct(a, ex.output) for a, ex in zip(attempts, task.test)]
     return rec
