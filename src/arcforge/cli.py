@@ -30,15 +30,20 @@ def _task_ids(text: str | None) -> list[str] | None:
 
 def cmd_solve(args) -> int:
     from arcforge.datasets import load_tasks
-    from arcforge.pipeline import SolveConfig, run_solve
+    from arcforge.pipeline import LLMOptions, SolveConfig, run_solve
 
     tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
+    llm = LLMOptions(model=args.model, backend=args.backend, ttt=args.ttt, ttt_steps=args.ttt_steps,
+                     ttt_lr=args.ttt_lr, ttt_rank=args.ttt_rank, views=args.views, threshold=args.threshold,
+                     device=args.device)
     cfg = SolveConfig(
         dataset=args.dataset,
         solvers=[s for s in args.solver.split(",") if s],
         budget_s=parse_duration(args.budget) if args.budget else None,
         task_time_s=parse_duration(args.task_time),
         workers=args.workers or os.cpu_count() or 1,
+        dsl_first=args.dsl_first,
+        llm=llm,
     )
     summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
     print(json.dumps(summary))
@@ -145,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--task-time", default="60s", help="time limit per task (default 60s)")
     s.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = s.add_argument_group("LLM solver (--solver ...,llm)")
+    g.add_argument("--model", help="HF id, folder or preset (default: the model shipped in the package)")
+    g.add_argument("--backend", choices=["unsloth", "transformers"], help="default: unsloth if installed and on GPU")
+    g.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
+    g.add_argument("--ttt", default="per-task", choices=["off", "per-task", "joint"],
+                   help="test-time training (default per-task)")
+    g.add_argument("--ttt-steps", type=int, default=32, help="test-time training steps per task (default 32)")
+    g.add_argument("--ttt-lr", type=float, default=1e-4, help="test-time training learning rate")
+    g.add_argument("--ttt-rank", type=int, default=32, help="LoRA rank for test-time training")
+    g.add_argument("--views", type=int, default=8, help="augmented views for decoding and scoring (default 8)")
+    g.add_argument("--threshold", type=float, default=0.1, help="DFS probability threshold (default 0.1)")
+    g.add_argument("--dsl-first", action="store_true", help="skip the LLM on tasks the DSL explains")
     s.set_defaults(fn=cmd_solve)
 
     s = sub.add_parser("score", help="pass@2 of a Kaggle submission")

@@ -1,6 +1,10 @@
 """`solve` end to end: tasks -> solvers -> selection -> results.jsonl (append, resumable) -> submission.
 
     arcforge solve arc1/eval --out runs/demo
+
+CPU solvers (the DSL search) run in a pool of worker processes; solvers that hold a model (the LLM)
+run in this process, task after task, while the pool works ahead. Each task's candidates from all
+solvers meet in `select`, and the finished task is appended to results.jsonl at once.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,21 @@ from arcforge.submission import atomic_write_text, build_submission, is_correct,
 from arcforge.task import Task
 
 RESULTS = "results.jsonl"
+IN_PROCESS = {"llm"}  # solvers that hold a model: made once, run in the main process
+
+
+@dataclass
+class LLMOptions:
+    model: str | None = None  # HF id, folder, preset; None = the model shipped in the package
+    backend: str | None = None  # unsloth | transformers; None = best available
+    ttt: str = "per-task"  # off | per-task | joint
+    ttt_steps: int = 32
+    ttt_lr: float = 1e-4
+    ttt_rank: int = 32
+    views: int = 8
+    threshold: float = 0.1  # DFS keeps completions above this probability
+    max_prompt_tokens: int = 8192  # longer tasks are left to the other solvers
+    device: str | None = None  # cuda | cpu; None = cuda when there is one
 
 
 @dataclass
@@ -31,9 +50,11 @@ class SolveConfig:
     budget_s: float | None = None  # wall-clock budget for the whole run
     task_time_s: float = 60.0  # per-task limit
     workers: int = 1
+    dsl_first: bool = False  # skip in-process solvers on tasks a pool solver already explains
+    llm: LLMOptions = field(default_factory=LLMOptions)
 
 
-def make_solver(name: str) -> Solver:
+def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
     if name == "dsl":
         from arcforge.dsl.search import DslSearch
 
@@ -42,7 +63,11 @@ def make_solver(name: str) -> Solver:
         from arcforge.dsl.transforms import TransformSearch
 
         return TransformSearch()
-    raise ArcError(f"unknown solver '{name}' (known: dsl, transforms)")
+    if name == "llm":
+        from arcforge.llm.solver import LLMSolver
+
+        return LLMSolver((cfg or SolveConfig("")).llm)
+    raise ArcError(f"unknown solver '{name}' (known: dsl, transforms, llm)")
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -66,34 +91,64 @@ def read_results(path: Path) -> dict[str, dict]:
     return done
 
 
-def solve_task(task: Task, solvers: list[Solver], task_time_s: float, run_deadline: float | None) -> dict:
-    """Run every solver on one task (its test outputs hidden) and select two attempts per test input."""
+@dataclass
+class Part:
+    """What some of the solvers made of one task: candidates per solver, seconds, errors."""
+    candidates: dict[str, list[list[Candidate]]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    timed_out: bool = False
+
+
+def run_solvers(task: Task, solvers: list[Solver], task_time_s: float, run_deadline: float | None) -> Part:
+    """Run solvers one after another on the task with its test outputs hidden, within the limits."""
     start = time.monotonic()
     deadline = start + task_time_s
     if run_deadline is not None:
         deadline = min(deadline, run_deadline)
     hidden = task.without_test_outputs()
-    per_solver, seconds, errors = [], {}, {}
+    part = Part()
     for s in solvers:
         t0 = time.monotonic()
         try:
-            per_solver.append(s.solve(hidden, deadline))
+            part.candidates[s.name] = s.solve(hidden, deadline)
         except Exception as e:  # one solver's bug must not sink the run; it is recorded
-            errors[s.name] = f"{type(e).__name__}: {e}"
-            per_solver.append([[] for _ in task.test])
-        seconds[s.name] = round(time.monotonic() - t0, 3)
-    candidates, filtered = select(hidden, per_solver)  # rules read train pairs and test inputs only
+            part.errors[s.name] = f"{type(e).__name__}: {e}"
+            part.candidates[s.name] = [[] for _ in task.test]
+        part.seconds[s.name] = round(time.monotonic() - t0, 3)
+    part.timed_out = time.monotonic() > deadline
+    return part
+
+
+def explained(part: Part) -> bool:
+    """Every test input has a candidate (pool solvers return only train-consistent programs)."""
+    return bool(part.candidates) and all(
+        all(len(c) > 0 for c in cands) for cands in part.candidates.values())
+
+
+def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
+    """Select two attempts per test input from all solvers' candidates; the task's record."""
+    merged = Part()
+    for p in parts:
+        merged.candidates.update(p.candidates)
+        merged.seconds.update(p.seconds)
+        merged.errors.update(p.errors)
+        merged.timed_out |= p.timed_out
+    per_solver = [merged.candidates[n] for n in order if n in merged.candidates]
+    candidates, filtered = select(task.without_test_outputs(), per_solver)  # rules read train pairs and inputs only
     attempts = top_attempts(candidates)
-    seconds["total"] = round(time.monotonic() - start, 3)
     rec = {
         "task_id": task.id,
         "attempts": [[to_list(g) for g in a] for a in attempts],
         "candidates": [[c.to_json() for c in cands[:20]] for cands in candidates],
-        "seconds": seconds,
-        "timed_out": time.monotonic() > deadline,
+        "seconds": {**merged.seconds, "total": round(sum(merged.seconds.values()), 3)},
+        "timed_out": merged.timed_out,
     }
-    if errors:
-        rec["errors"] = errors
+    skipped = [n for n in order if n not in merged.candidates]
+    if skipped:
+        rec["skipped"] = skipped
+    if merged.errors:
+        rec["errors"] = merged.errors
     if filtered:  # which rule removed which candidate
         rec["filtered"] = filtered
     if task.has_solutions:
@@ -101,17 +156,25 @@ def solve_task(task: Task, solvers: list[Solver], task_time_s: float, run_deadli
     return rec
 
 
+def solve_task(task: Task, solvers: list[Solver], task_time_s: float, run_deadline: float | None) -> dict:
+    """All solvers on one task, in this process: its record."""
+    return finish_task(task, [s.name for s in solvers], [run_solvers(task, solvers, task_time_s, run_deadline)])
+
+
 _WORKER_SOLVERS: list[Solver] = []
 
 
-def _init_worker(names: list[str]) -> None:
+def _init_worker(names: list[str], cfg: SolveConfig) -> None:
     global _WORKER_SOLVERS
-    _WORKER_SOLVERS = [make_solver(n) for n in names]
+    _WORKER_SOLVERS = [make_solver(n, cfg) for n in names]
 
 
-def _work(args) -> dict:
-    task, task_time_s, run_deadline = args
-    return solve_task(task, _WORKER_SOLVERS, task_time_s, run_deadline)
+def _work(task: Task, task_time_s: float, run_deadline_unix: float | None) -> Part:
+    # monotonic clocks are per process: the run deadline travels as wall-clock time
+    run_deadline = None if run_deadline_unix is None else time.monotonic() + (run_deadline_unix - time.time())
+    if run_deadline is not None and time.monotonic() > run_deadline:
+        return Part()  # past the budget: not started
+    return run_solvers(task, _WORKER_SOLVERS, task_time_s, run_deadline)
 
 
 def check_run_dir(out: Path, cfg: SolveConfig) -> None:
@@ -133,8 +196,16 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     earlier run finished. Writes out/submission.json (and out/score.json if solutions are known)."""
     start = time.monotonic()
     run_deadline = start + cfg.budget_s if cfg.budget_s else None
-    solvers_check = [make_solver(n) for n in cfg.solvers]  # fail fast on unknown names
+    run_deadline_unix = time.time() + cfg.budget_s if cfg.budget_s else None
+    pool_names = [n for n in cfg.solvers if n not in IN_PROCESS]
+    local_names = [n for n in cfg.solvers if n in IN_PROCESS]
+    use_pool = cfg.workers > 1 and bool(pool_names)
+    pool_solvers = [] if use_pool else [make_solver(n, cfg) for n in pool_names]  # also fails fast on bad names
+    if use_pool:
+        for n in pool_names:
+            make_solver(n, cfg)
     check_run_dir(out, cfg)
+    local_solvers = [make_solver(n, cfg) for n in local_names]
     results_path = out / RESULTS
     done = read_results(results_path)
     todo = [t for t in tasks if t.id not in done]
@@ -147,8 +218,14 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
 
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="solve", unit="task", dynamic_ncols=True)
 
-    def finish(rec: dict) -> None:
+    def out_of_time() -> bool:
+        return run_deadline is not None and time.monotonic() > run_deadline
+
+    def record(task: Task, parts: list[Part]) -> None:
         nonlocal solved
+        if not any(p.candidates for p in parts):
+            return  # never started (past the budget): a later run does it
+        rec = finish_task(task, cfg.solvers, parts)
         done[rec["task_id"]] = rec
         with open(results_path, "a") as f:
             f.write(json.dumps(rec, separators=(",", ":")) + "\n")
@@ -162,34 +239,38 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
             bar.set_postfix(post)
             bar.update(1)
 
-    jobs = [(t, cfg.task_time_s, run_deadline) for t in todo]
-    if cfg.workers <= 1:
-        for job in jobs:
-            if run_deadline is not None and time.monotonic() > run_deadline:
+    def local_part(task: Task, pool_part: Part | None) -> Part:
+        if not local_solvers or out_of_time():
+            return Part()
+        if cfg.dsl_first and pool_part is not None and explained(pool_part):
+            return Part()
+        return run_solvers(task, local_solvers, cfg.task_time_s, run_deadline)
+
+    if not use_pool:
+        for task in todo:
+            if out_of_time():
                 break
-            finish(solve_task(job[0], solvers_check, job[1], job[2]))
+            pool_part = run_solvers(task, pool_solvers, cfg.task_time_s, run_deadline) if pool_solvers else None
+            record(task, [p for p in (pool_part, local_part(task, pool_part)) if p is not None])
     else:
-        with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(cfg.solvers,)) as pool:
-            # tasks past the budget are not started; those under way stop at the run deadline
-            pending = iter(jobs)
-            futures = set()
-            from concurrent.futures import FIRST_COMPLETED, wait
-
-            def submit_next() -> None:
-                if run_deadline is not None and time.monotonic() > run_deadline:
-                    return
-                job = next(pending, None)
-                if job is not None:
-                    futures.add(pool.submit(_work, job))
-
-            for _ in range(cfg.workers * 2):
-                submit_next()
-            while futures:
-                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    futures.discard(fut)
-                    finish(fut.result())
-                    submit_next()
+        with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(pool_names, cfg)) as pool:
+            # the pool works through every task while this process runs the in-process solvers in order
+            futures: dict[Future, Task] = {pool.submit(_work, t, cfg.task_time_s, run_deadline_unix): t
+                                           for t in todo}
+            if local_solvers:
+                for fut, task in futures.items():
+                    if cfg.dsl_first:
+                        pool_part = fut.result()
+                        record(task, [pool_part, local_part(task, pool_part)])
+                    else:
+                        lp = local_part(task, None)
+                        record(task, [fut.result(), lp])
+            else:
+                pending = set(futures)
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        record(futures[fut], [fut.result()])
     if bar is not None:
         bar.close()
 
