@@ -1,0 +1,455 @@
+"""Decoding and scoring with a causal LM over the compact 16-token vocabulary (see llm/text.py).
+
+Three operations, all batched over many prompts (e.g. the views of one task) at once:
+
+- `greedy_decode`: the most likely token at each step, rows leave the batch at EOS.
+- `dfs_decode` / `dfs_decode_batch`: every completion ending in EOS whose cumulative probability
+  is at least `threshold` (the "DFS" of the ARC Prize 2024 winners). Probabilities only shrink
+  along a path, so the prefixes still above the threshold at one depth are disjoint events of
+  total probability <= 1: at most 1/threshold of them per prompt. The search therefore walks the
+  tree depth by depth and puts every live branch of every prompt into one forward step; it
+  returns exactly the set a recursive depth-first search would.
+- `score_sequences`: summed log-probabilities of given completions (teacher forcing).
+
+KV cache reuse: each prompt is run once (prompts left-padded into one batch); after that every
+step feeds only the one new token per branch. When branches split or die, the cache rows are
+re-indexed (`Cache.reorder_cache`, an index_select that may repeat rows), so a child branch
+inherits its parent's cache, prompt included, without recomputation; nothing is re-indexed on
+the common steps where every branch has exactly one surviving child. Scoring runs a prompt once
+and then all completions that share it on top of its cache, cropping back after each batch.
+
+Token choices are restricted to valid tokens (digits, NL, EOS): the model's log-probabilities
+are renormalised over them (`valid_only`), in decoding and scoring alike, so a DFS log-prob equals
+the teacher-forced score of the same sequence. On top of that a grid grammar prunes branches
+that can no longer become a valid grid (empty rows, ragged rows, EOS mid-row, sides beyond
+`max_side`); pruning does not renormalise, it only stops work on sequences that would be
+dropped anyway.
+
+Everything model-facing goes through a small `LM` interface (`stepper(prompts)` and `score`), so
+a hand-built next-token distribution (`FunctionLM`) can stand in for a network in tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from arcforge.grid import MAX_SIDE
+from arcforge.llm.text import EOS, NL, PAD, VOCAB_SIZE, max_output_tokens
+from arcforge.task import Task
+
+VALID_TOKENS = (*range(10), NL, EOS)
+
+Completion = tuple[list[int], float]  # generated tokens (ending in EOS) and their summed log-prob
+
+
+# --------------------------------------------------------------------------------------------
+# Output length bound
+
+
+def output_side_bound(task: Task, test_index: int, slack: float = 1.25) -> int:
+    """Largest side an output grid of test[test_index] could plausibly need, in any view.
+
+    The maximum of the train outputs' sides, the test input's sides, and the test input's sides
+    scaled by the largest output/input side ratio seen in training, times `slack` (outputs that
+    keep growing beyond the train pairs: 3x3 -> 9, 12, 15 ...); clamped to 1..30. One number for
+    both sides because views may transpose the grid. On ARC-AGI-1 train and eval it covers
+    every test output."""
+    sides = []
+    ratio = 1.0
+    for ex in task.train:
+        (ih, iw), (oh, ow) = ex.input.shape, ex.output.shape
+        sides += [oh, ow]
+        ratio = max(ratio, oh / ih, ow / iw)
+    th, tw = task.test[test_index].input.shape
+    sides += [th, tw, max(th, tw) * ratio]
+    return int(min(MAX_SIDE, max(1, math.ceil(max(sides) * slack - 1e-9))))
+
+
+def output_token_bound(task: Task, test_index: int) -> int:
+    """`max_new` for a task: tokens of the largest grid `output_side_bound` allows, plus EOS."""
+    s = output_side_bound(task, test_index)
+    return max_output_tokens(s, s)
+
+
+# --------------------------------------------------------------------------------------------
+# Grid grammar (vectorised over branches)
+
+
+@dataclasses.dataclass
+class _GridState:
+    col: torch.Tensor  # digits written in the current row
+    width: torch.Tensor  # width of the first row, 0 while unknown
+    rows: torch.Tensor  # rows completed
+
+    def select(self, idx: torch.Tensor) -> _GridState:
+        return _GridState(self.col[idx], self.width[idx], self.rows[idx])
+
+
+class GridGrammar:
+    """Which next tokens can still lead to a valid grid with both sides <= max_side."""
+
+    def __init__(self, max_side: int = MAX_SIDE, vocab_size: int = VOCAB_SIZE):
+        self.max_side = max_side
+        self.vocab_size = vocab_size
+
+    def start(self, n: int, device) -> _GridState:
+        z = torch.zeros(n, dtype=torch.long, device=device)
+        return _GridState(z, z.clone(), z.clone())
+
+    def allowed(self, s: _GridState) -> torch.Tensor:
+        n = s.col.shape[0]
+        mask = torch.zeros(n, self.vocab_size, dtype=torch.bool, device=s.col.device)
+        limit = torch.where(s.width > 0, s.width, torch.full_like(s.width, self.max_side))
+        digit = (s.col < limit) & (s.rows < self.max_side)
+        mask[:, :10] = digit[:, None]
+        mask[:, NL] = (s.col > 0) & ((s.width == 0) | (s.col == s.width))
+        mask[:, EOS] = (s.col == 0) & (s.rows > 0)
+        return mask
+
+    def advance(self, s: _GridState, tokens: torch.Tensor) -> _GridState:
+        is_nl = tokens == NL
+        width = torch.where(is_nl & (s.width == 0), s.col, s.width)
+        rows = s.rows + is_nl.long()
+        col = torch.where(is_nl, torch.zeros_like(s.col), s.col + 1)
+        return _GridState(col, width, rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Language-model interface
+
+
+class Stepper(Protocol):
+    """Incremental next-token log-probabilities for a batch of branches.
+
+    `start()` gives one row per prompt. `step(parents, tokens)` makes the new branch set: branch i
+    continues row parents[i] of the previous result with tokens[i]; it returns one row per branch.
+    Rows are log-probabilities over the vocabulary (float tensors, any device)."""
+
+    def start(self) -> torch.Tensor: ...
+
+    def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor: ...
+
+
+class LM(Protocol):
+    def stepper(self, prompts: Sequence[Sequence[int]]) -> Stepper: ...
+
+    def score(self, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
+              batch_size: int) -> list[float]: ...
+
+
+class FunctionLM:
+    """A language model given as a function: `next_logprobs(sequences) -> [n, vocab]` log-probs
+    of the token that follows each full sequence (prompt + generated so far). No cache, no
+    batching cleverness: the reference that tests compare against."""
+
+    def __init__(self, next_logprobs: Callable[[list[list[int]]], object]):
+        self.next_logprobs = next_logprobs
+
+    def _call(self, seqs: list[list[int]]) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(self.next_logprobs(seqs), dtype=np.float64))
+
+    def stepper(self, prompts):
+        lm = self
+
+        class _Stepper:
+            def __init__(self):
+                self.seqs = [list(p) for p in prompts]
+
+            def start(self):
+                return lm._call(self.seqs)
+
+            def step(self, parents, tokens):
+                self.seqs = [self.seqs[p] + [t] for p, t in zip(parents.tolist(), tokens.tolist(), strict=True)]
+                return lm._call(self.seqs)
+
+        return _Stepper()
+
+    def score(self, prompts, completions, batch_size=0):
+        out = []
+        for p, c in zip(prompts, completions, strict=True):
+            seqs = [list(p) + list(c[:j]) for j in range(len(c))]
+            lp = self._call(seqs) if seqs else torch.zeros(0, 1)
+            out.append(float(sum(lp[j, t] for j, t in enumerate(c))))
+        return out
+
+
+def _cache_kwarg() -> str:
+    # transformers renamed the forward argument `past_key_values` to `cache` during 5.x (the old
+    # name is deprecated, not gone); pick by the output class, which follows the same rename.
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    names = {f.name for f in dataclasses.fields(CausalLMOutputWithPast)}
+    return "cache" if "cache" in names else "past_key_values"
+
+
+def _new_cache(model):
+    from transformers import DynamicCache
+
+    config = getattr(model, "config", None)
+    try:
+        return DynamicCache(config=config) if config is not None else DynamicCache()
+    except TypeError:  # older signature without `config`
+        return DynamicCache()
+
+
+def _model_device(model) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+class HFLM:
+    """A Hugging Face causal LM (plain or PEFT-wrapped) whose first 16 logits are the compact
+    vocabulary. `valid_only` renormalises over digits, NL and EOS."""
+
+    def __init__(self, model, valid_only: bool = True):
+        self.model = model
+        self.valid_only = valid_only
+        self.device = _model_device(model)
+        self.cache_kw = _cache_kwarg()
+        self._invalid = torch.ones(VOCAB_SIZE, dtype=torch.bool, device=self.device)
+        self._invalid[list(VALID_TOKENS)] = False
+
+    def logprobs(self, logits: torch.Tensor) -> torch.Tensor:
+        logits = logits[..., :VOCAB_SIZE].float()
+        if self.valid_only:
+            logits = logits.masked_fill(self._invalid, float("-inf"))
+        return torch.log_softmax(logits, dim=-1)
+
+    def forward(self, ids, cache, attention_mask=None, position_ids=None) -> torch.Tensor:
+        out = self.model(input_ids=ids, attention_mask=attention_mask, position_ids=position_ids,
+                         use_cache=True, **{self.cache_kw: cache})
+        return out.logits
+
+    def stepper(self, prompts):
+        return _HFStepper(self, prompts)
+
+    @torch.no_grad()
+    def score(self, prompts, completions, batch_size=32):
+        """Teacher-forced summed log-probs. Completions sharing a prompt are scored together on
+        one run of that prompt: its cache is expanded to the batch, the completions (right-padded)
+        are fed in one forward, and the cache is cropped back to the prompt for the next batch."""
+        out = [0.0] * len(prompts)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, p in enumerate(prompts):
+            groups.setdefault(tuple(p), []).append(i)
+        for prompt, members in groups.items():
+            if not prompt:
+                raise ValueError("empty prompt")
+            cache = _new_cache(self.model)
+            ids = torch.tensor([prompt], device=self.device)
+            first = self.logprobs(self.forward(ids, cache)[:, -1])  # [1, V]
+            plen = len(prompt)
+            rows = 1
+            for k in range(0, len(members), batch_size):
+                chunk = members[k:k + batch_size]
+                comps = [list(completions[i]) for i in chunk]
+                width = max(len(c) for c in comps)
+                if width == 0:
+                    continue
+                if rows != len(chunk):
+                    cache.reorder_cache(torch.zeros(len(chunk), dtype=torch.long, device=self.device))
+                    rows = len(chunk)
+                tgt = torch.full((len(chunk), width), PAD, dtype=torch.long)
+                for r, c in enumerate(comps):
+                    tgt[r, :len(c)] = torch.tensor(c, dtype=torch.long)
+                tgt = tgt.to(self.device)
+                lp = first.expand(len(chunk), -1)[:, None]
+                if width > 1:
+                    pos = torch.arange(plen, plen + width - 1, device=self.device).expand(len(chunk), -1)
+                    logits = self.forward(tgt[:, :-1], cache, position_ids=pos)
+                    lp = torch.cat([lp, self.logprobs(logits)], dim=1)
+                    cache.crop(-(width - 1))  # back to the prompt (negative = tokens to remove, 5.x)
+                got = lp.gather(-1, tgt[..., None])[..., 0].double()
+                lens = torch.tensor([len(c) for c in comps], device=self.device)
+                keep = torch.arange(width, device=self.device)[None] < lens[:, None]
+                sums = torch.where(keep, got, torch.zeros_like(got)).sum(-1).tolist()
+                for i, s in zip(chunk, sums, strict=True):
+                    out[i] = float(s)
+        return out
+
+
+class _HFStepper:
+    def __init__(self, lm: HFLM, prompts):
+        if not prompts or any(len(p) == 0 for p in prompts):
+            raise ValueError("prompts must be non-empty")
+        self.lm = lm
+        dev = lm.device
+        n, plen = len(prompts), max(len(p) for p in prompts)
+        ids = torch.full((n, plen), PAD, dtype=torch.long)
+        mask = torch.zeros((n, plen), dtype=torch.long)
+        for i, p in enumerate(prompts):  # left padding: every prompt ends at the last column
+            ids[i, plen - len(p):] = torch.tensor(list(p), dtype=torch.long)
+            mask[i, plen - len(p):] = 1
+        self.ids, self.mask = ids.to(dev), mask.to(dev)
+        self.padded = bool((mask == 0).any())
+        self.next_pos = self.mask.sum(-1)
+        self.cache = _new_cache(lm.model)
+        self.rows = n
+
+    @torch.no_grad()
+    def start(self):
+        pos = (self.mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.lm.forward(self.ids, self.cache, self.mask if self.padded else None, pos)
+        return self.lm.logprobs(logits[:, -1])
+
+    @torch.no_grad()
+    def step(self, parents, tokens):
+        parents = parents.to(self.lm.device)
+        if parents.numel() != self.rows or not torch.equal(
+                parents, torch.arange(self.rows, device=parents.device)):
+            self.cache.reorder_cache(parents)
+            self.mask = self.mask[parents]
+            self.next_pos = self.next_pos[parents]
+            self.rows = parents.numel()
+        self.mask = torch.cat([self.mask, self.mask.new_ones(self.rows, 1)], dim=1)
+        logits = self.lm.forward(tokens.to(self.lm.device)[:, None], self.cache,
+                                 self.mask if self.padded else None, self.next_pos[:, None])
+        self.next_pos = self.next_pos + 1
+        return self.lm.logprobs(logits[:, -1])
+
+
+def as_lm(model, valid_only: bool = True) -> LM:
+    """An `LM` for a Hugging Face model; `FunctionLM`/`HFLM` objects pass through."""
+    if isinstance(model, (FunctionLM, HFLM)):
+        return model
+    return HFLM(model, valid_only=valid_only)
+
+
+# --------------------------------------------------------------------------------------------
+# Searches (model-agnostic: they see only a Stepper)
+
+
+def threshold_search(stepper: Stepper, n_prompts: int, threshold: float, max_new: int, eos: int = EOS,
+                     grammar: GridGrammar | None = None) -> list[list[Completion]]:
+    """Every continuation ending in `eos` (within max_new tokens) whose probability is
+    >= threshold, per prompt, most likely first. Branches whose prefix falls below the threshold
+    are cut (exact: extending a sequence never raises its probability). All live branches of all
+    prompts advance together, one forward per depth."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    results: list[list[Completion]] = [[] for _ in range(n_prompts)]
+    if max_new <= 0 or n_prompts == 0:
+        return results
+    log_t = math.log(threshold)
+    lp = stepper.start()
+    dev = lp.device
+    owner = torch.arange(n_prompts, device=dev)
+    cum = torch.zeros(n_prompts, dtype=torch.float64, device=dev)
+    hist = torch.zeros((n_prompts, 0), dtype=torch.long, device=dev)
+    state = grammar.start(n_prompts, dev) if grammar else None
+    for depth in range(max_new):
+        cand = cum[:, None] + lp.double()
+        ok = cand >= log_t
+        if grammar is not None:
+            ok &= grammar.allowed(state)
+        rows, toks = ok.nonzero(as_tuple=True)
+        done = toks == eos
+        if done.any():
+            r = rows[done]
+            for o, h, s in zip(owner[r].tolist(), hist[r].tolist(), cand[r, eos].tolist(), strict=True):
+                results[o].append((h + [eos], s))
+        rows, toks = rows[~done], toks[~done]
+        if rows.numel() == 0 or depth == max_new - 1:
+            break
+        cum = cand[rows, toks]
+        owner = owner[rows]
+        hist = torch.cat([hist[rows], toks[:, None]], dim=1)
+        if grammar is not None:
+            state = grammar.advance(state.select(rows), toks)
+        lp = stepper.step(rows, toks)
+    for r in results:
+        r.sort(key=lambda c: (-c[1], c[0]))
+    return results
+
+
+def greedy_search(stepper: Stepper, n_prompts: int, max_new: int, eos: int = EOS,
+                  grammar: GridGrammar | None = None) -> list[Completion | None]:
+    """The argmax continuation of each prompt (among grammar-allowed tokens), up to and
+    including EOS; None where no EOS came within max_new tokens."""
+    results: list[Completion | None] = [None] * n_prompts
+    if max_new <= 0 or n_prompts == 0:
+        return results
+    lp = stepper.start()
+    dev = lp.device
+    owner = torch.arange(n_prompts, device=dev)
+    cum = torch.zeros(n_prompts, dtype=torch.float64, device=dev)
+    hist = torch.zeros((n_prompts, 0), dtype=torch.long, device=dev)
+    state = grammar.start(n_prompts, dev) if grammar else None
+    for depth in range(max_new):
+        masked = lp.double()
+        if grammar is not None:
+            masked = masked.masked_fill(~grammar.allowed(state), float("-inf"))
+        toks = masked.argmax(-1)
+        cum = cum + masked.gather(-1, toks[:, None])[:, 0]
+        hist = torch.cat([hist, toks[:, None]], dim=1)
+        done = toks == eos
+        if done.any():
+            for o, h, s in zip(owner[done].tolist(), hist[done].tolist(), cum[done].tolist(), strict=True):
+                results[o] = (h, s)
+        live = (~done).nonzero(as_tuple=True)[0]
+        if live.numel() == 0 or depth == max_new - 1:
+            break
+        owner, cum, hist, toks = owner[live], cum[live], hist[live], toks[live]
+        if grammar is not None:
+            state = grammar.advance(state.select(live), toks)
+        lp = stepper.step(live, toks)
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry points (take a Hugging Face model or an LM)
+
+
+def _bounds(max_new: int | None, max_side: int) -> int:
+    return max_output_tokens(max_side, max_side) if max_new is None else max_new
+
+
+def greedy_decode(model, prompts: Sequence[Sequence[int]], max_new: int | None = None, *,
+                  max_side: int = MAX_SIDE, grammar: bool = True, valid_only: bool = True
+                  ) -> list[Completion | None]:
+    """Greedy completions of many prompts in one batch (left-padded, KV cache)."""
+    lm = as_lm(model, valid_only)
+    g = GridGrammar(max_side) if grammar else None
+    return greedy_search(lm.stepper(prompts), len(prompts), _bounds(max_new, max_side), grammar=g)
+
+
+def dfs_decode_batch(model, prompts: Sequence[Sequence[int]], threshold: float = 0.1,
+                     max_new: int | None = None, *, max_side: int = MAX_SIDE, grammar: bool = True,
+                     valid_only: bool = True, prompts_per_batch: int | None = None) -> list[list[Completion]]:
+    """For each prompt, every completion (tokens ending in EOS) with probability >= threshold,
+    most likely first. With the grammar on (default) each one decodes to a valid grid with sides
+    <= max_side. Up to `prompts_per_batch` prompts (all by default) are searched together; the
+    live branches then number at most prompts_per_batch / threshold, each holding a copy of its
+    prompt's cache."""
+    lm = as_lm(model, valid_only)
+    g = GridGrammar(max_side) if grammar else None
+    n = len(prompts)
+    step = prompts_per_batch or max(n, 1)
+    out: list[list[Completion]] = []
+    for k in range(0, n, step):
+        part = prompts[k:k + step]
+        out += threshold_search(lm.stepper(part), len(part), threshold, _bounds(max_new, max_side), grammar=g)
+    return out
+
+
+def dfs_decode(model, prompt: Sequence[int], threshold: float = 0.1, max_new: int | None = None,
+               **kw) -> list[Completion]:
+    """`dfs_decode_batch` for one prompt."""
+    return dfs_decode_batch(model, [prompt], threshold, max_new, **kw)[0]
+
+
+def score_sequences(model, prompt_ids_list: Sequence[Sequence[int]], completion_ids_list: Sequence[Sequence[int]],
+                    batch_size: int = 32, *, valid_only: bool = True) -> list[float]:
+    """Summed log-probability of each completion given its prompt (teacher forcing), batched;
+    completions that share a prompt reuse one run of it."""
+    if len(prompt_ids_list) != len(completion_ids_list):
+        raise ValueError("one completion per prompt")
+    return as_lm(model, valid_only).score(prompt_ids_list, completion_ids_list, batch_size)

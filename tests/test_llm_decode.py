@@ -1,0 +1,266 @@
+"""Decoding: DFS returns exactly the completions above the threshold (brute force on hand-built
+distributions and on a real tiny transformer), cached batched decoding equals uncached
+one-by-one decoding, and teacher-forced scores equal a plain forward pass."""
+
+import itertools
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from arcforge.datasets import load_tasks  # noqa: E402
+from arcforge.llm.decode import (  # noqa: E402
+    VALID_TOKENS,
+    FunctionLM,
+    GridGrammar,
+    dfs_decode,
+    dfs_decode_batch,
+    greedy_decode,
+    greedy_search,
+    output_side_bound,
+    output_token_bound,
+    score_sequences,
+    threshold_search,
+)
+from arcforge.llm.text import BOS, EOS, IN, NL, OUT, decode_grid, max_output_tokens  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny models gain nothing from threads, and lose a lot when the cores are busy
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def hashed_logprobs(vocab: int, support: tuple[int, ...], scale: float):
+    """A fixed, arbitrary next-token distribution: logits drawn from a generator seeded by the
+    sequence so far; tokens outside `support` get probability 0."""
+
+    def fn(seqs):
+        out = np.full((len(seqs), vocab), -np.inf)
+        for i, s in enumerate(seqs):
+            rng = np.random.default_rng(zlib.crc32(bytes(s)))
+            logits = rng.normal(size=len(support)) * scale
+            out[i, list(support)] = logits - np.logaddexp.reduce(logits)
+        return out
+
+    return fn
+
+
+def brute_force(fn, prompt, alphabet, eos, max_new, keep=lambda seq: True):
+    """All sequences of alphabet tokens followed by eos, length <= max_new, with their log-prob
+    summed in generation order."""
+    out = []
+    for n in range(max_new):
+        for body in itertools.product(alphabet, repeat=n):
+            seq, lp = [*body, eos], 0.0
+            for j, t in enumerate(seq):
+                lp += float(fn([list(prompt) + seq[:j]])[0, t])
+            if keep(seq):
+                out.append((seq, lp))
+    return out
+
+
+def above(seqs, threshold):
+    return sorted(((s, lp) for s, lp in seqs if lp >= math.log(threshold)), key=lambda c: (-c[1], c[0]))
+
+
+def test_dfs_equals_brute_force_on_a_tiny_vocabulary():
+    eos, max_new = 3, 6
+    fn = hashed_logprobs(4, (0, 1, 2, 3), scale=2.5)
+    prompts = [[0], [1, 2], [2, 2, 2]]
+    every = [brute_force(fn, p, (0, 1, 2), eos, max_new) for p in prompts]
+    sizes = []
+    for threshold in (0.5, 0.2, 0.05, 0.01, 0.002):
+        got = threshold_search(FunctionLM(fn).stepper(prompts), len(prompts), threshold, max_new, eos=eos)
+        for p, g, e in zip(prompts, got, every, strict=True):
+            want = above(e, threshold)
+            assert [s for s, _ in g] == [s for s, _ in want], (p, threshold)
+            assert np.allclose([lp for _, lp in g], [lp for _, lp in want], rtol=0, atol=1e-12)
+            # something below the threshold was there to leave out
+            assert any(lp < math.log(threshold) for _, lp in e)
+            sizes.append(len(g))
+    assert max(sizes) >= 5 and min(sizes) <= 1  # the thresholds span trivial to wide trees
+
+
+def test_dfs_with_grid_grammar_keeps_exactly_the_valid_grids_above_threshold():
+    max_side = 2
+    max_new = max_output_tokens(max_side, max_side)
+    fn = hashed_logprobs(16, (1, 2, NL, EOS), scale=1.5)
+    prompts = [[BOS, IN, 1, NL, OUT], [BOS, IN, 2, 2, NL, OUT]]
+
+    def valid(seq):
+        g = decode_grid(seq)
+        return g is not None and max(g.shape) <= max_side
+
+    every = [brute_force(fn, p, (1, 2, NL), EOS, max_new) for p in prompts]
+    for threshold in (0.01, 0.003, 0.001):
+        got = dfs_decode_batch(FunctionLM(fn), prompts, threshold, max_side=max_side)
+        for g, e in zip(got, every, strict=True):
+            want = above([(s, lp) for s, lp in e if valid(s)], threshold)
+            assert [s for s, _ in g] == [s for s, _ in want]
+            assert np.allclose([lp for _, lp in g], [lp for _, lp in want], rtol=0, atol=1e-12)
+            # sequences above the threshold that are no grid (or too big a grid) were dropped
+            assert any(not valid(s) for s, _ in above(e, threshold))
+        assert sum(map(len, got)) >= 2, "the test needs grids above the threshold"
+
+
+@pytest.mark.parametrize("max_side", [1, 2, 3])
+def test_grid_grammar_accepts_exactly_the_valid_grids(max_side):
+    """Every sequence over {0, 1, NL, EOS} ending in EOS, up to the length bound: the grammar lets
+    it through iff it decodes to a grid with both sides <= max_side."""
+    g = GridGrammar(max_side)
+    max_new = max_output_tokens(max_side, max_side)
+    checked = 0
+    for n in range(1, min(max_new, 8) + 1):
+        seqs = torch.tensor([[*body, EOS] for body in itertools.product((0, 1, NL), repeat=n - 1)], dtype=torch.long)
+        state, ok = g.start(len(seqs), "cpu"), torch.ones(len(seqs), dtype=torch.bool)
+        for j in range(n):
+            ok &= g.allowed(state)[torch.arange(len(seqs)), seqs[:, j]]
+            state = g.advance(state, seqs[:, j])
+        for seq, accepted in zip(seqs.tolist(), ok.tolist(), strict=True):
+            grid = decode_grid(seq)
+            assert accepted == (grid is not None and max(grid.shape) <= max_side), seq
+            checked += accepted
+    assert checked > 0
+
+
+# ---------------------------------------------------------------- a real tiny transformer
+
+P1 = [BOS, IN, 1, 2, NL, OUT]
+P2 = [BOS, IN, 3, NL, 3, NL, OUT]
+P3 = [BOS, IN, 5, NL, IN, 6, NL, OUT]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A 2-layer Qwen2 over the 16-token vocabulary, fitted for a moment so that its output
+    distribution has several completions well above typical thresholds; saved and loaded back
+    the way real models are."""
+    torch.manual_seed(0)
+    cfg = transformers.Qwen2Config(vocab_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                   num_key_value_heads=1, intermediate_size=64, max_position_embeddings=512)
+    model = transformers.AutoModelForCausalLM.from_config(cfg)
+    data = [(P1, [1, 2, NL, EOS])] * 3 + [(P1, [2, 1, NL, EOS])] * 2 + [(P2, [3, 3, NL, EOS])] * 2 \
+        + [(P2, [3, NL, 3, NL, EOS]), (P2, [4, 4, NL, EOS])]
+    width = max(len(p) + len(c) for p, c in data)
+    ids = torch.full((len(data), width), 15)
+    labels = torch.full((len(data), width), -100)
+    for i, (p, c) in enumerate(data):
+        ids[i, :len(p) + len(c)] = torch.tensor(p + c)
+        labels[i, len(p):len(p) + len(c)] = torch.tensor(c)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        loss = model(input_ids=ids, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    path = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(path)
+    return transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+
+
+def reference_lm(model):
+    """The same model without cache, padding or batching: one full forward per sequence,
+    renormalised over the valid tokens."""
+    invalid = [t for t in range(16) if t not in VALID_TOKENS]
+
+    def fn(seqs):
+        rows = []
+        with torch.no_grad():
+            for s in seqs:
+                logits = model(input_ids=torch.tensor([s])).logits[0, -1, :16].double()
+                logits[invalid] = -math.inf
+                rows.append(torch.log_softmax(logits, -1).numpy())
+        return np.stack(rows)
+
+    return FunctionLM(fn)
+
+
+def test_tiny_model_dfs_batched_with_cache_equals_uncached_reference(tiny_model):
+    prompts = [P1, P2, P3]  # different lengths: left padding in the batch
+    ref = reference_lm(tiny_model)
+    for threshold in (0.2, 0.03):
+        got = dfs_decode_batch(tiny_model, prompts, threshold, max_side=3)
+        want = threshold_search(ref.stepper(prompts), len(prompts), threshold, max_output_tokens(3, 3),
+                                grammar=GridGrammar(3))
+        for g, w in zip(got, want, strict=True):
+            assert [s for s, _ in g] == [s for s, _ in w]
+            assert np.allclose([lp for _, lp in g], [lp for _, lp in w], atol=1e-4)
+        # one prompt alone gives the same as inside the batch
+        assert [s for s, _ in dfs_decode(tiny_model, P3, threshold, max_side=3)] == [s for s, _ in got[2]]
+    got = dfs_decode_batch(tiny_model, prompts, 0.1, max_side=3)
+    assert [s for s, _ in got[0]] == [[1, 2, NL, EOS], [2, 1, NL, EOS]]  # what it was fitted to
+    assert len(got[1]) >= 3
+
+
+def test_tiny_model_dfs_logprobs_equal_teacher_forcing_and_brute_force(tiny_model):
+    threshold, max_side = 0.01, 2
+    found = dfs_decode(tiny_model, P2, threshold, max_side=max_side)
+    assert len(found) >= 3
+    scores = score_sequences(tiny_model, [P2] * len(found), [s for s, _ in found], batch_size=2)
+    assert np.allclose(scores, [lp for _, lp in found], atol=1e-4)
+    # brute force: every grid with sides <= 2 (10 + 100 + 100 + 10^4), scored by teacher forcing
+    grids = [np.array(cells).reshape(h, w) for h in (1, 2) for w in (1, 2)
+             for cells in itertools.product(range(10), repeat=h * w)]
+    seqs = [[*(t for row in g for t in (*row.tolist(), NL)), EOS] for g in grids]
+    lps = score_sequences(tiny_model, [P2] * len(seqs), seqs, batch_size=4096)
+    want = above(list(zip(seqs, lps, strict=True)), threshold)
+    assert [s for s, _ in found] == [s for s, _ in want]
+
+
+def test_greedy_batched_equals_uncached_argmax(tiny_model):
+    prompts = [P1, P2, P3, [BOS, IN, 7, 7, 7, NL, OUT]]
+    got = greedy_decode(tiny_model, prompts, max_side=3)
+    want = greedy_search(reference_lm(tiny_model).stepper(prompts), len(prompts), max_output_tokens(3, 3),
+                         grammar=GridGrammar(3))
+    for g, w in zip(got, want, strict=True):
+        assert g[0] == w[0] and decode_grid(g[0]) is not None
+        assert abs(g[1] - w[1]) < 1e-4
+    assert got[0][0] == [1, 2, NL, EOS]
+    # no grammar and too few tokens: no EOS, no result
+    assert greedy_decode(tiny_model, [P1], max_new=2, grammar=False) == [None]
+
+
+def test_score_sequences_equals_full_forward(tiny_model):
+    prompts = [P1, P2, P1, P3, P1, P2]
+    comps = [[1, 2, NL, EOS], [3, NL, 3, NL, EOS], [EOS], [9, 9, 9, NL, 9, 9, 9, NL, EOS], [2, 1, NL, EOS], [4, 4]]
+    got = score_sequences(tiny_model, prompts, comps, batch_size=2)
+    ref = reference_lm(tiny_model)
+    want = ref.score(prompts, comps)
+    assert np.allclose(got, want, atol=1e-4)
+    assert got[0] > got[2]  # sanity: the fitted answer beats an immediate EOS
+
+
+def test_output_bound_from_task_shapes():
+    big, small = load_tasks("arc1/train", tasks=["007bbfb7", "0520fde7"])
+    assert output_side_bound(big, 0) == 12  # 3x3 -> 9x9 in training, x1.25 slack
+    assert output_side_bound(big, 0, slack=1.0) == 9
+    assert output_side_bound(small, 0, slack=1.0) == 7  # 3x7 -> 3x3: the test input is the largest
+    assert output_token_bound(big, 0) == max_output_tokens(12, 12)
+    assert all(output_side_bound(t, 0) <= 30 for t in load_tasks("arc1/train", limit=50))
+
+
+def test_prompts_run_once_then_one_token_per_branch(tiny_model):
+    shapes = []
+    hook = tiny_model.get_input_embeddings().register_forward_pre_hook(lambda m, args: shapes.append(args[0].shape))
+    try:
+        found = dfs_decode_batch(tiny_model, [P1, P2, P3], 0.03, max_side=3)
+        assert shapes[0] == (3, len(P3))  # all prompts in one left-padded batch, once
+        assert all(s[1] == 1 for s in shapes[1:])  # then only new tokens, on the cached prefix
+        assert len(shapes) == max(len(s) for r in found for s, _ in r)  # one forward per depth
+        assert max(s[0] for s in shapes[1:]) > 3  # branches of all prompts share those forwards
+        shapes.clear()
+        prompts = [P1, P2, P1, P1, P2, P1]
+        comps = [[1, 2, NL, EOS], [3, 3, NL, EOS], [2, 1, NL, EOS], [EOS], [4, 4, NL, EOS], [5, NL, EOS]]
+        score_sequences(tiny_model, prompts, comps, batch_size=3)
+        # each distinct prompt once, then its completions in batches of at most 3 on its cache
+        assert [tuple(s) for s in shapes] == [(1, len(P1)), (3, 3), (1, 2), (1, len(P2)), (2, 3)]
+    finally:
+        hook.remove()
