@@ -63,7 +63,7 @@ def learn_colour_map(pairs: list[tuple[Grid, Grid]]) -> dict[int, int] | None:
     for pred, out in pairs:
         if pred.shape != out.shape:
             return None
-        for a, b in set(zip(pred.ravel().tolist(), out.ravel().tolist())):
+        for a, b in set(zip(pred.ravel().tolist(), out.ravel().tolist(), strict=False)):
             if mapping.setdefault(a, b) != b:
                 return None
     return mapping
@@ -119,7 +119,9 @@ class TransformSearch:
             for prog, images in frontier:
                 fits, mapping = self._fit(images[:n_train], targets)
                 if fits:
-                    tests = images[n_train:] if mapping is None else [apply_colour_map(g, mapping) for g in images[n_train:]]
+                    tests = images[n_train:]
+                    if mapping is not None:
+                        tests = [apply_colour_map(g, mapping) for g in tests]
                     name = prog if mapping is None else prog + "|colourmap"
                     found.append((depth + (mapping is not None), name, tests))
             if depth == self.max_depth or time.monotonic() > deadline:
@@ -147,9 +149,9 @@ class TransformSearch:
     def _fit(preds: list[Grid], targets: list[Grid]) -> tuple[bool, dict | None]:
         """(True, None) when the images equal the targets, (True, map) when a colour map
         makes them equal, (False, None) otherwise."""
-        if all(p.shape == t.shape and np.array_equal(p, t) for p, t in zip(preds, targets)):
+        if all(p.shape == t.shape and np.array_equal(p, t) for p, t in zip(preds, targets, strict=False)):
             return True, None
-        mapping = learn_colour_map(list(zip(preds, targets)))
+        mapping = learn_colour_map(list(zip(preds, targets, strict=False)))
         if mapping and any(a != b for a, b in mapping.items()):
             return True, mapping
         return False, None

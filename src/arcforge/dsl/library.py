@@ -1,0 +1,137 @@
+"""The named transforms the search composes, instantiated for one task (its colours and size ratios)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from arcforge.dsl import lines
+from arcforge.dsl import objects as ob
+from arcforge.dsl import primitives as p
+from arcforge.grid import Grid
+from arcforge.task import Task
+
+Transform = tuple[str, Callable[[Grid], Grid | None]]
+
+
+def _colours(grids) -> list[int]:
+    seen = np.zeros(10, bool)
+    for g in grids:
+        seen[np.unique(g)] = True
+    return [int(c) for c in np.flatnonzero(seen)]
+
+
+def ratios(task: Task) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """Integer (output / input) and (input / output) shape ratios seen in every train pair."""
+    ups, downs = None, None
+    for ex in task.train:
+        (hi, wi), (ho, wo) = ex.input.shape, ex.output.shape
+        u = {(ho // hi, wo // wi)} if ho % hi == 0 and wo % wi == 0 else set()
+        d = {(hi // ho, wi // wo)} if hi % ho == 0 and wi % wo == 0 else set()
+        ups = u if ups is None else ups & u
+        downs = d if downs is None else downs & d
+    return (ups or set()) - {(1, 1)}, (downs or set()) - {(1, 1)}
+
+
+def library(task: Task) -> list[Transform]:
+    ins = [ex.input for ex in task.train] + [ex.input for ex in task.test]
+    outs = [ex.output for ex in task.train]
+    in_cols = _colours(ins)
+    out_cols = [c for c in _colours(outs) if c]
+    in_nz = [c for c in in_cols if c]
+    new_cols = [c for c in out_cols if c not in in_cols] or out_cols
+    ups, downs = ratios(task)
+    T: list[Transform] = []
+    add = lambda name, fn: T.append((name, fn))
+
+    for name, fn in p.GEOMETRY.items():
+        add(name, fn)
+    add("crop", p.crop)
+    add("crop_bg", p.crop_majority)
+    add("drop_empty", p.drop_empty_lines)
+    add("dedup", p.dedup_lines)
+    add("strip_border", p.strip_border)
+    for which in ("top", "bottom", "left", "right"):
+        add(f"half_{which}", lambda g, w=which: p.half(g, w))
+    for c in in_nz:
+        add(f"crop_c{c}", lambda g, c=c: p.crop_colour(g, c))
+        add(f"inside_c{c}", lambda g, c=c: p.crop_inside_colour(g, c))
+        add(f"keep_c{c}", lambda g, c=c: p.keep_colour(g, c))
+        add(f"erase_c{c}", lambda g, c=c: p.erase_colour(g, c))
+    for c in out_cols:
+        add(f"paint_c{c}", lambda g, c=c: p.paint_nonzero(g, c))
+    add("bg_to_0", p.erase_majority)
+    add("most_colour", lambda g: p.colour_cell(g, True))
+    add("least_colour", lambda g: p.colour_cell(g, False))
+    add("swap2", p.swap_two)
+
+    for fy, fx in sorted(ups | {(2, 2), (3, 3)}):
+        add(f"up{fy}x{fx}", lambda g, fy=fy, fx=fx: p.upscale(g, fy, fx))
+    for fy, fx in sorted(downs | {(2, 2), (3, 3)}):
+        add(f"down{fy}x{fx}", lambda g, fy=fy, fx=fx: p.downscale(g, fy, fx))
+    for ny, nx in sorted(ups | {(1, 2), (2, 1), (2, 2)}):
+        add(f"tile{ny}x{nx}", lambda g, ny=ny, nx=nx: p.tile(g, ny, nx))
+    for how in ("h", "h2", "v", "v2", "q", "q2", "r"):
+        add(f"mirror_{how}", lambda g, how=how: p.mirror_tile(g, how))
+    add("kron", p.kron_self)
+    add("kron_inv", lambda g: p.kron_self(g, True))
+    add("kron_colour", p.kron_colour)
+    add("kron_major", p.kron_majority)
+    add("up_ncolours", p.upscale_by_colours)
+
+    # holes to fill: colours the inputs show and the outputs never do (erased cells), or 0
+    gone = [c for c in in_cols if c not in out_cols and c != 0] + [0]
+    for hole in gone:
+        for how in ("lr", "ud", "rot", "both", "diag", "d8"):
+            add(f"sym_{how}_h{hole}", lambda g, how=how, hole=hole: p.symmetrize(g, how, hole))
+        if hole != 0 or 0 not in _colours(outs):
+            add(f"pattern_h{hole}", lambda g, hole=hole: p.pattern_fill(g, hole))
+
+    for c in out_cols:
+        add(f"fill_holes_c{c}", lambda g, c=c: p.fill_holes(g, c))
+    for c in new_cols:
+        add(f"interior_c{c}", lambda g, c=c: p.interior(g, c))
+        add(f"halo4_c{c}", lambda g, c=c: p.halo(g, c, False))
+        add(f"halo8_c{c}", lambda g, c=c: p.halo(g, c, True))
+        add(f"halox_c{c}", lambda g, c=c: p.halo(g, c, True, False))
+    add("outline", p.outline)
+
+    for dirs in ("u", "d", "l", "r", "ud", "lr", "udlr"):
+        add(f"ray_{dirs}", lambda g, dirs=dirs: lines.extend(g, dirs))
+    for c in in_nz:
+        add(f"ray_udlr_c{c}", lambda g, c=c: lines.extend(g, "udlr", c))
+    add("ray_diag", lines.extend_diag)
+    for axes in ("hv", "h", "v"):
+        add(f"connect_{axes}", lambda g, a=axes: lines.connect(g, a))
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        add(f"shift{dy:+d}{dx:+d}", lambda g, dy=dy, dx=dx: p.shift(g, dy, dx))
+    for d in "udlr":
+        add(f"gravity_{d}", lambda g, d=d: p.gravity(g, d))
+
+    for diag in (False, True):
+        for by_colour in (False, True):
+            tag = ("8" if diag else "4") + ("c" if by_colour else "")
+            for how in ob.SELECTORS:
+                add(f"obj{tag}_{how}", lambda g, h=how, d=diag, b=by_colour: ob.pick(g, h, d, b))
+            for how in ("largest", "smallest", "unique_colour", "unique_shape"):
+                add(f"keep{tag}_{how}", lambda g, h=how, d=diag, b=by_colour: ob.keep_only(g, h, d, b))
+                add(f"box{tag}_{how}", lambda g, h=how, d=diag, b=by_colour: ob.pick_box(g, h, d, b))
+            for how in ("largest", "smallest"):
+                add(f"remove{tag}_{how}", lambda g, h=how, d=diag, b=by_colour: ob.remove(g, h, d, b))
+        add(f"despeck{int(diag)}", lambda g, d=diag: ob.remove_specks(g, 1, d))
+        add(f"despeck2_{int(diag)}", lambda g, d=diag: ob.remove_specks(g, 2, d))
+        add(f"size_rank{int(diag)}", lambda g, d=diag: ob.recolour_by_size(g, d))
+        add(f"count{int(diag)}", lambda g, d=diag: ob.count_objects(g, d))
+
+    add("cell_colours", ob.cell_colours)
+    splits = {"cells": ob.cells, "halves_v": lambda g: ob.equal_parts(g, 2, 0),
+              "halves_h": lambda g: ob.equal_parts(g, 2, 1), "thirds_v": lambda g: ob.equal_parts(g, 3, 0),
+              "thirds_h": lambda g: ob.equal_parts(g, 3, 1)}
+    for sname, split in splits.items():
+        for how in ("and", "or", "xor", "nor", "overlay", "underlay"):
+            add(f"{sname}_{how}", lambda g, s=split, h=how: ob.combine(s(g), h))
+        if sname == "cells":
+            for how in ("odd", "most", "fewest", "most_colours", "fewest_colours"):
+                add(f"cell_{how}", lambda g, h=how: ob.pick_cell(ob.cells(g), h))
+    return T

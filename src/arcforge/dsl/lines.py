@@ -1,0 +1,69 @@
+"""Vectorised line drawing for the DSL: rays until a wall, and joining same-coloured cells."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arcforge.grid import Grid
+
+I8 = np.int8
+
+
+def _ffill_down(g: Grid) -> Grid:
+    """Each cell gets the colour of the nearest non-zero cell at or above it in its column (0 if none)."""
+    h = g.shape[0]
+    idx = np.where(g != 0, np.arange(h)[:, None], 0)
+    idx = np.maximum.accumulate(idx, axis=0)
+    return np.take_along_axis(g, idx, axis=0)  # idx 0 with g[0] == 0 gives 0: nothing above
+
+
+def _ffill(g: Grid, d: str) -> Grid:
+    if d == "d":
+        return _ffill_down(g)
+    if d == "u":
+        return _ffill_down(g[::-1])[::-1]
+    if d == "r":
+        return _ffill_down(g.T).T
+    return _ffill_down(g.T[::-1])[::-1].T
+
+
+def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
+    """Shoot rays from non-zero cells (or only from cells of colour `src`) in each direction of `dirs`
+    ('u', 'd', 'l', 'r' letters); a ray stops at the first non-zero cell; earlier directions win."""
+    out = g
+    for d in dirs:
+        f = _ffill(g, d)
+        if src is not None:
+            f = np.where(f == src, f, 0)
+        out = np.where(out == 0, f, out)
+    return out.astype(I8)
+
+
+def extend_diag(g: Grid, src: int | None = None) -> Grid | None:
+    """Rays along the four diagonals from non-zero cells (or cells of `src`), stopping at walls."""
+    h, w = g.shape
+    starts = np.argwhere(g != 0 if src is None else g == src)
+    if len(starts) == 0:
+        return g
+    if len(starts) > 40:
+        return None
+    out = g.copy()
+    for y, x in starts:
+        for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+            yy, xx = y + dy, x + dx
+            while 0 <= yy < h and 0 <= xx < w and g[yy, xx] == 0:
+                if out[yy, xx] == 0:
+                    out[yy, xx] = g[y, x]
+                yy += dy
+                xx += dx
+    return out
+
+
+def connect(g: Grid, axes: str = "hv") -> Grid | None:
+    """Join two same-coloured cells on a row ('h') or column ('v') by a line over the zero cells between."""
+    out = g
+    for a, b in [("r", "l")] * ("h" in axes) + [("d", "u")] * ("v" in axes):
+        left, right = _ffill(g, a), _ffill(g, b)
+        join = (g == 0) & (left == right) & (left != 0)
+        out = np.where(join & (out == 0), left, out)
+    return out.astype(I8)

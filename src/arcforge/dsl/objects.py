@@ -1,0 +1,322 @@
+"""Objects for the DSL: connected components, picking one by a property, and splitting grids into
+cells along separator lines, with the ways cells are recombined (overlay, and/or/xor, pick one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from arcforge.grid import Grid, grid_key
+
+I8 = np.int8
+
+
+@dataclass(frozen=True, eq=False)
+class Obj:
+    labels: np.ndarray  # component labels of the whole grid; this object is `labels == idx`
+    idx: int
+    y0: int
+    x0: int
+    y1: int  # exclusive
+    x1: int
+    size: int
+    colour: int  # most common colour
+    n_colours: int
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.labels == self.idx
+
+    def crop(self, g: Grid) -> Grid:
+        box = (slice(self.y0, self.y1), slice(self.x0, self.x1))
+        return np.where(self.labels[box] == self.idx, g[box], 0).astype(I8)
+
+    def shape_key(self) -> bytes:
+        m = self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
+        return bytes(m.shape) + np.packbits(m).tobytes()
+
+
+def label(g: Grid, diag: bool, by_colour: bool, bg: int = 0) -> tuple[np.ndarray, int]:
+    """Connected-component labels (0 = background, 1..n) by min-label propagation with pointer jumps."""
+    h, w = g.shape
+    fg = g != bg
+    lab = np.where(fg, np.arange(1, h * w + 1).reshape(h, w), 0)
+    # links between neighbouring cells that belong together: (slice of a, slice of b)
+    pairs = [((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
+             ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))]
+    if diag:
+        pairs += [((slice(0, -1), slice(0, -1)), (slice(1, None), slice(1, None))),
+                  ((slice(0, -1), slice(1, None)), (slice(1, None), slice(0, -1)))]
+    links = []
+    for a, b in pairs:
+        link = fg[a] & fg[b]
+        if by_colour:
+            link &= g[a] == g[b]
+        if link.any():
+            links.append((a, b, link))
+    while True:
+        old = lab
+        lab = lab.copy()
+        for a, b, link in links:
+            la, lb = lab[a], lab[b]
+            m = np.where(link, np.minimum(la, lb), 0)
+            lab[a] = np.where(link, m, la)
+            lab[b] = np.where(link, m, lab[b])
+        flat = lab.ravel()
+        nz = flat > 0
+        flat[nz] = flat[flat[nz] - 1]  # jump: take the label of the cell my label points to
+        if np.array_equal(lab, old):
+            break
+    uniq, inv = np.unique(lab, return_inverse=True)
+    inv = inv.reshape(h, w)
+    if uniq[0] != 0:
+        inv = inv + 1
+    return inv, len(uniq) - (uniq[0] == 0)
+
+
+@lru_cache(maxsize=1024)
+def _objects_cached(key: bytes, h: int, w: int, mode: int) -> tuple[Obj, ...]:
+    g = np.frombuffer(key[2:], dtype=I8).reshape(h, w)
+    diag, by_colour = bool(mode & 1), bool(mode & 2)
+    lab, n = label(g, diag, by_colour)
+    if n == 0 or n > 300:
+        return ()
+    # per-object properties in one pass each, not one mask per object
+    flat = lab.ravel()
+    ys, xs = np.divmod(np.arange(h * w), w)
+    sizes = np.bincount(flat, minlength=n + 1)
+    y0 = np.full(n + 1, 99)
+    x0 = np.full(n + 1, 99)
+    y1 = np.zeros(n + 1, int)
+    x1 = np.zeros(n + 1, int)
+    np.minimum.at(y0, flat, ys)
+    np.minimum.at(x0, flat, xs)
+    np.maximum.at(y1, flat, ys + 1)
+    np.maximum.at(x1, flat, xs + 1)
+    cols = np.bincount(flat * 10 + g.ravel(), minlength=(n + 1) * 10).reshape(n + 1, 10)
+    main = cols.argmax(axis=1)
+    ncol = (cols > 0).sum(axis=1)
+    return tuple(Obj(lab, i, int(y0[i]), int(x0[i]), int(y1[i]), int(x1[i]), int(sizes[i]), int(main[i]),
+                     int(ncol[i])) for i in range(1, n + 1))
+
+
+def objects(g: Grid, diag: bool, by_colour: bool) -> tuple[Obj, ...]:
+    """Non-zero connected components, cached by grid content (many programs ask about one grid)."""
+    return _objects_cached(grid_key(g), g.shape[0], g.shape[1], int(diag) + 2 * int(by_colour))
+
+
+def _unique_by(objs, key):
+    """The one object whose key value no other object shares, if exactly one such object exists."""
+    vals = [key(o) for o in objs]
+    once = [o for o, v in zip(objs, vals, strict=False) if vals.count(v) == 1]
+    return once[0] if len(once) == 1 else None
+
+
+def _extreme(objs, key, largest: bool):
+    vals = [key(o) for o in objs]
+    best = max(vals) if largest else min(vals)
+    hits = [o for o, v in zip(objs, vals, strict=False) if v == best]
+    return hits[0] if len(hits) == 1 else None
+
+
+SELECTORS = {
+    "largest": lambda g, objs: _extreme(objs, lambda o: o.size, True),
+    "smallest": lambda g, objs: _extreme(objs, lambda o: o.size, False),
+    "widest_box": lambda g, objs: _extreme(objs, lambda o: (o.y1 - o.y0) * (o.x1 - o.x0), True),
+    "most_colours": lambda g, objs: _extreme(objs, lambda o: o.n_colours, True),
+    "unique_colour": lambda g, objs: _unique_by(objs, lambda o: o.colour),
+    "unique_shape": lambda g, objs: _unique_by(objs, Obj.shape_key),
+    "unique_size": lambda g, objs: _unique_by(objs, lambda o: o.size),
+    "top": lambda g, objs: _extreme(objs, lambda o: (-o.y0, -o.x0), True),
+    "bottom": lambda g, objs: _extreme(objs, lambda o: (o.y1, o.x1), True),
+    "left": lambda g, objs: _extreme(objs, lambda o: (-o.x0, -o.y0), True),
+    "right": lambda g, objs: _extreme(objs, lambda o: (o.x1, o.y1), True),
+    "densest": lambda g, objs: _extreme(objs, lambda o: o.size / ((o.y1 - o.y0) * (o.x1 - o.x0)), True),
+    "sparsest": lambda g, objs: _extreme(objs, lambda o: o.size / ((o.y1 - o.y0) * (o.x1 - o.x0)), False),
+}
+
+
+def pick(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
+    """Crop of the one object chosen by `how` (a SELECTORS name)."""
+    objs = objects(g, diag, by_colour)
+    if len(objs) < 2:
+        return None
+    o = SELECTORS[how](g, objs)
+    return None if o is None else o.crop(g)
+
+
+def pick_box(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
+    """The whole bounding box (all its cells) of the chosen object, e.g. a framed region."""
+    objs = objects(g, diag, by_colour)
+    if len(objs) < 2:
+        return None
+    o = SELECTORS[how](g, objs)
+    return None if o is None else g[o.y0: o.y1, o.x0: o.x1]
+
+
+def keep_only(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
+    """Erase everything but the chosen object, in place."""
+    objs = objects(g, diag, by_colour)
+    if len(objs) < 2:
+        return None
+    o = SELECTORS[how](g, objs)
+    return None if o is None else np.where(o.mask, g, 0).astype(I8)
+
+
+def remove(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
+    """Erase the chosen object, in place."""
+    objs = objects(g, diag, by_colour)
+    if len(objs) < 2:
+        return None
+    o = SELECTORS[how](g, objs)
+    return None if o is None else np.where(o.mask, 0, g).astype(I8)
+
+
+def remove_specks(g: Grid, max_size: int, diag: bool) -> Grid | None:
+    """Erase objects of at most `max_size` cells (noise)."""
+    lab, n = label(g, diag, False)
+    if n == 0:
+        return g
+    sizes = np.bincount(lab.ravel())
+    small = (sizes <= max_size)[lab] & (lab > 0)
+    return np.where(small, 0, g).astype(I8)
+
+
+def recolour_by_size(g: Grid, diag: bool) -> Grid | None:
+    """Paint every object with a colour code for its size rank (1 = largest); a colour map learned
+    on the train pairs then names the real colours."""
+    objs = objects(g, diag, False)
+    if len(objs) < 2:
+        return None
+    sizes = sorted({o.size for o in objs}, reverse=True)
+    if len(sizes) > 9:
+        return None
+    out = np.zeros_like(g)
+    for o in objs:
+        out[o.mask] = sizes.index(o.size) + 1
+    return out
+
+
+def count_objects(g: Grid, diag: bool) -> Grid | None:
+    """A 1xN row of the most common colour, N = number of objects."""
+    objs = objects(g, diag, False)
+    if not 1 <= len(objs) <= 30:
+        return None
+    return np.full((1, len(objs)), objs[0].colour, dtype=I8)
+
+
+# ---- separators and cells --------------------------------------------------------------------
+
+def separators(g: Grid) -> tuple[list[int], list[int], int] | None:
+    """Rows and columns entirely of one colour that cut the grid into cells (the colour is the
+    same for all of them)."""
+    h, w = g.shape
+    full_r = [r for r in range(h) if (g[r] == g[r, 0]).all()]
+    full_c = [c for c in range(w) if (g[:, c] == g[0, c]).all()]
+    colours = {int(g[r, 0]) for r in full_r} | {int(g[0, c]) for c in full_c}
+    for col in sorted(colours):
+        rs = [r for r in full_r if g[r, 0] == col]
+        cs = [c for c in full_c if g[0, c] == col]
+        if (rs or cs) and len(rs) < h and len(cs) < w and (col != 0 or not (g == 0).all()):
+            # a background colour fills whole rows often; accept it only when it is not the majority
+            if col == np.bincount(g.ravel()).argmax() and not (rs and cs):
+                continue
+            return rs, cs, col
+    return None
+
+
+def _spans(cuts: list[int], n: int) -> list[tuple[int, int]]:
+    out, start = [], 0
+    for c in cuts + [n]:
+        if c > start:
+            out.append((start, c))
+        start = c + 1
+    return out
+
+
+@lru_cache(maxsize=2048)
+def _cells_cached(key: bytes, h: int, w: int) -> tuple[Grid, ...]:
+    g = np.frombuffer(key[2:], dtype=I8).reshape(h, w)
+    sep = separators(g)
+    if sep is None:
+        return ()
+    rs, cs, _ = sep
+    cells = [g[a:b, c:d] for a, b in _spans(rs, h) for c, d in _spans(cs, w)]
+    return tuple(cells) if len(cells) >= 2 else ()
+
+
+def cells(g: Grid) -> tuple[Grid, ...]:
+    return _cells_cached(grid_key(g), g.shape[0], g.shape[1])
+
+
+def equal_parts(g: Grid, n: int, axis: int) -> tuple[Grid, ...]:
+    """Split into n equal parts along an axis, skipping one-line separators between them if present."""
+    size = g.shape[axis]
+    for sep in (0, 1):
+        if (size - sep * (n - 1)) % n == 0 and size > n:
+            k = (size - sep * (n - 1)) // n
+            parts = [np.take(g, range(i * (k + sep), i * (k + sep) + k), axis=axis) for i in range(n)]
+            return tuple(parts)
+    return ()
+
+
+def cell_colours(g: Grid) -> Grid | None:
+    """The grid of cells (between separator lines) shrunk to one pixel each: the cell's most common
+    non-zero colour, or 0."""
+    sep = separators(g)
+    if sep is None:
+        return None
+    rs, cs, _ = sep
+    ry, rx = _spans(rs, g.shape[0]), _spans(cs, g.shape[1])
+    out = np.zeros((len(ry), len(rx)), I8)
+    for i, (a, b) in enumerate(ry):
+        for j, (c, d) in enumerate(rx):
+            counts = np.bincount(g[a:b, c:d].ravel(), minlength=10)[1:]
+            out[i, j] = int(np.argmax(counts)) + 1 if counts.any() else 0
+    return out
+
+
+def _same_shape(parts) -> bool:
+    return len(parts) >= 2 and all(p.shape == parts[0].shape for p in parts)
+
+
+def combine(parts: tuple[Grid, ...], how: str) -> Grid | None:
+    """Merge same-sized cells: 'and'/'or'/'xor'/'nor' of their non-zero masks (as colour 1; a learned
+    colour map recolours), or 'overlay' (later cells' non-zero cells on top), 'underlay' (earlier on top)."""
+    if not _same_shape(parts):
+        return None
+    masks = np.stack([p != 0 for p in parts])
+    if how == "and":
+        m = masks.all(axis=0)
+    elif how == "or":
+        m = masks.any(axis=0)
+    elif how == "xor":
+        m = masks.sum(axis=0) == 1
+    elif how == "nor":
+        m = ~masks.any(axis=0)
+    else:
+        seq = parts if how == "overlay" else parts[::-1]
+        out = seq[0].copy()
+        for p in seq[1:]:
+            out = np.where(p != 0, p, out)
+        return out.astype(I8)
+    return m.astype(I8)
+
+
+def pick_cell(parts: tuple[Grid, ...], how: str) -> Grid | None:
+    """One cell: the one unlike the others ('odd'), or with the most/fewest non-zero cells or colours."""
+    if len(parts) < 2:
+        return None
+    if how == "odd":
+        keys = [grid_key(p) for p in parts]
+        once = [p for p, k in zip(parts, keys, strict=False) if keys.count(k) == 1]
+        return once[0] if len(once) == 1 and len(parts) > 2 else None
+    if how in ("most", "fewest"):
+        vals = [int((p != 0).sum()) for p in parts]
+    else:
+        vals = [len(np.unique(p[p != 0])) for p in parts]
+    best = max(vals) if how in ("most", "most_colours") else min(vals)
+    hits = [p for p, v in zip(parts, vals, strict=False) if v == best]
+    return hits[0] if len(hits) == 1 else None

@@ -1,0 +1,99 @@
+"""The DSL solver on the arc1/train tasks that motivated its primitives, and its guarantees."""
+
+import time
+
+import numpy as np
+import pytest
+
+from arcforge.datasets import load_tasks
+from arcforge.dsl import lines, objects
+from arcforge.dsl import primitives as p
+from arcforge.dsl.search import DslSearch, learn_colour_map
+from arcforge.dsl.size import rule_sizes
+from arcforge.pipeline import make_solver
+
+# task id -> a program text the solver must find (first attempt), one or more per primitive family
+MOTIVATING = {
+    "3c9b0459": "rot180",  # geometry
+    "1cf80156": "crop",  # cropping
+    "0d3d703e": "identity | map",  # learned colour map
+    "007bbfb7": "kron",  # Kronecker-style self product
+    "a416b8f3": "tile1x2",  # tiling
+    "00d62c1b": "fill_holes_c4",  # topology
+    "0520fde7": "cells_and",  # separator split and combination
+    "be94b721": "obj",  # object selection by property
+    "22eb0ac0": "connect_hv",  # line drawing between same-coloured cells
+    "4258a5f9": "halo8_c1",  # border around objects
+    "25ff71a9": "shift+1+0",  # shifts
+    "0ca9ddb6": "stack[",  # stacking partial results: two halo layers over the input
+    "28bf18c6": "crop > tile1x2",  # a depth-2 composition
+}
+
+_TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["d4a91cb9", "67a3c6ac"])}
+
+
+def _solved(task, cands) -> bool:
+    return all(any(c.grid.shape == ex.output.shape and np.array_equal(c.grid, ex.output) for c in cs[:2])
+               for cs, ex in zip(cands, task.test, strict=False))
+
+
+@pytest.mark.parametrize("task_id", list(MOTIVATING))
+def test_motivating_task_solved(task_id):
+    task = _TASKS[task_id]
+    cands = DslSearch(time_limit=10).solve(task.without_test_outputs(), time.monotonic() + 30)
+    assert _solved(task, cands), [c.source for c in cands[0][:2]]
+    if MOTIVATING[task_id]:
+        assert MOTIVATING[task_id] in cands[0][0].source
+
+
+def test_candidates_do_not_depend_on_test_outputs():
+    for tid in ("0520fde7", "0ca9ddb6", "67a3c6ac"):
+        task = _TASKS[tid]
+        a = DslSearch(max_depth=2).solve(task, time.monotonic() + 30)
+        b = DslSearch(max_depth=2).solve(task.without_test_outputs(), time.monotonic() + 30)
+        assert [[(c.source, c.grid.tobytes()) for c in cs] for cs in a] == \
+               [[(c.source, c.grid.tobytes()) for c in cs] for cs in b]
+
+
+def test_programs_fit_every_train_pair():
+    # the first candidate's program re-run on the train inputs must give the train outputs
+    task = _TASKS["67a3c6ac"]
+    cands = DslSearch().solve(task.without_test_outputs(), time.monotonic() + 30)
+    assert cands[0][0].source == "dsl:flip_lr"
+    for ex in task.train:
+        assert np.array_equal(p.flip_lr(ex.input), ex.output)
+
+
+def test_deadline_is_kept():
+    task = _TASKS["d4a91cb9"]
+    t0 = time.monotonic()
+    DslSearch(time_limit=60).solve(task.without_test_outputs(), t0 + 0.5)
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_size_rules():
+    assert rule_sizes(_TASKS["007bbfb7"])[0] == "scale"
+    assert rule_sizes(_TASKS["3c9b0459"])[0] == "same"
+    assert rule_sizes(_TASKS["0520fde7"])[1] == [(3, 3)]
+
+
+def test_colour_map_is_cellwise_and_consistent():
+    a = np.array([[1, 2], [2, 0]], np.int8)
+    lut = learn_colour_map([a], [np.array([[3, 4], [4, 0]], np.int8)])
+    assert lut[1] == 3 and lut[2] == 4 and lut[0] == 0
+    assert learn_colour_map([a], [np.array([[3, 4], [5, 0]], np.int8)]) is None  # 2 -> 4 and 2 -> 5
+    assert learn_colour_map([a], [a]) is None  # identity is not a map
+
+
+def test_components_and_lines():
+    g = np.array([[1, 1, 0, 2], [0, 0, 0, 2], [3, 0, 1, 0]], np.int8)
+    assert objects.label(g, diag=False, by_colour=False)[1] == 4
+    assert objects.label(g, diag=True, by_colour=False)[1] == 3
+    assert objects.label(np.array([[1, 2]], np.int8), diag=False, by_colour=True)[1] == 2
+    assert lines.connect(np.array([[4, 0, 0, 4]], np.int8)).tolist() == [[4, 4, 4, 4]]
+    assert lines.extend(np.array([[0, 5, 0, 0, 1]], np.int8), "r").tolist() == [[0, 5, 5, 5, 1]]
+    assert p.gravity(np.array([[1], [0], [2], [0]], np.int8), "d").ravel().tolist() == [0, 0, 1, 2]
+
+
+def test_pipeline_knows_dsl():
+    assert make_solver("dsl").name == "dsl"
