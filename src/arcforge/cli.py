@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve a dataset and write results.jsonl and submission.json")
     s.add_argument("dataset", help="arc1/train, arc1/eval, arc2/train, arc2/eval, arc2/train-clean, or a path")
     s.add_argument("--out", required=True, help="run folder (resumes if it exists)")
-    s.add_argument("--solver", default="transforms", help="comma-separated solvers (default: transforms)")
+    s.add_argument("--solver", default="dsl", help="comma-separated solvers: dsl, transforms (default: dsl)")
     s.add_argument("--tasks", help="only these task ids, comma-separated")
     s.add_argument("--limit", type=int, help="only the first N tasks")
     s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
@@ -187,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("datasets", help="list the named datasets")
     s.set_defaults(fn=cmd_datasets)
+    from arcforge.llm.train_cli import register as register_train
+    register_train(sub)
     return p
 
 

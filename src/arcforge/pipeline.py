@@ -46,7 +46,7 @@ class LLMOptions:
 @dataclass
 class SolveConfig:
     dataset: str
-    solvers: list[str] = field(default_factory=lambda: ["transforms"])
+    solvers: list[str] = field(default_factory=lambda: ["dsl"])
     budget_s: float | None = None  # wall-clock budget for the whole run
     task_time_s: float = 60.0  # per-task limit
     workers: int = 1
@@ -209,6 +209,9 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     results_path = out / RESULTS
     done = read_results(results_path)
     todo = [t for t in tasks if t.id not in done]
+    for s in local_solvers:  # e.g. joint test-time training on every task still to do
+        if hasattr(s, "prepare") and todo:
+            s.prepare([t.without_test_outputs() for t in todo], run_deadline)
     known = all(t.has_solutions for t in tasks)
     solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
 

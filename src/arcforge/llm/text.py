@@ -91,3 +91,37 @@ def prompt_ids(task: Task, test_index: int) -> list[int]:
 def output_ids(grid: Grid) -> list[int]:
     """What the model should write: the grid's rows and EOS."""
     return [*encode_grid(grid), EOS]
+
+
+# A pretrained tokenizer's own spelling of each compact symbol, tried in order: the first that is a
+# single token wins. Specials fall back on the tokenizer's bos/eos/pad tokens.
+_PRETRAINED_SPELLINGS = {
+    "\n": ("\n", "Ċ", "<0x0A>"),
+    "I": ("I", "ĠI", "▁I"),
+    "O": ("O", "ĠO", "▁O"),
+    "<bos>": ("<|im_start|>", "<s>", "<bos>", "<|begin_of_text|>"),
+    "<eos>": ("<|im_end|>", "</s>", "<eos>", "<|eot_id|>", "<|end_of_text|>"),
+    "<pad>": ("<|endoftext|>", "<pad>", "<unk>", "<|finetune_right_pad_id|>"),
+}
+
+
+def pretrained_token_ids(tokenizer) -> list[int]:
+    """For each of the VOCAB_SIZE compact symbols, the id of a token the pretrained tokenizer already
+    has (digits as digits, NL as newline, ...). Row i of a model's embedding is then the row to keep for
+    compact id i. Raises ValueError when some symbol has no single token or two symbols share one."""
+    vocab = tokenizer.get_vocab()
+    specials = {"<bos>": tokenizer.bos_token, "<eos>": tokenizer.eos_token, "<pad>": tokenizer.pad_token}
+    ids: list[int] = []
+    for sym in SYMBOLS:
+        spellings = [s for s in (specials.get(sym), *_PRETRAINED_SPELLINGS.get(sym, (sym,))) if s]
+        # a token already taken (Llama's pad is its eos) is skipped: the mapping must be one-to-one
+        found = next((vocab[s] for s in spellings if s in vocab and vocab[s] not in ids), None)
+        if found is None and sym not in specials:
+            enc = tokenizer.encode(sym, add_special_tokens=False)
+            # one token that decodes back to the symbol (not an unknown-token stand-in)
+            ok = len(enc) == 1 and enc[0] not in ids and tokenizer.decode(enc) == sym
+            found = enc[0] if ok else None
+        if found is None:
+            raise ValueError(f"the tokenizer has no free single token for {sym!r} (tried {spellings})")
+        ids.append(int(found))
+    return ids

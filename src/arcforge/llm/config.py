@@ -1,0 +1,118 @@
+"""Training configuration: a dataclass with defaults, named presets, a TOML file, command-line overrides.
+
+    cfg = train_config(preset="tiny", toml_path="my.toml", overrides={"steps": 50})
+
+Precedence, lowest first: dataclass defaults, preset, TOML file, overrides. No torch import here, so the
+CLI stays fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arcforge.errors import ArcError
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+
+@dataclass
+class TrainConfig:
+    model: str = "tiny"  # preset name (tiny, small, ...), model folder, or Hugging Face id
+    backend: str | None = None  # transformers | unsloth; None: unsloth when installed and on CUDA
+    lora: bool = False  # False: full fine-tuning
+    lora_r: int = 64
+    lora_alpha: int = 64
+    data: list[str] = field(default_factory=lambda: ["arc1/train"])
+    allow_eval: bool = False  # permit training on arc1/eval or arc2/eval
+    val_tasks: int = 16  # tasks held out of `data` for the validation loss
+    steps: int = 200
+    stop_at: int | None = None  # end this invocation after this step (checkpointed); --resume goes on
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    warmup_steps: int = 20
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    batch_tokens: int = 8192  # tokens per packed micro-batch (no padding)
+    grad_accum: int = 1  # micro-batches per optimiser step
+    max_len: int = 8192  # longest sample; train pairs are dropped until a sample fits
+    symmetries: bool = True  # random views: D8 symmetry ...
+    colours: bool = True  # ... colour permutation (0 stays the background) ...
+    shuffle: bool = True  # ... and train-example order
+    eval_every: int = 100
+    val_batches: int = 2
+    save_every: int = 100
+    seed: int = 0
+    out: str = "runs/train"
+    device: str | None = None  # cuda when available, else cpu
+    progress: bool = True
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    "tiny": dict(model="tiny", lr=2e-3, batch_tokens=4096, max_len=4096, warmup_steps=20),
+    "small": dict(model="small", lr=1e-3, batch_tokens=8192, warmup_steps=50),
+    "qwen2.5-0.5b": dict(model="Qwen/Qwen2.5-0.5B-Instruct", lora=True, lora_r=64, lora_alpha=64, lr=1e-4,
+                         batch_tokens=16384, grad_accum=2, max_len=8192, warmup_steps=100, steps=4000,
+                         data=["arc1/train", "arc2/train-clean"], eval_every=250, save_every=250),
+}
+
+
+def _coerce(name: str, value, current_type: str):
+    """Command-line strings (and TOML values) into the field's type."""
+    if isinstance(value, str) and "list" in current_type:
+        return [v for v in value.split(",") if v]
+    if isinstance(value, str) and current_type.startswith("bool"):
+        if value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ArcError(f"config '{name}': expected true or false, got '{value}'")
+    if isinstance(value, str) and current_type.split(" ")[0] in ("int", "float"):
+        try:
+            return int(value) if current_type.startswith("int") else float(value)
+        except ValueError:
+            raise ArcError(f"config '{name}': expected a number, got '{value}'") from None
+    return value
+
+
+def apply(cfg: TrainConfig, values: dict, source: str) -> TrainConfig:
+    types = {f.name: str(f.type) for f in dataclasses.fields(cfg)}
+    for k, v in values.items():
+        key = k.replace("-", "_")
+        if key not in types:
+            raise ArcError(f"{source}: unknown setting '{k}' (known: {', '.join(types)})")
+        setattr(cfg, key, _coerce(key, v, types[key]))
+    return cfg
+
+
+def train_config(preset: str | None = None, toml_path: str | Path | None = None,
+                 overrides: dict | None = None) -> TrainConfig:
+    cfg = TrainConfig()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ArcError(f"unknown training preset '{preset}': use one of {', '.join(PRESETS)}")
+        apply(cfg, PRESETS[preset], f"preset {preset}")
+    if toml_path is not None:
+        try:
+            with open(toml_path, "rb") as f:
+                values = tomllib.load(f)
+        except FileNotFoundError:
+            raise ArcError(f"{toml_path}: no such config file") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ArcError(f"{toml_path}: invalid TOML: {e}") from None
+        values = values.get("train", values)  # a [train] table or top-level keys
+        if "preset" in values:
+            base = train_config(values.pop("preset"))
+            cfg = apply(base, {k: v for k, v in values.items()}, str(toml_path))
+        else:
+            apply(cfg, values, str(toml_path))
+    if overrides:
+        apply(cfg, overrides, "command line")
+    return cfg

@@ -1,0 +1,341 @@
+"""Load or create a causal LM that speaks the compact ARC vocabulary; LoRA; save; greedy decoding.
+
+    model, info = load_model("tiny")                              # fresh random model from a preset
+    model, info = load_model("Qwen/Qwen2.5-0.5B-Instruct", lora=LoraSettings())  # hub id or folder
+    save_model(model, "runs/x/model"); model, info = load_model("runs/x/model")
+
+Every model comes out speaking compact ids (llm/text.py): a pretrained model's embedding and output
+rows are cut down to the 16 rows of the tokens its tokenizer already has for those symbols.
+Backends: "unsloth" (FastLanguageModel; default when it is installed and CUDA is present) and
+"transformers" (transformers + PEFT, everywhere).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib.util
+import inspect
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from arcforge.errors import ArcError
+from arcforge.llm.text import BOS, EOS, PAD, VOCAB_SIZE, pretrained_token_ids
+
+# Fresh models: the transformers Qwen2 architecture at a few sizes, compact vocabulary.
+PRESETS = {
+    "tiny": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                 intermediate_size=384),
+    "small": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
+                  intermediate_size=1408),
+    # Qwen2.5-0.5B's shape with random weights: for benchmarks and for training from scratch
+    "qwen2.5-0.5b-shape": dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
+                               num_key_value_heads=2, intermediate_size=4864),
+}
+MAX_POSITIONS = 16384
+PACKED_ATTENTION = "arcforge_packed"
+
+
+@dataclass
+class LoraSettings:
+    r: int = 64
+    alpha: int = 64
+    dropout: float = 0.0
+    target_modules: str | list[str] = "all-linear"
+    # with 16 rows the embedding and output layers are trained whole: cheaper than a LoRA of them
+    train_embeddings: bool = True
+
+
+@dataclass
+class ModelInfo:
+    spec: str
+    backend: str
+    lora: bool
+    # model token id of each compact symbol: identity after shrinking (the default)
+    token_ids: list[int] = field(default_factory=lambda: list(range(VOCAB_SIZE)))
+
+
+def default_backend() -> str:
+    return "unsloth" if torch.cuda.is_available() and importlib.util.find_spec("unsloth") else "transformers"
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def create_model(preset: str = "tiny", seed: int = 0, **overrides) -> nn.Module:
+    """A fresh, randomly initialised Qwen2 model with the compact vocabulary."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    if preset not in PRESETS:
+        raise ArcError(f"unknown model preset '{preset}': use one of {', '.join(PRESETS)}, a folder or a hub id")
+    cfg = Qwen2Config(vocab_size=VOCAB_SIZE, max_position_embeddings=MAX_POSITIONS, rope_theta=10000.0,
+                      tie_word_embeddings=False, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
+                      **{**PRESETS[preset], **overrides})
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(cfg)
+    model.generation_config.pad_token_id = PAD
+    return model
+
+
+def shrink_vocab(model: nn.Module, token_ids: list[int]) -> nn.Module:
+    """Keep only the embedding and output rows of `token_ids` (row i becomes compact id i). Unties them:
+    16 rows cost nothing, and separate layers keep LoRA/PEFT simple."""
+    idx = torch.tensor(token_ids, dtype=torch.long)
+    emb, head = model.get_input_embeddings(), model.get_output_embeddings()
+    new_emb = nn.Embedding(len(token_ids), emb.weight.shape[1], dtype=emb.weight.dtype, device=emb.weight.device)
+    new_emb.weight.data.copy_(emb.weight.data[idx.to(emb.weight.device)])
+    new_head = nn.Linear(head.weight.shape[1], len(token_ids), bias=head.bias is not None,
+                         dtype=head.weight.dtype, device=head.weight.device)
+    new_head.weight.data.copy_(head.weight.data[idx.to(head.weight.device)])
+    if head.bias is not None:
+        new_head.bias.data.copy_(head.bias.data[idx.to(head.bias.device)])
+    model.config.tie_word_embeddings = False
+    if hasattr(model, "_tied_weights_keys"):
+        model._tied_weights_keys = None
+    model.set_input_embeddings(new_emb)
+    model.set_output_embeddings(new_head)
+    model.config.vocab_size = len(token_ids)
+    model.config.bos_token_id, model.config.eos_token_id, model.config.pad_token_id = BOS, EOS, PAD
+    gen = getattr(model, "generation_config", None)
+    if gen is not None:
+        gen.bos_token_id, gen.eos_token_id, gen.pad_token_id = BOS, EOS, PAD
+    return model
+
+
+def _is_adapter_dir(spec: str) -> bool:
+    return (Path(spec) / "adapter_config.json").is_file()
+
+
+def _token_ids_for(spec: str) -> list[int]:
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(spec)
+    except (OSError, ValueError) as e:
+        raise ArcError(f"model '{spec}' has {'no' if 'vocab' not in str(e) else 'an unusable'} tokenizer to map "
+                       f"the ARC symbols onto: {str(e).splitlines()[0]}") from None
+    try:
+        return pretrained_token_ids(tok)
+    except ValueError as e:
+        raise ArcError(f"model '{spec}': {e}") from None
+
+
+def _load_base(spec: str, backend: str, dtype: torch.dtype, device: torch.device, shrink: bool,
+               full_finetuning: bool):
+    """The base model of a folder or hub id, shrunk to compact ids unless it already is."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(spec)
+    except (OSError, ValueError) as e:
+        raise ArcError(f"cannot load model '{spec}': not a preset ({', '.join(PRESETS)}), a model folder, or a "
+                       f"reachable hub id ({str(e).splitlines()[0]})") from None
+    compact = config.vocab_size == VOCAB_SIZE
+    if backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        model, _ = FastLanguageModel.from_pretrained(model_name=spec, max_seq_length=MAX_POSITIONS, dtype=dtype,
+                                                     load_in_4bit=False, full_finetuning=full_finetuning)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, attn_implementation="sdpa")
+        model.to(device)
+    ids = list(range(VOCAB_SIZE))
+    if not compact:
+        ids = _token_ids_for(spec)
+        if shrink:
+            shrink_vocab(model, ids)
+            ids = list(range(VOCAB_SIZE))
+    return model, ids
+
+
+def add_lora(model: nn.Module, lora: LoraSettings, backend: str = "transformers") -> nn.Module:
+    save = ["embed_tokens", "lm_head"] if lora.train_embeddings else None
+    if backend == "unsloth":
+        from unsloth import FastLanguageModel
+
+        targets = lora.target_modules
+        if targets == "all-linear":
+            targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        return FastLanguageModel.get_peft_model(model, r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                                target_modules=targets, modules_to_save=save,
+                                                use_gradient_checkpointing=False)
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=lora.target_modules,
+                     modules_to_save=save, task_type="CAUSAL_LM")
+    return get_peft_model(model, cfg)
+
+
+def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSettings | None = None,
+               device: str | torch.device | None = None, dtype: torch.dtype | None = None, shrink: bool = True,
+               trainable: bool = True, seed: int = 0) -> tuple[nn.Module, ModelInfo]:
+    """A model by preset name, folder (full model or LoRA adapter) or hub id, on `device`.
+
+    A LoRA adapter folder brings its base with it (its adapter_config names the base). `lora` adds a
+    fresh adapter to a model that has none. dtype defaults to bf16 on CUDA and fp32 on CPU; full
+    fine-tuning on CUDA keeps fp32 weights (autocast does the bf16 work)."""
+    device = torch.device(device) if device is not None else default_device()
+    # a fresh preset is built by transformers; unsloth needs a folder or hub id to load from
+    backend = backend or ("transformers" if spec in PRESETS else default_backend())
+    if backend not in ("transformers", "unsloth"):
+        raise ArcError(f"unknown backend '{backend}': use transformers or unsloth")
+    if backend == "unsloth" and not importlib.util.find_spec("unsloth"):
+        raise ArcError("backend 'unsloth' is not installed: pip install unsloth, or use --backend transformers")
+    if backend == "unsloth" and device.type != "cuda":
+        raise ArcError("backend 'unsloth' needs a CUDA GPU; use --backend transformers on CPU")
+    if dtype is None:
+        lora_run = lora is not None or _is_adapter_dir(spec)
+        dtype = torch.bfloat16 if device.type == "cuda" and lora_run else torch.float32
+
+    if spec in PRESETS:
+        if backend == "unsloth":
+            raise ArcError(f"preset '{spec}' is a fresh model: save it first (save_model) to load it with unsloth")
+        model, ids = create_model(spec, seed=seed).to(device=device, dtype=dtype), list(range(VOCAB_SIZE))
+        model.config._attn_implementation = "sdpa"
+    elif _is_adapter_dir(spec):
+        adapter_cfg = json.loads((Path(spec) / "adapter_config.json").read_text())
+        base_spec = adapter_cfg.get("base_model_name_or_path")
+        if not base_spec:
+            raise ArcError(f"{spec}: adapter_config.json names no base model")
+        if base_spec in PRESETS:
+            raise ArcError(f"{spec}: its base is the fresh preset '{base_spec}', whose weights were not saved")
+        base, ids = _load_base(base_spec, backend, dtype, device, shrink, full_finetuning=False)
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(base, spec, is_trainable=trainable)
+        return model, ModelInfo(spec, backend, True, ids)
+    else:
+        model, ids = _load_base(spec, backend, dtype, device, shrink, full_finetuning=lora is None)
+    model.config._name_or_path = spec
+    if lora is not None:
+        model = add_lora(model, lora, backend)
+    return model, ModelInfo(spec, backend, lora is not None, ids)
+
+
+def compact_tokenizer():
+    """A Hugging Face tokenizer whose vocabulary is exactly the compact symbols (id i = SYMBOLS[i]), so
+    a saved compact model folder is complete for tools that expect one (unsloth, pipelines)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from arcforge.llm.text import SYMBOLS
+
+    tok = Tokenizer(models.WordLevel({s: i for i, s in enumerate(SYMBOLS)}, unk_token="<pad>"))
+    tok.pre_tokenizer = pre_tokenizers.Split("", "isolated")  # one character, one token
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+                                   unk_token="<pad>")
+
+
+def save_model(model: nn.Module, out: str | Path, base_spec: str | None = None) -> Path:
+    """Standard Hugging Face folder: the full model, or a PEFT adapter folder for a LoRA model.
+    base_spec records where the adapter's base lives (a folder or hub id)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if is_peft(model) and base_spec is not None:
+        for cfg in model.peft_config.values():
+            cfg.base_model_name_or_path = str(base_spec)
+    model.save_pretrained(out)
+    if not is_peft(model) and model.config.vocab_size == VOCAB_SIZE:
+        compact_tokenizer().save_pretrained(out)
+    return out
+
+
+def is_peft(model: nn.Module) -> bool:
+    return hasattr(model, "peft_config")
+
+
+def base_of(model: nn.Module) -> nn.Module:
+    """The underlying transformers model (unwrapping PEFT)."""
+    return model.get_base_model() if is_peft(model) else model
+
+
+# ---- packed attention: many samples in one row, none attending across another's boundary ----
+
+@functools.cache
+def _varlen():
+    """torch's flash varlen kernel (torch >= 2.9) and its parameter names; imported on first CUDA use
+    (the import pulls in torch._dynamo, seconds on CPU)."""
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return None, frozenset()
+    return varlen_attn, frozenset(inspect.signature(varlen_attn).parameters)
+
+
+def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Attention for one packed row (batch 1): causal within each sample given by cu_seq_lens_q.
+
+    CUDA: one flash varlen kernel over the whole row. CPU: SDPA per sample (no mask, no waste)."""
+    cu = kwargs["cu_seq_lens_q"]
+    q, k, v = query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1)  # (L, H, D)
+    varlen, params = _varlen() if q.is_cuda else (None, frozenset())
+    if varlen is not None:
+        extra = {"is_causal": True} if "is_causal" in params else {"window_size": (-1, 0)}
+        if "enable_gqa" in params:
+            extra["enable_gqa"] = True
+        elif k.shape[1] != q.shape[1]:
+            k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
+            v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
+        m = kwargs["max_length_q"]
+        out = varlen(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, m, m, scale=scaling, **extra)
+        return out.unsqueeze(0), None
+    # CPU (or CUDA without varlen): one SDPA call with a block-diagonal causal mask
+    L = query.shape[2]
+    seg = torch.zeros(L, dtype=torch.int32, device=query.device)
+    seg[cu[1:-1].long()] = 1
+    seg = seg.cumsum(0)
+    pos = torch.arange(L, device=query.device)
+    mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
+    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask[None, None], scale=scaling,
+                                         enable_gqa=True)
+    return out.transpose(1, 2), None
+
+
+def _register_packed_attention() -> None:
+    from transformers import AttentionInterface
+
+    AttentionInterface.register(PACKED_ATTENTION, packed_attention)
+
+
+@contextlib.contextmanager
+def packed_mode(model: nn.Module):
+    """Within this block the model's attention takes packed rows (see packed_attention); outside it,
+    ordinary masked SDPA (generation, padded batches). Not for the unsloth backend, whose patched
+    attention ignores transformers' attention interface."""
+    _register_packed_attention()
+    config = base_of(model).config
+    before = config._attn_implementation
+    config._attn_implementation = PACKED_ATTENTION
+    try:
+        yield model
+    finally:
+        config._attn_implementation = before
+
+
+# ---- greedy decoding (reference; llm/decode.py does the fast batched kind) ----
+
+@torch.no_grad()
+def greedy_generate(model: nn.Module, prompt: list[int], max_new_tokens: int, eos: int = EOS) -> list[int]:
+    """Greedy continuation of one prompt of compact ids, with a KV cache; stops after eos."""
+    model.eval()
+    device = next(model.parameters()).device
+    # transformers renamed past_key_values to cache; accept either version
+    key = "cache" if "cache" in inspect.signature(base_of(model).forward).parameters else "past_key_values"
+    out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+    new = []
+    for _ in range(max_new_tokens):
+        nxt = int(out.logits[0, -1].argmax())
+        new.append(nxt)
+        if nxt == eos:
+            break
+        past = getattr(out, key, None) if key == "cache" else out.past_key_values
+        if past is None:
+            past = out.past_key_values
+        out = model(input_ids=torch.tensor([[nxt]], device=device), use_cache=True, **{key: past})
+    return new

@@ -1,0 +1,103 @@
+"""The LLM solver: test-time training, DFS under augmented views, product-of-experts ranking.
+
+    arcforge solve arc1/eval --solver dsl,llm --model runs/m/model --ttt per-task --out runs/e1
+
+One model is loaded once per run; for each task it is fine-tuned on the task's train pairs
+(per-task TTT, or once on all tasks for joint TTT), then each test input is decoded under
+`views` augmented views, every distinct candidate is scored under all views, and the candidates
+are ranked by their summed log-probability.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import zlib
+from pathlib import Path
+
+import torch
+
+from arcforge.augment import view_set
+from arcforge.errors import ArcError
+from arcforge.llm.text import prompt_ids
+from arcforge.llm.ttt import TTTConfig, fit, task_adapter
+from arcforge.solver import Candidate
+from arcforge.task import Task
+
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def resolve_model(spec: str | None) -> str:
+    if spec:
+        return spec
+    if (SHIPPED_MODEL / "config.json").exists():
+        return str(SHIPPED_MODEL)
+    raise ArcError("no model shipped in this package yet: pass --model (a folder, hub id or preset)")
+
+
+class LLMSolver:
+    name = "llm"
+
+    def __init__(self, opts):
+        from arcforge.llm.model import default_device, load_model
+
+        self.opts = opts
+        device = torch.device(opts.device) if opts.device else default_device()
+        dtype = torch.bfloat16 if device.type == "cuda" and opts.ttt_rank > 0 else torch.float32
+        self.model, self.info = load_model(resolve_model(opts.model), opts.backend, None, device, dtype)
+        self.model.eval()
+        self.ttt = TTTConfig(steps=opts.ttt_steps, lr=opts.ttt_lr, rank=opts.ttt_rank)
+        self.timings: dict[str, float] = {}  # seconds per stage for the last task
+
+    def prepare(self, tasks: list[Task], deadline: float | None = None) -> None:
+        """Joint test-time training: one fine-tune on every task of the run (train pairs only)."""
+        if self.opts.ttt != "joint":
+            return
+        if self.ttt.rank > 0:
+            from peft import LoraConfig, get_peft_model
+
+            self.model = get_peft_model(self.model, LoraConfig(r=self.ttt.rank, lora_alpha=self.ttt.rank,
+                                                               target_modules="all-linear", task_type="CAUSAL_LM"))
+        else:
+            for p in self.model.parameters():
+                p.requires_grad_(True)
+        fit(self.model, [t.without_test_outputs() for t in tasks], self.ttt, deadline,
+            steps=self.ttt.steps * len(tasks), backend=self.info.backend)
+
+    def _fits(self, task: Task, i: int) -> bool:
+        return len(prompt_ids(task, i)) <= self.opts.max_prompt_tokens
+
+    def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
+        from arcforge.llm.poe import candidates_under_views, rank_candidates, score_under_views
+
+        out: list[list[Candidate]] = [[] for _ in task.test]
+        todo = [i for i in range(len(task.test)) if self._fits(task, i)]
+        self.timings = {}
+        if not todo:
+            return out
+        t0 = time.monotonic()
+        use_ttt = self.opts.ttt == "per-task" and self.ttt.steps > 0
+        # TTT gets at most half of the time left, so decoding always has its share
+        ttt_deadline = t0 + 0.5 * max(0.0, deadline - t0)
+        ctx = (task_adapter(self.model, [task], self.ttt, ttt_deadline, self.info.backend) if use_ttt
+               else contextlib.nullcontext(self.model))
+        seed = zlib.crc32(task.id.encode())  # same views for a task on every run
+        views = view_set(self.opts.views, len(task.train), seed=seed)
+        with ctx as model:
+            self.timings["ttt"] = time.monotonic() - t0
+            model.eval()
+            with torch.no_grad():
+                for i in todo:
+                    if time.monotonic() > deadline:
+                        break
+                    t1 = time.monotonic()
+                    cands = candidates_under_views(model, task, i, views, self.opts.threshold)
+                    self.timings["decode"] = self.timings.get("decode", 0.0) + time.monotonic() - t1
+                    if not cands:
+                        continue
+                    t2 = time.monotonic()
+                    grids = [c.grid for c in cands]
+                    scores = score_under_views(model, task, i, grids, views)
+                    out[i] = rank_candidates(grids, scores, [c.votes for c in cands], "poe")
+                    self.timings["score"] = self.timings.get("score", 0.0) + time.monotonic() - t2
+        return out

@@ -1,0 +1,72 @@
+"""The `arcforge train` subcommand: argument parsing only (torch is imported when the command runs).
+
+    arcforge train --model tiny --data arc1/train --steps 200 --out runs/tiny
+    arcforge train --preset qwen2.5-0.5b --out runs/qwen --config my.toml --set lr=2e-4
+"""
+
+from __future__ import annotations
+
+import json
+
+from arcforge.errors import ArcError
+
+# flags that map one-to-one onto TrainConfig fields (None: not given, keep the lower layers' value)
+_FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accum", "max_len", "warmup_steps",
+           "val_tasks", "eval_every", "save_every", "seed", "device", "lora_r", "out", "stop_at")
+
+
+def cmd_train(args) -> int:
+    from arcforge.llm.config import train_config
+
+    overrides = {}
+    for name in _FIELDS:
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    for flag in ("lora", "allow_eval"):
+        if getattr(args, flag):
+            overrides[flag] = True
+    if args.quiet:
+        overrides["progress"] = False
+    for item in args.set or []:
+        if "=" not in item:
+            raise ArcError(f"--set takes KEY=VALUE, got '{item}'")
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = v.strip()
+    cfg = train_config(args.preset, args.config, overrides)
+
+    from arcforge.llm.train import train
+
+    summary = train(cfg, resume=args.resume)
+    print(json.dumps(summary))
+    return 0
+
+
+def register(subparsers) -> None:
+    s = subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks")
+    s.add_argument("--model", help="preset (tiny, small, qwen2.5-0.5b-shape), model folder or Hugging Face id")
+    s.add_argument("--data", help="comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)")
+    s.add_argument("--out", help="run folder: checkpoint/, model/, log.jsonl")
+    s.add_argument("--steps", type=int, help="optimiser steps")
+    s.add_argument("--preset", help="training preset: tiny, small, qwen2.5-0.5b")
+    s.add_argument("--config", help="TOML file of TrainConfig settings (top level or a [train] table)")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="any TrainConfig setting; repeatable")
+    s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    s.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
+    s.add_argument("--lora-r", type=int, help="LoRA rank (default 64)")
+    s.add_argument("--backend", choices=("transformers", "unsloth"),
+                   help="default: unsloth when installed and a CUDA GPU is present")
+    s.add_argument("--allow-eval", action="store_true", help="allow training on arc1/eval or arc2/eval")
+    s.add_argument("--lr", type=float)
+    s.add_argument("--batch-tokens", type=int, help="tokens per packed micro-batch")
+    s.add_argument("--grad-accum", type=int, help="micro-batches per optimiser step")
+    s.add_argument("--max-len", type=int, help="longest sample in tokens")
+    s.add_argument("--warmup-steps", type=int)
+    s.add_argument("--val-tasks", type=int, help="tasks held out for the validation loss")
+    s.add_argument("--eval-every", type=int)
+    s.add_argument("--save-every", type=int)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--stop-at", type=int, help="end this run after this step, checkpointed (--resume goes on)")
+    s.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(fn=cmd_train)

@@ -1,0 +1,128 @@
+"""Models: presets, loading a local "pretrained" model by path (the hub-id code path), vocabulary shrink,
+LoRA adapters saved and loaded back, packed attention."""
+
+import pytest
+import torch
+from tests.test_llm_text import word_tokenizer
+from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from arcforge.errors import ArcError
+from arcforge.llm.model import (
+    LoraSettings,
+    create_model,
+    greedy_generate,
+    is_peft,
+    load_model,
+    packed_mode,
+    save_model,
+)
+from arcforge.llm.text import SYMBOLS, VOCAB_SIZE
+
+torch.set_num_threads(2)
+
+# a 40-token vocabulary with the ARC symbols scattered among other tokens, Qwen-style specials
+WORDS = ["<unk>", "a", "b", "Ċ", *[str(d) for d in range(9, -1, -1)], *[f"w{i}" for i in range(20)], "I", "O",
+         "<|im_start|>", "<|im_end|>", "<|endoftext|>", "zz", "yy"]
+
+
+@pytest.fixture(scope="module")
+def pretrained_dir(tmp_path_factory):
+    """A small Qwen2 model with its own tokenizer and tied embeddings, saved as from a hub download."""
+    d = tmp_path_factory.mktemp("pretrained")
+    cfg = Qwen2Config(vocab_size=len(WORDS), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, intermediate_size=128, tie_word_embeddings=True)
+    torch.manual_seed(1)
+    Qwen2ForCausalLM(cfg).save_pretrained(d)
+    word_tokenizer(WORDS, eos_token="<|im_end|>", pad_token="<|endoftext|>").save_pretrained(d)
+    return d
+
+
+def expected_ids():
+    spell = {"\n": "Ċ", "<bos>": "<|im_start|>", "<eos>": "<|im_end|>", "<pad>": "<|endoftext|>"}
+    return [WORDS.index(spell.get(s, s)) for s in SYMBOLS]
+
+
+def test_shrunk_model_computes_what_the_full_one_did(pretrained_dir):
+    full = Qwen2ForCausalLM.from_pretrained(pretrained_dir).eval()
+    model, info = load_model(str(pretrained_dir), backend="transformers", device="cpu")
+    model.eval()
+    assert model.config.vocab_size == VOCAB_SIZE and info.token_ids == list(range(VOCAB_SIZE))
+    assert model.get_input_embeddings().weight.shape[0] == VOCAB_SIZE
+    compact = torch.tensor([[13, 11, 1, 2, 10, 3, 4, 10, 12, 5, 6, 10, 14]])  # BOS IN grid OUT grid EOS
+    lut = torch.tensor(expected_ids())
+    with torch.no_grad():
+        want = full(input_ids=lut[compact]).logits[..., lut]
+        got = model(input_ids=compact).logits
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_keep_full_vocabulary_returns_the_map(pretrained_dir):
+    model, info = load_model(str(pretrained_dir), backend="transformers", device="cpu", shrink=False)
+    assert model.config.vocab_size == len(WORDS) and info.token_ids == expected_ids()
+
+
+def test_full_model_save_and_load_back(tmp_path, pretrained_dir):
+    model, _ = load_model(str(pretrained_dir), backend="transformers", device="cpu")
+    save_model(model, tmp_path / "m")
+    again, info = load_model(str(tmp_path / "m"), backend="transformers", device="cpu")
+    x = torch.tensor([[13, 11, 1, 2, 10, 12]])
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(input_ids=x).logits, model.eval()(input_ids=x).logits)
+    assert (tmp_path / "m" / "tokenizer.json").is_file()  # a complete folder for other tools
+
+
+def test_lora_adapter_round_trip(tmp_path, pretrained_dir):
+    model, info = load_model(str(pretrained_dir), backend="transformers", device="cpu", lora=LoraSettings(r=4))
+    assert info.lora and is_peft(model)
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any("lora_A" in n for n in trainable) and any("embed_tokens" in n for n in trainable)
+    assert all("lora_" in n or "embed_tokens" in n or "lm_head" in n for n in trainable)
+    with torch.no_grad():  # make the adapter matter
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    save_model(model, tmp_path / "adapter", base_spec=str(pretrained_dir))
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    again, info2 = load_model(str(tmp_path / "adapter"), backend="transformers", device="cpu")
+    assert info2.lora
+    x = torch.tensor([[13, 11, 1, 2, 10, 12]])
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(input_ids=x).logits, model.eval()(input_ids=x).logits)
+
+
+def test_presets_and_errors(tmp_path):
+    model = create_model("tiny")
+    assert model.config.vocab_size == VOCAB_SIZE and model.config.model_type == "qwen2"
+    with pytest.raises(ArcError, match="unknown model preset"):
+        create_model("huge")
+    with pytest.raises(ArcError, match="cannot load model"):
+        load_model(str(tmp_path / "nowhere"), backend="transformers", device="cpu")
+    with pytest.raises(ArcError, match="unsloth"):
+        load_model("tiny", backend="unsloth", device="cpu")
+
+
+def test_packed_rows_match_separate_sequences():
+    model, _ = load_model("tiny", device="cpu")
+    model.eval()
+    a, b, c = torch.randint(0, 16, (1, 9)), torch.randint(0, 16, (1, 4)), torch.randint(0, 16, (1, 6))
+    ids = torch.cat([a, b, c], 1)
+    pos = torch.cat([torch.arange(9), torch.arange(4), torch.arange(6)])[None]
+    cu = torch.tensor([0, 9, 13, 19], dtype=torch.int32)
+    with torch.no_grad():
+        want = torch.cat([model(input_ids=x).logits for x in (a, b, c)], 1)
+        with packed_mode(model):
+            got = model(input_ids=ids, position_ids=pos, cu_seq_lens_q=cu, cu_seq_lens_k=cu, max_length_q=9,
+                        max_length_k=9).logits
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    assert model.config._attn_implementation == "sdpa"  # restored for generation
+
+
+def test_greedy_generate_matches_full_forward_argmax():
+    model, _ = load_model("tiny", device="cpu")
+    prompt = [13, 11, 1, 2, 10, 12]
+    out = greedy_generate(model, prompt, 5, eos=-1)
+    seq = list(prompt)
+    with torch.no_grad():
+        for _ in range(5):
+            seq.append(int(model(input_ids=torch.tensor([seq])).logits[0, -1].argmax()))
+    assert out == seq[len(prompt):]
