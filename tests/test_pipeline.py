@@ -107,3 +107,23 @@ def test_show_draws_a_task(cli):
     assert np.array_equal(task.test[0].output, task.test[0].input[::-1, ::-1])
     r = cli("show", "nosuchid", "--dataset", "arc1/train")
     assert r.returncode == 2 and "no task 'nosuchid' in arc1/train" in r.stderr
+
+
+def test_solve_with_the_llm_solver_beside_the_search(cli, tmp_path):
+    """The ensemble path end to end: a tiny saved model loaded by folder, per-task TTT, DFS under views."""
+    from arcforge.llm.model import create_model, save_model
+
+    model_dir = save_model(create_model("tiny", seed=0), tmp_path / "model")
+    run = tmp_path / "run"
+    r = cli("solve", "arc1/train", "--tasks", "6150a2bd,0d3d703e", "--solver", "transforms,llm", "--model", model_dir,
+            "--ttt", "per-task", "--ttt-steps", "2", "--ttt-rank", "4", "--views", "2", "--threshold", "0.05",
+            "--workers", "2", "--out", run, "--quiet", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    recs = {x["task_id"]: x for x in lines(run / "results.jsonl")}
+    assert set(recs) == {"6150a2bd", "0d3d703e"}
+    for rec in recs.values():
+        assert {"transforms", "llm", "total"} <= set(rec["seconds"]) and "errors" not in rec
+        assert rec["correct"] == [True]  # the search's exact programs come first
+    r = cli("solve", "arc1/train", "--tasks", "6150a2bd", "--solver", "llm", "--out", tmp_path / "r2", "--quiet")
+    assert r.returncode == 2 and "no model shipped" in r.stderr
+    assert not (tmp_path / "r2").exists()

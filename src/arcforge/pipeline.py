@@ -204,8 +204,8 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     if use_pool:
         for n in pool_names:
             make_solver(n, cfg)
+    local_solvers = [make_solver(n, cfg) for n in local_names]  # a missing model fails before anything is written
     check_run_dir(out, cfg)
-    local_solvers = [make_solver(n, cfg) for n in local_names]
     results_path = out / RESULTS
     done = read_results(results_path)
     todo = [t for t in tasks if t.id not in done]
