@@ -13,6 +13,17 @@ def run_cli(*args, timeout=600, **kw):
                           timeout=timeout, cwd=kw.pop("cwd", ROOT), **kw)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads, and lose a lot when the cores are busy."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -28,14 +28,7 @@ from arcforge.llm.decode import (  # noqa: E402
 )
 from arcforge.llm.text import BOS, EOS, IN, NL, OUT, decode_grid, max_output_tokens  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models gain nothing from threads, and lose a lot when the cores are busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def hashed_logprobs(vocab: int, support: tuple[int, ...], scale: float):

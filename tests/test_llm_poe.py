@@ -24,14 +24,7 @@ from arcforge.llm.poe import (  # noqa: E402
 from arcforge.llm.text import encode_pairs, output_ids  # noqa: E402
 from arcforge.task import Example, Task  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models gain nothing from threads, and lose a lot when the cores are busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def table_lm(table: dict[tuple, dict[tuple, float]]) -> FunctionLM:

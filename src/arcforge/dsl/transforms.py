@@ -13,7 +13,8 @@ from collections.abc import Callable
 import numpy as np
 
 from arcforge.augment import SYMMETRY_NAMES, symmetry
-from arcforge.grid import MAX_SIDE, Grid, grid_key
+from arcforge.dsl.primitives import tile, upscale
+from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
 from arcforge.task import Task
 
@@ -34,12 +35,6 @@ def crop_to_content(grid: Grid, bg: int | None = None) -> Grid | None:
     return grid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def upscale(grid: Grid, fy: int, fx: int) -> Grid | None:
-    if grid.shape[0] * fy > MAX_SIDE or grid.shape[1] * fx > MAX_SIDE:
-        return None
-    return np.repeat(np.repeat(grid, fy, axis=0), fx, axis=1)
-
-
 def downscale(grid: Grid, fy: int, fx: int) -> Grid | None:
     h, w = grid.shape
     if h % fy or w % fx:
@@ -49,12 +44,6 @@ def downscale(grid: Grid, fy: int, fx: int) -> Grid | None:
     if not (blocks == first).all():  # only exact block scaling, no guessing
         return None
     return np.ascontiguousarray(first[:, 0, :, 0])
-
-
-def tile(grid: Grid, ny: int, nx: int) -> Grid | None:
-    if grid.shape[0] * ny > MAX_SIDE or grid.shape[1] * nx > MAX_SIDE:
-        return None
-    return np.tile(grid, (ny, nx))
 
 
 def learn_colour_map(pairs: list[tuple[Grid, Grid]]) -> dict[int, int] | None:
