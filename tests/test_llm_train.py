@@ -94,12 +94,18 @@ def test_config_layers(tmp_path):
 def test_data_hygiene(capsys):
     with pytest.raises(ArcError, match="refusing to train on evaluation set 'arc2/eval'"):
         load_training_tasks(TrainConfig(data=["arc1/train", "arc2/eval"]))
-    load_training_tasks(TrainConfig(data=["arc2/train"]))  # holds arc1/eval tasks under their own ids
+    kept = load_training_tasks(TrainConfig(data=["arc2/train"]))  # holds arc1/eval tasks under their own ids
     err = capsys.readouterr().err
     assert "have the content of an evaluation task" in err and "arc2/train-clean" in err
-    assert int(err.split("warning: ")[1].split()[0]) > 300
+    dropped = int(err.split("dropping ")[1].split()[0])
+    assert dropped > 300 and len(kept) == 1000 - dropped
+    eval_hashes = {t.content_hash() for t in load_tasks("arc1/eval")}
+    assert not any(t.content_hash() in eval_hashes for t in kept)
     load_training_tasks(TrainConfig(data=["arc2/train-clean"]))
     assert "warning" not in capsys.readouterr().err
+    # arc1/train shares one task with arc1/eval (40853293 = 070dd51e): it is left out
+    kept = load_training_tasks(TrainConfig(data=["arc1/train"]))
+    assert len(kept) == 399 and "40853293" not in {t.id for t in kept}
 
 
 def test_train_command(cli, tmp_path):

@@ -1,4 +1,5 @@
-"""Test-time training: fits the task's own pairs, raises the held-out answer's likelihood, and leaves the model as it was."""
+"""Test-time training: fits the task's own pairs, raises the held-out answer's likelihood, turns a wrong
+greedy answer into the right one, and leaves the model as it was."""
 
 import time
 
@@ -6,11 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from arcforge.llm.decode import score_sequences
+from arcforge.llm.config import TrainConfig
+from arcforge.llm.decode import greedy_decode, score_sequences
 from arcforge.llm.model import create_model
-from arcforge.llm.text import output_ids, prompt_ids
+from arcforge.llm.text import decode_grid, output_ids, prompt_ids
+from arcforge.llm.train import train_steps
 from arcforge.llm.ttt import TTTConfig, task_adapter
 from arcforge.task import Example, Task
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only fight over shared cores
 
 
 def grid(rng, colours):
@@ -69,3 +74,52 @@ def test_ttt_stops_at_its_deadline(model):
     task = make_task(np.random.default_rng(9), lambda g: PICTURE.copy(), [0, 1, 2, 4]).without_test_outputs()
     with task_adapter(model, [task], TTTConfig(steps=1000, rank=0, batch_tokens=1024), time.monotonic() + 1.0) as t:
         assert 0 < len(t.ttt_losses) < 1000
+
+
+# ---- wrong before, right after ----
+
+CYCLE = np.array([0, 2, 3, 1, 4, 5, 6, 7, 8, 9], dtype=np.int8)  # recolour 1 -> 2 -> 3 -> 1, keep 0
+
+
+def small_task(rng, rule, n_train, tid):
+    """3x3 grids of colours 0-3 and their images under `rule`: n_train pairs and one test pair."""
+    exs = [Example(g, rule(g)) for g in (rng.integers(0, 4, size=(3, 3)).astype(np.int8) for _ in range(n_train + 1))]
+    return Task(tid, tuple(exs[:-1]), (exs[-1],))
+
+
+def greedy_grid(model, task):
+    (found,) = greedy_decode(model, [prompt_ids(task, 0)], max_new=20)
+    return None if found is None else decode_grid(found[0])
+
+
+def test_ttt_turns_a_wrong_greedy_answer_into_the_right_one():
+    # A model trained from scratch on one task's leave-one-out samples fits them but fails on the test
+    # prompt, which holds one demonstration more than any sample. So first pretrain a tiny model briefly
+    # on another family, copying the input, with 1-5 demonstrations per task: it learns the format,
+    # prompts of every length here, and to read the test input cell by cell.
+    rng = np.random.default_rng(0)
+    copies = [small_task(rng, np.copy, int(rng.integers(1, 6)), f"copy{i}") for i in range(300)]
+    pre = TrainConfig(steps=200, lr=3e-3, warmup_steps=20, batch_tokens=512, max_len=512, colours=False)
+    model = create_model("tiny", seed=0)
+    losses = train_steps(model, copies, pre.steps, pre)
+    assert losses[0] > 2.0 and np.mean(losses[-10:]) < 0.05, (losses[0], losses[-10:])
+    model.eval()
+
+    # A task of a rule it has never seen: a colour cycle. Greedy decoding gets it wrong (it copies).
+    task = small_task(np.random.default_rng(1000), lambda g: CYCLE[g], 5, "cycle")
+    test_in, truth = task.test[0].input, task.test[0].output
+    before = greedy_grid(model, task)
+    assert before is None or not np.array_equal(before, truth), before
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+
+    # TTT on the train pairs alone (symmetry views are fine for a colour rule; colour views are not)
+    cfg = TTTConfig(steps=48, lr=1e-3, rank=0, batch_tokens=512, symmetries=True, colours=False)
+    with task_adapter(model, [task.without_test_outputs()], cfg, time.monotonic() + 300) as tuned:
+        assert len(tuned.ttt_losses) == 48 and tuned.ttt_losses[-1] < 0.05, tuned.ttt_losses[::8]
+        after = greedy_grid(tuned, task)
+    assert after is not None and np.array_equal(after, truth), (test_in.tolist(), truth.tolist(), after)
+
+    # the tuning is gone: the same weights, the same wrong answer
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in weights.items())
+    again = greedy_grid(model, task)
+    assert (again is None and before is None) or np.array_equal(again, before)

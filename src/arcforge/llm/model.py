@@ -33,6 +33,9 @@ PRESETS = {
                  intermediate_size=384),
     "small": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
                   intermediate_size=1408),
+    # the shipped default model's shape (~12.6M parameters): small enough to run on a laptop CPU
+    "arc-12m": dict(hidden_size=384, num_hidden_layers=8, num_attention_heads=6, num_key_value_heads=2,
+                    intermediate_size=1024),
     # Qwen2.5-0.5B's shape with random weights: for benchmarks and for training from scratch
     "qwen2.5-0.5b-shape": dict(hidden_size=896, num_hidden_layers=24, num_attention_heads=14,
                                num_key_value_heads=2, intermediate_size=4864),
@@ -246,6 +249,27 @@ def save_model(model: nn.Module, out: str | Path, base_spec: str | None = None) 
     return out
 
 
+def export_model(src: str | Path, dst: str | Path, dtype: str = "bfloat16", shard_mb: int = 15) -> Path:
+    """Copy a saved full model to `dst` in `dtype`, split into safetensors shards of at most shard_mb
+    MB (files that fit the device tool's 16 MiB limit and a git repository). Loads as any folder."""
+    from transformers import AutoModelForCausalLM
+
+    if _is_adapter_dir(str(src)):
+        raise ArcError(f"{src}: is a LoRA adapter; export takes a full model folder")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(src), dtype=getattr(torch, dtype))
+    except (OSError, ValueError) as e:
+        raise ArcError(f"cannot load model '{src}': {str(e).splitlines()[0]}") from None
+    except AttributeError:
+        raise ArcError(f"unknown dtype '{dtype}'") from None
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(dst, max_shard_size=f"{shard_mb}MB")
+    if model.config.vocab_size == VOCAB_SIZE:
+        compact_tokenizer().save_pretrained(dst)
+    return dst
+
+
 def is_peft(model: nn.Module) -> bool:
     return hasattr(model, "peft_config")
 
@@ -283,8 +307,10 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
             k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
             v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
         m = kwargs["max_length_q"]
-        out = varlen(q.contiguous(), k.contiguous(), v.contiguous(), cu, cu, m, m, scale=scaling, **extra)
-        return out.unsqueeze(0), None
+        dt = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16  # flash: 16-bit only
+        q, k, v = (x.to(dt).contiguous() for x in (q, k, v))
+        out = varlen(q, k, v, cu, cu, m, m, scale=scaling, **extra)
+        return out.to(query.dtype).unsqueeze(0), None
     # CPU (or CUDA without varlen): one SDPA call with a block-diagonal causal mask
     L = query.shape[2]
     seg = torch.zeros(L, dtype=torch.int32, device=query.device)

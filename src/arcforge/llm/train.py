@@ -228,8 +228,9 @@ def train_steps(model, tasks: list[Task], steps: int, cfg: TrainConfig, start_st
 
 
 def load_training_tasks(cfg: TrainConfig) -> list[Task]:
-    """The tasks of cfg.data; refuses evaluation sets unless allow_eval; warns about tasks whose
-    content matches an evaluation task."""
+    """The tasks of cfg.data. Refuses evaluation sets unless allow_eval, and drops (with a warning) any
+    training task whose content matches an evaluation task: arc1/train itself shares one task with
+    arc1/eval, and arc2/train holds hundreds (use arc2/train-clean)."""
     from arcforge.datasets import EVAL_SETS, load_tasks
 
     tasks: list[Task] = []
@@ -247,8 +248,10 @@ def load_training_tasks(cfg: TrainConfig) -> list[Task]:
     if leaks:
         ex = ", ".join(f"{a} = {b}" for a, b in leaks[:3])
         hint = "; use arc2/train-clean instead of arc2/train" if "arc2/train" in cfg.data else ""
-        print(f"warning: {len(leaks)} training tasks have the content of an evaluation task ({ex}){hint}",
-              file=sys.stderr)
+        print(f"warning: dropping {len(leaks)} training tasks that have the content of an evaluation task "
+              f"({ex}){hint}", file=sys.stderr)
+        leaked = {a for a, _ in leaks}
+        tasks = [t for t in tasks if t.id not in leaked]
     return tasks
 
 

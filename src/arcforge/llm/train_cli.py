@@ -42,7 +42,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from arcforge.llm.model import export_model
+
+    print(export_model(args.src, args.dst, args.dtype, args.shard_mb))
+    return 0
+
+
 def register(subparsers) -> None:
+    e = subparsers.add_parser("export-model", help="copy a trained model folder in bf16, in shards (to ship it)")
+    e.add_argument("src", help="a full model folder (e.g. RUN/model)")
+    e.add_argument("dst", help="the folder to write")
+    e.add_argument("--dtype", default="bfloat16", help="bfloat16 (default), float16 or float32")
+    e.add_argument("--shard-mb", type=int, default=15, help="largest safetensors file in MB (default 15)")
+    e.set_defaults(fn=cmd_export)
+
     s = subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks")
     s.add_argument("--model", help="preset (tiny, small, qwen2.5-0.5b-shape), model folder or Hugging Face id")
     s.add_argument("--data", help="comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)")
