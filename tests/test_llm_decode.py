@@ -4,6 +4,7 @@ one-by-one decoding, and teacher-forced scores equal a plain forward pass."""
 
 import itertools
 import math
+import time
 import zlib
 
 import numpy as np
@@ -80,6 +81,18 @@ def test_dfs_equals_brute_force_on_a_tiny_vocabulary():
             assert any(lp < math.log(threshold) for _, lp in e)
             sizes.append(len(g))
     assert max(sizes) >= 5 and min(sizes) <= 1  # the thresholds span trivial to wide trees
+
+
+def test_dfs_past_its_deadline_returns_what_it_finished():
+    eos, max_new = 3, 6
+    fn = hashed_logprobs(4, (0, 1, 2, 3), scale=2.5)
+    prompts = [[0], [1, 2], [2, 2, 2]]
+    full = threshold_search(FunctionLM(fn).stepper(prompts), len(prompts), 0.01, max_new, eos=eos)
+    late = threshold_search(FunctionLM(fn).stepper(prompts), len(prompts), 0.01, max_new, eos=eos,
+                            deadline=time.monotonic() - 1)
+    # one depth is searched before the clock is read: only one-token completions (EOS at once)
+    assert late == [[c for c in f if len(c[0]) == 1] for f in full]
+    assert sum(map(len, full)) > sum(map(len, late))
 
 
 def test_dfs_with_grid_grammar_keeps_exactly_the_valid_grids_above_threshold():

@@ -117,13 +117,93 @@ def test_solve_with_the_llm_solver_beside_the_search(cli, tmp_path):
     run = tmp_path / "run"
     r = cli("solve", "arc1/train", "--tasks", "6150a2bd,0d3d703e", "--solver", "transforms,llm", "--model", model_dir,
             "--ttt", "per-task", "--ttt-steps", "2", "--ttt-rank", "4", "--views", "2", "--threshold", "0.05",
-            "--workers", "2", "--out", run, "--quiet", "--device", "cpu")
+            "--workers", "2", "--out", run, "--quiet", "--device", "cpu", "--no-dsl-first")
     assert r.returncode == 0, r.stderr
     recs = {x["task_id"]: x for x in lines(run / "results.jsonl")}
     assert set(recs) == {"6150a2bd", "0d3d703e"}
     for rec in recs.values():
         assert {"transforms", "llm", "total"} <= set(rec["seconds"]) and "errors" not in rec
         assert rec["correct"] == [True]  # the search's exact programs come first
-    r = cli("solve", "arc1/train", "--tasks", "6150a2bd", "--solver", "llm", "--out", tmp_path / "r2", "--quiet")
-    assert r.returncode == 2 and "no model shipped" in r.stderr
+    r = cli("solve", "arc1/train", "--tasks", "6150a2bd", "--solver", "llm", "--model", tmp_path / "nothing",
+            "--out", tmp_path / "r2", "--quiet")
+    assert r.returncode == 2 and "cannot load model" in r.stderr
     assert not (tmp_path / "r2").exists()
+
+
+def test_solve_defaults_to_the_dsl_and_the_shipped_model(cli, tmp_path):
+    """No --solver, no --model: the DSL search and the model shipped in the package, with the CPU
+    profile (no TTT, 2 views, the LLM only where the DSL explains nothing unless told otherwise)."""
+    from arcforge.llm.solver import SHIPPED_MODEL
+
+    assert (SHIPPED_MODEL / "config.json").is_file() and (SHIPPED_MODEL / "MODEL_CARD.md").is_file()
+    run = tmp_path / "run"
+    # 0d3d703e: a colour map the DSL explains, so by default the LLM skips it
+    r = cli("solve", "arc1/train", "--tasks", "0d3d703e", "--out", run, "--quiet", "--device", "cpu", "--workers", "2")
+    assert r.returncode == 0, r.stderr
+    (rec,) = lines(run / "results.jsonl")
+    assert rec["correct"] == [True] and rec["skipped"] == ["llm"] and "dsl" in rec["seconds"]
+    assert json.loads((run / "run.json").read_text())["solvers"] == ["dsl", "llm"]
+    r = cli("solve", "arc1/train", "--tasks", "0d3d703e", "--out", tmp_path / "r2", "--quiet", "--device", "cpu",
+            "--workers", "2", "--no-dsl-first")
+    assert r.returncode == 0, r.stderr
+    (rec,) = lines(tmp_path / "r2" / "results.jsonl")
+    assert {"dsl", "llm"} <= set(rec["seconds"]) and {"llm.ttt", "llm.decode"} <= set(rec["stages"])
+    assert rec["correct"] == [True] and "errors" not in rec
+    assert rec["stages"]["llm.ttt"] < 0.1  # off on a CPU
+
+
+def test_cpu_profile_fills_only_unset_options():
+    import torch
+
+    from arcforge.llm.solver import resolve_options
+    from arcforge.pipeline import LLMOptions
+
+    cpu = resolve_options(LLMOptions(views=4), torch.device("cpu"))
+    assert (cpu.ttt, cpu.views, cpu.max_prompt_tokens, cpu.task_time_s) == ("off", 4, 2048, 6)
+    gpu = resolve_options(LLMOptions(ttt="joint"), torch.device("cuda"))
+    assert (gpu.ttt, gpu.views, gpu.threshold, gpu.max_prompt_tokens) == ("joint", 8, 0.1, 8192)
+
+
+def test_shards_combine_into_the_whole_run(cli, tmp_path):
+    ids = "6150a2bd,9172f3a0,00d62c1b,0d3d703e,3c9b0459"
+    whole = tmp_path / "whole"
+    assert cli("solve", "arc1/train", "--tasks", ids, "--solver", "transforms", "--workers", "1", "--out", whole,
+               "--quiet").returncode == 0
+    for i in range(2):
+        r = cli("solve", "arc1/train", "--tasks", ids, "--solver", "transforms", "--workers", "1", "--shard", f"{i}/2",
+                "--out", tmp_path / f"s{i}", "--quiet")
+        assert r.returncode == 0, r.stderr
+    order = [t.id for t in load_tasks("arc1/train", tasks=ids.split(","))]
+    assert [x["task_id"] for x in lines(tmp_path / "s1" / "results.jsonl")] == order[1::2]
+    r = cli("combine", tmp_path / "s0", tmp_path / "s1", "--out", tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "c" / "submission.json").read_text()) == json.loads(
+        (whole / "submission.json").read_text())
+    assert json.loads((tmp_path / "c" / "score.json").read_text())["score"] == pytest.approx(
+        json.loads((whole / "score.json").read_text())["score"])
+    r = cli("score", tmp_path / "c", "--dataset", "arc1/train", "--only-submitted")
+    assert r.returncode == 0 and "over 5 tasks" in r.stdout
+    r = cli("solve", "arc1/train", "--solver", "transforms", "--shard", "2/2", "--out", tmp_path / "bad")
+    assert r.returncode == 2 and "--shard takes I/K" in r.stderr
+    r = cli("combine", tmp_path / "nothing", "--out", tmp_path / "c2", "--dataset", "arc1/train")
+    assert r.returncode == 2 and "not a solve run folder" in r.stderr
+
+
+def test_combine_puts_the_first_run_first(tmp_path):
+    """Two runs of different solvers on the same task: the combined ranking takes the first run's
+    candidates first, as one solve with --solver a,b would."""
+    from arcforge.pipeline import combine_runs
+
+    tasks = load_tasks("arc1/train", tasks=["6150a2bd"])
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_solve(tasks, SolveConfig("arc1/train", ["transforms"], workers=1), a, progress=False)
+    rec = lines(a / "results.jsonl")[0]
+    wrong = tasks[0].test[0].input.tolist()  # unrotated: wrong, yet breaks no selection rule
+    rec["candidates"] = [[{"grid": wrong, "score": 9.0, "source": "other"}]]
+    b.mkdir()
+    (b / "results.jsonl").write_text(json.dumps(rec) + "\n")
+    first = combine_runs([a, b], tasks, tmp_path / "ab")
+    second = combine_runs([b, a], tasks, tmp_path / "ba")
+    assert first["score"] == 1.0 and second["score"] == 1.0  # the truth is still among the two attempts
+    top = lambda run: lines(run / "results.jsonl")[0]["candidates"][0][0]["source"]
+    assert top(tmp_path / "ab") == "transforms:rot180" and top(tmp_path / "ba") == "other"

@@ -33,9 +33,15 @@ def cmd_solve(args) -> int:
     from arcforge.pipeline import LLMOptions, SolveConfig, run_solve
 
     tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
+    shard = None
+    if args.shard:
+        m = re.fullmatch(r"(\d+)/(\d+)", args.shard)
+        if not m or not int(m[1]) < int(m[2]):
+            raise ArcError(f"--shard takes I/K with 0 <= I < K (e.g. 0/4), got '{args.shard}'")
+        shard = (int(m[1]), int(m[2]))
     llm = LLMOptions(model=args.model, backend=args.backend, ttt=args.ttt, ttt_steps=args.ttt_steps,
                      ttt_lr=args.ttt_lr, ttt_rank=args.ttt_rank, views=args.views, threshold=args.threshold,
-                     device=args.device)
+                     max_prompt_tokens=args.max_prompt_tokens, device=args.device)
     cfg = SolveConfig(
         dataset=args.dataset,
         solvers=[s for s in args.solver.split(",") if s],
@@ -43,6 +49,7 @@ def cmd_solve(args) -> int:
         task_time_s=parse_duration(args.task_time),
         workers=args.workers or os.cpu_count() or 1,
         dsl_first=args.dsl_first,
+        shard=shard,
         llm=llm,
     )
     summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
@@ -54,12 +61,30 @@ def cmd_solve(args) -> int:
     return 0
 
 
+def cmd_combine(args) -> int:
+    from arcforge.datasets import load_tasks
+    from arcforge.pipeline import combine_runs
+
+    runs = [Path(r) for r in args.runs]
+    dataset = args.dataset
+    if dataset is None:
+        meta = runs[0] / "run.json"
+        if not meta.is_file():
+            raise ArcError(f"{runs[0]}: not a solve run folder (no run.json); pass --dataset")
+        dataset = json.loads(meta.read_text()).get("dataset")
+    summary = combine_runs(runs, load_tasks(dataset, solutions=args.solutions), Path(args.out))
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_score(args) -> int:
     from arcforge.datasets import load_tasks
     from arcforge.submission import read_submission, score_attempts
 
     if bool(args.solutions) == bool(args.dataset):
         raise ArcError("score needs exactly one of --solutions FILE or --dataset NAME")
+    if Path(args.submission).is_dir():  # a run folder
+        args.submission = str(Path(args.submission) / "submission.json")
     attempts = read_submission(Path(args.submission))
     if args.dataset:
         tasks = load_tasks(args.dataset)
@@ -142,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve a dataset and write results.jsonl and submission.json")
     s.add_argument("dataset", help="arc1/train, arc1/eval, arc2/train, arc2/eval, arc2/train-clean, or a path")
     s.add_argument("--out", required=True, help="run folder (resumes if it exists)")
-    s.add_argument("--solver", default="dsl", help="comma-separated solvers: dsl, transforms (default: dsl)")
+    s.add_argument("--solver", default="dsl,llm",
+                   help="comma-separated solvers: dsl, llm, transforms (default: dsl,llm)")
+    s.add_argument("--shard", metavar="I/K", help="only every K-th task starting at I (0-based), e.g. 0/4")
     s.add_argument("--tasks", help="only these task ids, comma-separated")
     s.add_argument("--limit", type=int, help="only the first N tasks")
     s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
@@ -154,18 +181,28 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", help="HF id, folder or preset (default: the model shipped in the package)")
     g.add_argument("--backend", choices=["unsloth", "transformers"], help="default: unsloth if installed and on GPU")
     g.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
-    g.add_argument("--ttt", default="per-task", choices=["off", "per-task", "joint"],
-                   help="test-time training (default per-task)")
-    g.add_argument("--ttt-steps", type=int, default=32, help="test-time training steps per task (default 32)")
+    g.add_argument("--ttt", choices=["off", "per-task", "joint"],
+                   help="test-time training (default: per-task on a GPU, off on a CPU)")
+    g.add_argument("--ttt-steps", type=int, help="test-time training steps per task (default 32)")
     g.add_argument("--ttt-lr", type=float, default=1e-4, help="test-time training learning rate")
     g.add_argument("--ttt-rank", type=int, default=32, help="LoRA rank for test-time training")
-    g.add_argument("--views", type=int, default=8, help="augmented views for decoding and scoring (default 8)")
-    g.add_argument("--threshold", type=float, default=0.1, help="DFS probability threshold (default 0.1)")
-    g.add_argument("--dsl-first", action="store_true", help="skip the LLM on tasks the DSL explains")
+    g.add_argument("--views", type=int, help="augmented views for decoding and scoring (default: 8 GPU, 2 CPU)")
+    g.add_argument("--threshold", type=float, help="DFS probability threshold (default: 0.1 GPU, 0.2 CPU)")
+    g.add_argument("--max-prompt-tokens", type=int,
+                   help="leave tasks with longer prompts to the other solvers (default: 8192 GPU, 2048 CPU)")
+    g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
+                   help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
     s.set_defaults(fn=cmd_solve)
 
+    s = sub.add_parser("combine", help="one run from several (solvers run apart, shards): selection over all")
+    s.add_argument("runs", nargs="+", help="solve run folders, highest priority first")
+    s.add_argument("--out", required=True, help="the combined run folder")
+    s.add_argument("--dataset", help="the runs' dataset (default: the first run's)")
+    s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
+    s.set_defaults(fn=cmd_combine)
+
     s = sub.add_parser("score", help="pass@2 of a Kaggle submission")
-    s.add_argument("submission")
+    s.add_argument("submission", help="submission.json, or a run folder")
     s.add_argument("--solutions", help="Kaggle solutions file")
     s.add_argument("--dataset", help="named dataset or task path with known test outputs")
     s.add_argument("--only-submitted", action="store_true", help="score only the tasks in the submission")

@@ -31,26 +31,33 @@ IN_PROCESS = {"llm"}  # solvers that hold a model: made once, run in the main pr
 
 @dataclass
 class LLMOptions:
+    """Settings of the LLM solver. None means: the device's default (see llm/solver.py DEVICE_DEFAULTS),
+    full work on a GPU, a light touch on a CPU."""
     model: str | None = None  # HF id, folder, preset; None = the model shipped in the package
     backend: str | None = None  # unsloth | transformers; None = best available
-    ttt: str = "per-task"  # off | per-task | joint
-    ttt_steps: int = 32
+    ttt: str | None = None  # off | per-task | joint
+    ttt_steps: int | None = None
     ttt_lr: float = 1e-4
-    ttt_rank: int = 32
-    views: int = 8
-    threshold: float = 0.1  # DFS keeps completions above this probability
-    max_prompt_tokens: int = 8192  # longer tasks are left to the other solvers
+    ttt_rank: int = 32  # LoRA rank; 0 = full fine-tuning
+    views: int | None = None
+    threshold: float | None = None  # DFS keeps completions above this probability
+    max_prompt_tokens: int | None = None  # longer tasks are left to the other solvers
     device: str | None = None  # cuda | cpu; None = cuda when there is one
+    threads: int | None = None  # torch threads on a CPU; None = torch's default
+    task_time_s: float | None = None  # the LLM's own limit per task (0 = only the run's --task-time)
 
 
 @dataclass
 class SolveConfig:
     dataset: str
-    solvers: list[str] = field(default_factory=lambda: ["dsl"])
+    solvers: list[str] = field(default_factory=lambda: ["dsl", "llm"])
     budget_s: float | None = None  # wall-clock budget for the whole run
     task_time_s: float = 60.0  # per-task limit
     workers: int = 1
-    dsl_first: bool = False  # skip in-process solvers on tasks a pool solver already explains
+    # skip in-process solvers on tasks a pool solver already explains; None: the LLM solver decides
+    # (on for a CPU, where its time is dear; off for a GPU)
+    dsl_first: bool | None = None
+    shard: tuple[int, int] | None = None  # (i, k): only tasks i, i+k, i+2k, ... of the dataset
     llm: LLMOptions = field(default_factory=LLMOptions)
 
 
@@ -97,6 +104,7 @@ class Part:
     candidates: dict[str, list[list[Candidate]]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage of a solver (llm.ttt, ...)
     timed_out: bool = False
 
 
@@ -116,6 +124,8 @@ def run_solvers(task: Task, solvers: list[Solver], task_time_s: float, run_deadl
             part.errors[s.name] = f"{type(e).__name__}: {e}"
             part.candidates[s.name] = [[] for _ in task.test]
         part.seconds[s.name] = round(time.monotonic() - t0, 3)
+        for stage, sec in (getattr(s, "timings", None) or {}).items():
+            part.stages[f"{s.name}.{stage}"] = round(sec, 3)
     part.timed_out = time.monotonic() > deadline
     return part
 
@@ -133,6 +143,7 @@ def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
         merged.candidates.update(p.candidates)
         merged.seconds.update(p.seconds)
         merged.errors.update(p.errors)
+        merged.stages.update(p.stages)
         merged.timed_out |= p.timed_out
     per_solver = [merged.candidates[n] for n in order if n in merged.candidates]
     candidates, filtered = select(task.without_test_outputs(), per_solver)  # rules read train pairs and inputs only
@@ -144,6 +155,8 @@ def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
         "seconds": {**merged.seconds, "total": round(sum(merged.seconds.values()), 3)},
         "timed_out": merged.timed_out,
     }
+    if merged.stages:
+        rec["stages"] = merged.stages
     skipped = [n for n in order if n not in merged.candidates]
     if skipped:
         rec["skipped"] = skipped
@@ -197,6 +210,9 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     start = time.monotonic()
     run_deadline = start + cfg.budget_s if cfg.budget_s else None
     run_deadline_unix = time.time() + cfg.budget_s if cfg.budget_s else None
+    if cfg.shard is not None:
+        i, k = cfg.shard
+        tasks = tasks[i::k]
     pool_names = [n for n in cfg.solvers if n not in IN_PROCESS]
     local_names = [n for n in cfg.solvers if n in IN_PROCESS]
     use_pool = cfg.workers > 1 and bool(pool_names)
@@ -205,6 +221,12 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
         for n in pool_names:
             make_solver(n, cfg)
     local_solvers = [make_solver(n, cfg) for n in local_names]  # a missing model fails before anything is written
+    dsl_first = cfg.dsl_first
+    if dsl_first is None:
+        dsl_first = any(getattr(s, "prefers_dsl_first", False) for s in local_solvers)
+    for s in local_solvers:  # the pool's workers have the other cores
+        if hasattr(s, "set_threads") and use_pool:
+            s.set_threads(max(1, (os.cpu_count() or 1) - cfg.workers))
     check_run_dir(out, cfg)
     results_path = out / RESULTS
     done = read_results(results_path)
@@ -245,7 +267,7 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     def local_part(task: Task, pool_part: Part | None) -> Part:
         if not local_solvers or out_of_time():
             return Part()
-        if cfg.dsl_first and pool_part is not None and explained(pool_part):
+        if dsl_first and pool_part is not None and explained(pool_part):
             return Part()
         return run_solvers(task, local_solvers, cfg.task_time_s, run_deadline)
 
@@ -262,7 +284,7 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
                                            for t in todo}
             if local_solvers:
                 for fut, task in futures.items():
-                    if cfg.dsl_first:
+                    if dsl_first:
                         pool_part = fut.result()
                         record(task, [pool_part, local_part(task, pool_part)])
                     else:
@@ -289,6 +311,40 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
         "seconds": round(time.monotonic() - start, 1),
     }
     if known:
+        score = score_attempts(attempts, tasks)
+        summary.update(score=score.total, tasks_solved=score.tasks_solved)
+        atomic_write_text(out / "score.json", json.dumps({**summary, "per_task": score.per_task}, indent=1))
+    return summary
+
+
+def combine_runs(runs: list[Path], tasks: list[Task], out: Path) -> dict:
+    """One run made of several finished ones (solvers run apart, shards, machines): for each task
+    the candidates of every run that has it, earlier runs first, go through selection again as if
+    one `solve` had made them all. Writes out/results.jsonl, submission.json and score.json."""
+    records = []
+    for r in runs:
+        if not (r / RESULTS).is_file():
+            raise ArcError(f"{r}: not a solve run folder (no {RESULTS})")
+        records.append(read_results(r / RESULTS))
+    names = [f"run{j}" for j in range(len(runs))]
+    tasks = [t for t in tasks if any(t.id in rec for rec in records)]
+    out.mkdir(parents=True, exist_ok=True)
+    lines, attempts = [], {}
+    for t in tasks:
+        parts = []
+        for name, rec in zip(names, records):
+            if t.id in rec:
+                cands = [[Candidate.from_json(c) for c in cs] for cs in rec[t.id]["candidates"]]
+                parts.append(Part(candidates={name: cands}, seconds={name: rec[t.id]["seconds"]["total"]},
+                                  timed_out=rec[t.id].get("timed_out", False)))
+        new = finish_task(t, names, parts)
+        lines.append(json.dumps(new, separators=(",", ":")) + "\n")
+        attempts[t.id] = [[np.array(g, dtype=np.int8) for g in a] for a in new["attempts"]]
+    atomic_write_text(out / RESULTS, "".join(lines))
+    write_submission(out / "submission.json", build_submission(tasks, attempts))
+    atomic_write_text(out / "run.json", json.dumps({"combined": [str(r) for r in runs]}, indent=1))
+    summary = {"runs": len(runs), "tasks": len(tasks)}
+    if tasks and all(t.has_solutions for t in tasks):
         score = score_attempts(attempts, tasks)
         summary.update(score=score.total, tasks_solved=score.tasks_solved)
         atomic_write_text(out / "score.json", json.dumps({**summary, "per_task": score.per_task}, indent=1))

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -328,11 +329,12 @@ def as_lm(model, valid_only: bool = True) -> LM:
 
 
 def threshold_search(stepper: Stepper, n_prompts: int, threshold: float, max_new: int, eos: int = EOS,
-                     grammar: GridGrammar | None = None) -> list[list[Completion]]:
+                     grammar: GridGrammar | None = None, deadline: float | None = None) -> list[list[Completion]]:
     """Every continuation ending in `eos` (within max_new tokens) whose probability is
     >= threshold, per prompt, most likely first. Branches whose prefix falls below the threshold
     are cut (exact: extending a sequence never raises its probability). All live branches of all
-    prompts advance together, one forward per depth."""
+    prompts advance together, one forward per depth. Past `deadline` (time.monotonic()) the
+    search stops and returns the completions finished so far."""
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     results: list[list[Completion]] = [[] for _ in range(n_prompts)]
@@ -357,7 +359,7 @@ def threshold_search(stepper: Stepper, n_prompts: int, threshold: float, max_new
             for o, h, s in zip(owner[r].tolist(), hist[r].tolist(), cand[r, eos].tolist(), strict=True):
                 results[o].append((h + [eos], s))
         rows, toks = rows[~done], toks[~done]
-        if rows.numel() == 0 or depth == max_new - 1:
+        if rows.numel() == 0 or depth == max_new - 1 or (deadline is not None and time.monotonic() > deadline):
             break
         cum = cand[rows, toks]
         owner = owner[rows]
@@ -423,7 +425,8 @@ def greedy_decode(model, prompts: Sequence[Sequence[int]], max_new: int | None =
 
 def dfs_decode_batch(model, prompts: Sequence[Sequence[int]], threshold: float = 0.1,
                      max_new: int | None = None, *, max_side: int = MAX_SIDE, grammar: bool = True,
-                     valid_only: bool = True, prompts_per_batch: int | None = None) -> list[list[Completion]]:
+                     valid_only: bool = True, prompts_per_batch: int | None = None,
+                     deadline: float | None = None) -> list[list[Completion]]:
     """For each prompt, every completion (tokens ending in EOS) with probability >= threshold,
     most likely first. With the grammar on (default) each one decodes to a valid grid with sides
     <= max_side. Up to `prompts_per_batch` prompts (all by default) are searched together; the
@@ -436,7 +439,8 @@ def dfs_decode_batch(model, prompts: Sequence[Sequence[int]], threshold: float =
     out: list[list[Completion]] = []
     for k in range(0, n, step):
         part = prompts[k:k + step]
-        out += threshold_search(lm.stepper(part), len(part), threshold, _bounds(max_new, max_side), grammar=g)
+        out += threshold_search(lm.stepper(part), len(part), threshold, _bounds(max_new, max_side), grammar=g,
+                                deadline=deadline)
     return out
 
 

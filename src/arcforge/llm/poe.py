@@ -42,14 +42,14 @@ def view_prompts(task: Task, test_index: int, views: Sequence[View]) -> list[lis
 
 def candidates_under_views(model, task: Task, test_index: int, views: Sequence[View], threshold: float = 0.1,
                            max_new: int | None = None, *, max_side: int | None = None,
-                           prompts_per_batch: int | None = None) -> list[ViewCandidate]:
+                           prompts_per_batch: int | None = None, deadline: float | None = None) -> list[ViewCandidate]:
     """Distinct grids that DFS finds (probability >= threshold) under any of `views`, in the
     original frame, most votes first (then best DFS log-prob). Output size is bounded by
     `output_side_bound(task, test_index)` unless max_side is given."""
     if max_side is None:
         max_side = output_side_bound(task, test_index)
     found = dfs_decode_batch(model, view_prompts(task, test_index, views), threshold, max_new,
-                             max_side=max_side, prompts_per_batch=prompts_per_batch)
+                             max_side=max_side, prompts_per_batch=prompts_per_batch, deadline=deadline)
     by_key: dict[bytes, ViewCandidate] = {}
     for vi, (view, completions) in enumerate(zip(views, found, strict=True)):
         for tokens, logprob in completions:

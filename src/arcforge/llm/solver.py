@@ -11,6 +11,7 @@ are ranked by their summed log-probability.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 import zlib
 from pathlib import Path
@@ -25,6 +26,21 @@ from arcforge.solver import Candidate
 from arcforge.task import Task
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+
+# What an unset LLM option means on each kind of device. A GPU does the full ARC Prize 2024 recipe;
+# a CPU (e.g. `make demo` on a laptop) gets a light touch: no test-time training, two views, a
+# higher DFS threshold, prompts of at most 2048 tokens, at most 6 s a task, and only on tasks the DSL
+# leaves unexplained.
+DEVICE_DEFAULTS = {
+    "cuda": dict(ttt="per-task", ttt_steps=32, views=8, threshold=0.1, max_prompt_tokens=8192, task_time_s=0),
+    "cpu": dict(ttt="off", ttt_steps=32, views=2, threshold=0.2, max_prompt_tokens=2048, task_time_s=6),
+}
+
+
+def resolve_options(opts, device: torch.device):
+    """opts with every unset (None) field filled in from DEVICE_DEFAULTS for `device`."""
+    defaults = DEVICE_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
+    return dataclasses.replace(opts, **{k: v for k, v in defaults.items() if getattr(opts, k) is None})
 
 
 def resolve_model(spec: str | None) -> str:
@@ -41,13 +57,23 @@ class LLMSolver:
     def __init__(self, opts):
         from arcforge.llm.model import default_device, load_model
 
-        self.opts = opts
         device = torch.device(opts.device) if opts.device else default_device()
+        self.opts = opts = resolve_options(opts, device)
+        if opts.ttt not in ("off", "per-task", "joint"):
+            raise ArcError(f"unknown --ttt '{opts.ttt}': use off, per-task or joint")
+        self.prefers_dsl_first = device.type != "cuda"  # see pipeline.SolveConfig.dsl_first
+        if opts.threads and device.type == "cpu":
+            torch.set_num_threads(opts.threads)
         dtype = torch.bfloat16 if device.type == "cuda" and opts.ttt_rank > 0 else torch.float32
         self.model, self.info = load_model(resolve_model(opts.model), opts.backend, None, device, dtype)
         self.model.eval()
         self.ttt = TTTConfig(steps=opts.ttt_steps, lr=opts.ttt_lr, rank=opts.ttt_rank)
         self.timings: dict[str, float] = {}  # seconds per stage for the last task
+
+    def set_threads(self, n: int) -> None:
+        """CPU threads for torch when other processes (the DSL pool) share the machine."""
+        if self.model.device.type == "cpu" and not self.opts.threads:
+            torch.set_num_threads(n)
 
     def prepare(self, tasks: list[Task], deadline: float | None = None) -> None:
         """Joint test-time training: one fine-tune on every task of the run (train pairs only)."""
@@ -76,6 +102,8 @@ class LLMSolver:
         if not todo:
             return out
         t0 = time.monotonic()
+        if self.opts.task_time_s:
+            deadline = min(deadline, t0 + self.opts.task_time_s)
         use_ttt = self.opts.ttt == "per-task" and self.ttt.steps > 0
         # TTT gets at most half of the time left, so decoding always has its share
         ttt_deadline = t0 + 0.5 * max(0.0, deadline - t0)
@@ -91,11 +119,14 @@ class LLMSolver:
                     if time.monotonic() > deadline:
                         break
                     t1 = time.monotonic()
-                    cands = candidates_under_views(model, task, i, views, self.opts.threshold)
+                    cands = candidates_under_views(model, task, i, views, self.opts.threshold, deadline=deadline)
                     self.timings["decode"] = self.timings.get("decode", 0.0) + time.monotonic() - t1
                     if not cands:
                         continue
                     t2 = time.monotonic()
+                    if t2 > deadline:  # no time to score: rank by votes, then DFS log-prob
+                        out[i] = [Candidate(c.grid, max(c.found.values()), "llm:dfs") for c in cands]
+                        continue
                     grids = [c.grid for c in cands]
                     scores = score_under_views(model, task, i, grids, views)
                     out[i] = rank_candidates(grids, scores, [c.votes for c in cands], "poe")
