@@ -1,6 +1,9 @@
 """Accuracy and speed of the DSL solver on one dataset: prints one JSON line.
 
-    python benchmarks/dsl.py arc1/eval [--limit N] [--workers K] [--task-time 60s] [--out DIR]
+    python benchmarks/dsl.py arc1/eval [--limit N | --sample N [--seed S]] [--workers K] [--task-time 60s] [--out DIR]
+
+`--sample N` draws N tasks at random (`random.Random(seed).sample` over the dataset's order), for
+quick measurements on part of a training set.
 
 pass@2 is Kaggle's scoring (a task's score is the fraction of its test outputs matched by one of two
 attempts). Peak memory is the largest resident set of this process and of any worker process.
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import tempfile
 import time
@@ -27,6 +31,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--sample", type=int, help="a random sample of N tasks")
+    ap.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     ap.add_argument("--workers", type=int, default=0, help="default: one per core")
     ap.add_argument("--task-time", default="60s")
     ap.add_argument("--out", help="run folder (default: a fresh temporary one)")
@@ -35,6 +41,8 @@ def main() -> None:
     cores = os.cpu_count() or 1
     workers = args.workers or cores
     tasks = load_tasks(args.dataset, limit=args.limit)
+    if args.sample:
+        tasks = random.Random(args.seed).sample(tasks, min(args.sample, len(tasks)))
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="dsl-bench-"))
     cfg = SolveConfig(dataset=args.dataset, solvers=["dsl"], task_time_s=parse_duration(args.task_time),
                       workers=workers)
@@ -47,6 +55,7 @@ def main() -> None:
     pct = {f"p{q}": round(float(np.percentile(secs, q)), 2) for q in (50, 90, 99)} if secs else {}
     print(json.dumps({
         "benchmark": "dsl", "dataset": args.dataset, "tasks": len(tasks),
+        **({"sample": args.sample, "seed": args.seed} if args.sample else {}),
         "pass@2": summary.get("score"), "tasks_solved": summary.get("tasks_solved"),
         "wall_s": round(wall, 1), "cores": cores, "workers": workers, "peak_rss_mb": round(peak_kb / 1024, 1),
         "task_s": {**pct, "max": round(max(secs), 2) if secs else None, "mean": round(float(np.mean(secs)), 2)

@@ -12,7 +12,7 @@ from arcforge.dsl.search import DslSearch, learn_colour_map
 from arcforge.dsl.size import rule_sizes
 from arcforge.pipeline import make_solver
 
-# task id -> a program text the solver must find (first attempt), one or more per primitive family
+# task id -> a program text the solver must find (one of its two attempts), one or more per primitive family
 MOTIVATING = {
     "3c9b0459": "rot180",  # geometry
     "1cf80156": "crop",  # cropping
@@ -27,6 +27,40 @@ MOTIVATING = {
     "25ff71a9": "shift+1+0",  # shifts
     "0ca9ddb6": "stack[",  # stacking partial results: two halo layers over the input
     "28bf18c6": "crop > tile1x2",  # a depth-2 composition
+    "80af3007": "crop > down3x3 > kron",  # depth 3 through a state a scaling step from the output shape
+    "272f95fa": "cells[rays]",  # learned cell rule: the first colours seen along the row and column
+    "db3e9e38": "cellf[",  # learned cell rule on a chosen set of cell features: diagonal rays and position
+    "2281f1f4": "cellc[ray_up",  # colour-free cell rule: keep, copy a neighbour/ray, or a colour
+    "ba26e723": "cellc[x%3]",  # ... by position modulo 3
+    "f5b8619d": "tile2x2 > cellc[col_nz]",  # a cell rule after a one-step program
+    "d13f3404": "canvas_6x6 > cellc[]",  # ... after placing the input on the output-sized canvas
+    "cce03e0d": "kron_c2",  # copies of the grid at the cells of one colour
+    "d2abd087": "recolour8[size==6]",  # learned object recolouring by a property
+    "6455b5f5": "recolourr[size_extreme]",  # ... of the regions of zero cells
+    "8efcae92": "crop8_obj[max_count_c2]",  # learned crop to the object chosen by a property
+    "b9b7f026": "_colour[max_holes]",  # ... or its colour
+    "5bd6f4ac": "window[",  # fixed window at a corner
+    "60b61512": "fill_boxes_c7",  # fill objects' bounding boxes
+    "56ff96f3": "fill_colour_boxes",  # fill each colour's bounding box
+    "dbc1a6ce": "connect_hv_c8",  # join same-coloured cells with a new colour
+    "05f2a901": "slide_c2",  # move an object until it touches another
+    "a48eeaf7": "attract_c2",  # cells move toward a colour until contact
+    "4093f84a": "attract_paint_c5",  # ... and take its colour
+    "53b68214": "continue_10x10",  # continue a (shifted) periodic pattern to the output size
+    "d8c310e9": "extend_cols",  # repeat a band's period over the grid
+    "8eb1be9a": "tile_rows",  # repeat a whole band over the grid
+    "3631a71a": "sym_axes_h9",  # symmetry about off-centre axes
+    "9ecd008a": "sym_axes_crop_h0",  # ... and what fills the hole, cropped
+    "e40b9e2f": "sym_turns_h0",  # a figure completed by the quarter turns about its own centre
+    "49d1d64f": "pad_edge",  # a border repeating the edge cells
+    "95990924": "cellc[",  # colour-free cell rule on neighbour masks
+    "f8b3ba0a": "colour_rank_rest",  # colours ranked by count
+    "d631b094": "cells_row",  # the non-zero cells as a row
+    "b190f7f5": "halves_long_kron_mask",  # one half's shape at each cell of the other
+    "0b148d64": "part[unique_colour]",  # learned choice of a separator cell
+    "662c240a": "thirds:part[",  # ... or of one of equal parts
+    "6773b310": "cell_summary[n_cells]",  # one pixel per separator cell, from a fact about the cell
+    "d4469b4b": "lookup[main_colour]",  # repeated outputs looked up by a fact about the input
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["d4a91cb9", "67a3c6ac"])}
@@ -40,14 +74,14 @@ def _solved(task, cands) -> bool:
 @pytest.mark.parametrize("task_id", list(MOTIVATING))
 def test_motivating_task_solved(task_id):
     task = _TASKS[task_id]
-    cands = DslSearch(time_limit=10).solve(task.without_test_outputs(), time.monotonic() + 30)
+    cands = DslSearch(time_limit=5, sure_time=0.5).solve(task.without_test_outputs(), time.monotonic() + 30)
     assert _solved(task, cands), [c.source for c in cands[0][:2]]
     if MOTIVATING[task_id]:
-        assert MOTIVATING[task_id] in cands[0][0].source
+        assert any(MOTIVATING[task_id] in c.source for c in cands[0][:2]), [c.source for c in cands[0][:2]]
 
 
 def test_candidates_do_not_depend_on_test_outputs():
-    for tid in ("0520fde7", "0ca9ddb6", "67a3c6ac"):
+    for tid in ("0520fde7", "0ca9ddb6", "67a3c6ac", "2281f1f4", "d13f3404"):  # the last two: fitted rules
         task = _TASKS[tid]
         a = DslSearch(max_depth=2).solve(task, time.monotonic() + 30)
         b = DslSearch(max_depth=2).solve(task.without_test_outputs(), time.monotonic() + 30)

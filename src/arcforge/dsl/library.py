@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 import numpy as np
 
@@ -34,6 +35,26 @@ def ratios(task: Task) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
     return (ups or set()) - {(1, 1)}, (downs or set()) - {(1, 1)}
 
 
+def target_sizes(task: Task) -> list[tuple[str, Callable[[Grid], tuple[int, int] | None]]]:
+    """Output shapes as functions of the input's shape, when every train pair agrees: one fixed shape,
+    or a fixed (possibly fractional) scale of each side."""
+    ins = [ex.input.shape for ex in task.train]
+    outs = [ex.output.shape for ex in task.train]
+    rules = []
+    if len(set(outs)) == 1 and outs[0] not in ins:
+        rules.append((f"{outs[0][0]}x{outs[0][1]}", lambda s, o=outs[0]: o))
+    fy = {Fraction(o[0], i[0]) for i, o in zip(ins, outs, strict=False)}
+    fx = {Fraction(o[1], i[1]) for i, o in zip(ins, outs, strict=False)}
+    if len(fy) == 1 and len(fx) == 1 and (fy | fx) != {1}:
+        a, b = fy.pop(), fx.pop()
+
+        def scaled(s, a=a, b=b):
+            h, w = s[0] * a, s[1] * b
+            return (int(h), int(w)) if h.denominator == 1 and w.denominator == 1 else None
+        rules.append((f"x{a}x{b}".replace("/", "_"), scaled))
+    return rules
+
+
 def library(task: Task) -> list[Transform]:
     ins = [ex.input for ex in task.train] + [ex.input for ex in task.test]
     outs = [ex.output for ex in task.train]
@@ -52,6 +73,7 @@ def library(task: Task) -> list[Transform]:
     add("drop_empty", p.drop_empty_lines)
     add("dedup", p.dedup_lines)
     add("strip_border", p.strip_border)
+    add("pad_edge", p.pad_edge)
     for which in ("top", "bottom", "left", "right"):
         add(f"half_{which}", lambda g, w=which: p.half(g, w))
     for c in in_nz:
@@ -65,6 +87,9 @@ def library(task: Task) -> list[Transform]:
     add("most_colour", lambda g: p.colour_cell(g, True))
     add("least_colour", lambda g: p.colour_cell(g, False))
     add("swap2", p.swap_two)
+    add("colour_rank", lambda g: p.colour_ranking(g, False))
+    add("colour_rank_rest", lambda g: p.colour_ranking(g, True))
+    add("cells_row", p.cells_row)
 
     for fy, fx in sorted(ups | {(2, 2), (3, 3)}):
         add(f"up{fy}x{fx}", lambda g, fy=fy, fx=fx: p.upscale(g, fy, fx))
@@ -79,6 +104,23 @@ def library(task: Task) -> list[Transform]:
     add("kron_colour", p.kron_colour)
     add("kron_major", p.kron_majority)
     add("up_ncolours", p.upscale_by_colours)
+    add("extend_rows", lambda g: p.extend_period(g, 0))
+    add("extend_cols", lambda g: p.extend_period(g, 1))
+    add("tile_rows", lambda g: p.extend_period(g, 0, True))
+    add("tile_cols", lambda g: p.extend_period(g, 1, True))
+    for sname, size in target_sizes(task):
+        def cont(g, size=size):
+            s = size(g.shape)
+            return None if s is None else p.continue_pattern(g, *s)
+
+        def place(g, size=size):
+            s = size(g.shape)
+            return None if s is None else p.canvas(g, *s)
+        add(f"continue_{sname}", cont)
+        add(f"canvas_{sname}", place)
+    if ups:
+        for c in in_nz:
+            add(f"kron_c{c}", lambda g, c=c: p.kron_colour_mask(g, c))
 
     # holes to fill: colours the inputs show and the outputs never do (erased cells), or 0
     gone = [c for c in in_cols if c not in out_cols and c != 0] + [0]
@@ -87,6 +129,14 @@ def library(task: Task) -> list[Transform]:
             add(f"sym_{how}_h{hole}", lambda g, how=how, hole=hole: p.symmetrize(g, how, hole))
         if hole != 0 or 0 not in _colours(outs):
             add(f"pattern_h{hole}", lambda g, hole=hole: p.pattern_fill(g, hole))
+        add(f"sym_axes_h{hole}", lambda g, hole=hole: p.symmetrize_offset(g, hole))
+        add(f"sym_centre_h{hole}", lambda g, hole=hole: p.symmetrize_centre(g, hole))
+        add(f"sym_turns_h{hole}", lambda g, hole=hole: p.symmetrize_centre(g, hole, True))
+        if hole != 0 or 0 not in _colours(outs):
+            for fname, fill in (("pattern", lambda g, h=hole: p.pattern_fill(g, h)),
+                                ("sym_axes", lambda g, h=hole: p.symmetrize_offset(g, h)),
+                                ("sym_d8", lambda g, h=hole: p.symmetrize(g, "d8", h))):
+                add(f"{fname}_crop_h{hole}", lambda g, f=fill, h=hole: p.crop_filled(g, f, h))
 
     for c in out_cols:
         add(f"fill_holes_c{c}", lambda g, c=c: p.fill_holes(g, c))
@@ -96,6 +146,14 @@ def library(task: Task) -> list[Transform]:
         add(f"halo8_c{c}", lambda g, c=c: p.halo(g, c, True))
         add(f"halox_c{c}", lambda g, c=c: p.halo(g, c, True, False))
     add("outline", p.outline)
+    for c in new_cols:
+        add(f"fill_boxes_c{c}", lambda g, c=c: p.fill_boxes(g, c))
+        add(f"connect_hv_c{c}", lambda g, c=c: lines.connect(g, "hv", c))
+    add("fill_colour_boxes", p.fill_colour_boxes)
+    for c in in_nz:
+        add(f"slide_c{c}", lambda g, c=c: p.slide(g, c, None))
+        add(f"attract_c{c}", lambda g, c=c: p.attract(g, c))
+        add(f"attract_paint_c{c}", lambda g, c=c: p.attract(g, c, True))
 
     for dirs in ("u", "d", "l", "r", "ud", "lr", "udlr"):
         add(f"ray_{dirs}", lambda g, dirs=dirs: lines.extend(g, dirs))
@@ -127,9 +185,10 @@ def library(task: Task) -> list[Transform]:
     add("cell_colours", ob.cell_colours)
     splits = {"cells": ob.cells, "halves_v": lambda g: ob.equal_parts(g, 2, 0),
               "halves_h": lambda g: ob.equal_parts(g, 2, 1), "thirds_v": lambda g: ob.equal_parts(g, 3, 0),
-              "thirds_h": lambda g: ob.equal_parts(g, 3, 1)}
+              "thirds_h": lambda g: ob.equal_parts(g, 3, 1),
+              "halves_long": lambda g: ob.equal_parts(g, 2, 0 if g.shape[0] > g.shape[1] else 1)}
     for sname, split in splits.items():
-        for how in ("and", "or", "xor", "nor", "overlay", "underlay"):
+        for how in ("and", "or", "xor", "nor", "overlay", "underlay", "kron", "kron2", "kron_mask"):
             add(f"{sname}_{how}", lambda g, s=split, h=how: ob.combine(s(g), h))
         if sname == "cells":
             for how in ("odd", "most", "fewest", "most_colours", "fewest_colours"):

@@ -11,10 +11,10 @@ I8 = np.int8
 
 def _ffill_down(g: Grid) -> Grid:
     """Each cell gets the colour of the nearest non-zero cell at or above it in its column (0 if none)."""
-    h = g.shape[0]
+    h, w = g.shape
     idx = np.where(g != 0, np.arange(h)[:, None], 0)
     idx = np.maximum.accumulate(idx, axis=0)
-    return np.take_along_axis(g, idx, axis=0)  # idx 0 with g[0] == 0 gives 0: nothing above
+    return g[idx, np.arange(w)]  # idx 0 with g[0] == 0 gives 0: nothing above
 
 
 def _ffill(g: Grid, d: str) -> Grid:
@@ -59,11 +59,12 @@ def extend_diag(g: Grid, src: int | None = None) -> Grid | None:
     return out
 
 
-def connect(g: Grid, axes: str = "hv") -> Grid | None:
-    """Join two same-coloured cells on a row ('h') or column ('v') by a line over the zero cells between."""
+def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None:
+    """Join two same-coloured cells on a row ('h') or column ('v') by a line over the zero cells between,
+    in their colour or in `colour`."""
     out = g
     for a, b in [("r", "l")] * ("h" in axes) + [("d", "u")] * ("v" in axes):
         left, right = _ffill(g, a), _ffill(g, b)
         join = (g == 0) & (left == right) & (left != 0)
-        out = np.where(join & (out == 0), left, out)
+        out = np.where(join & (out == 0), left if colour is None else colour, out)
     return out.astype(I8)

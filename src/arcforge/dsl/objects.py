@@ -284,7 +284,9 @@ def _same_shape(parts) -> bool:
 
 def combine(parts: tuple[Grid, ...], how: str) -> Grid | None:
     """Merge same-sized cells: 'and'/'or'/'xor'/'nor' of their non-zero masks (as colour 1; a learned
-    colour map recolours), or 'overlay' (later cells' non-zero cells on top), 'underlay' (earlier on top)."""
+    colour map recolours), 'overlay' (later cells' non-zero cells on top), 'underlay' (earlier on top), or
+    'kron'/'kron2'/'kron_mask' (of two cells, each cell of one becomes a copy of the other's shape in its
+    colour; 'kron_mask' takes the shape from the cell of one colour)."""
     if not _same_shape(parts):
         return None
     masks = np.stack([p != 0 for p in parts])
@@ -296,6 +298,18 @@ def combine(parts: tuple[Grid, ...], how: str) -> Grid | None:
         m = masks.sum(axis=0) == 1
     elif how == "nor":
         m = ~masks.any(axis=0)
+    elif how in ("kron", "kron2", "kron_mask"):
+        if len(parts) != 2:
+            return None
+        a, b = parts if how == "kron" else parts[::-1]
+        if how == "kron_mask":  # the cell of one colour gives the shape
+            single = [len(np.unique(p[p != 0])) == 1 for p in parts]
+            if sum(single) != 1:
+                return None
+            a, b = parts if single[1] else parts[::-1]
+        if a.shape[0] * b.shape[0] > 30 or a.shape[1] * b.shape[1] > 30:
+            return None
+        return np.kron(a, (b != 0).astype(I8)).astype(I8)
     else:
         seq = parts if how == "overlay" else parts[::-1]
         out = seq[0].copy()

@@ -120,6 +120,13 @@ def dedup_lines(g: Grid) -> Grid:
     return g[:, keep_c]
 
 
+def pad_edge(g: Grid) -> Grid | None:
+    """Add a one-cell border that repeats the edge cells outwards (corners 0)."""
+    out = np.pad(g, 1, mode="edge")
+    out[0, 0] = out[0, -1] = out[-1, 0] = out[-1, -1] = 0
+    return ok(out)
+
+
 def strip_border(g: Grid) -> Grid | None:
     return g[1:-1, 1:-1] if min(g.shape) > 2 else None
 
@@ -182,6 +189,22 @@ def swap_two(g: Grid) -> Grid | None:
     return np.where(g == a, b, np.where(g == b, a, g)).astype(I8)
 
 
+def colour_ranking(g: Grid, skip_first: bool) -> Grid | None:
+    """A column of the non-zero colours, most common first (ties: smaller colour first); `skip_first`
+    leaves out the most common one (a background or grid colour)."""
+    counts = np.bincount(g.ravel(), minlength=10)[1:]
+    order = [int(c) + 1 for c in np.argsort(-counts, kind="stable") if counts[c] > 0]
+    if skip_first:
+        order = order[1:]
+    return np.array(order, dtype=I8)[:, None] if order else None
+
+
+def cells_row(g: Grid) -> Grid | None:
+    """All non-zero cells in reading order, as one row."""
+    v = g[g != 0]
+    return v[None, :].astype(I8) if 0 < v.size <= MAX_SIDE else None
+
+
 # ---- scaling and tiling ---------------------------------------------------------------------
 
 def upscale(g: Grid, fy: int, fx: int) -> Grid | None:
@@ -238,6 +261,24 @@ def kron_self(g: Grid, invert: bool = False) -> Grid | None:
         return None
     mask = (g == 0) if invert else (g != 0)
     return np.kron(mask.astype(I8), g).astype(I8)
+
+
+def kron_colour_mask(g: Grid, c: int) -> Grid | None:
+    """Each cell of colour c becomes a copy of the grid; the others become 0."""
+    h, w = g.shape
+    if h * h > MAX_SIDE or w * w > MAX_SIDE or not (g == c).any():
+        return None
+    return np.kron((g == c).astype(I8), g).astype(I8)
+
+
+def canvas(g: Grid, height: int, width: int) -> Grid | None:
+    """The grid at the top left of a zero grid of height x width (at least as large)."""
+    h, w = g.shape
+    if height < h or width < w or (height, width) == (h, w) or height > MAX_SIDE or width > MAX_SIDE:
+        return None
+    out = np.zeros((height, width), I8)
+    out[:h, :w] = g
+    return out
 
 
 def kron_majority(g: Grid) -> Grid | None:
@@ -401,3 +442,280 @@ def gravity(g: Grid, direction: str) -> Grid | None:
     out = np.take_along_axis(t, order, axis=0)
     out = {"d": out, "u": out[::-1], "r": out.T, "l": out[::-1].T}[direction]
     return np.ascontiguousarray(out)
+
+
+# ---- boxes and rigid moves ------------------------------------------------------------------
+
+def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
+    """Paint the zero cells inside the bounding box of each object (non-zero component) with c."""
+    from arcforge.dsl.objects import objects
+
+    objs = objects(g, diag, False)
+    if not objs:
+        return None
+    out = g.copy()
+    for o in objs:
+        box = out[o.y0: o.y1, o.x0: o.x1]
+        box[box == 0] = c
+    return out
+
+
+def fill_colour_boxes(g: Grid) -> Grid | None:
+    """Fill the bounding box of each non-zero colour's cells with that colour (where it is 0)."""
+    out = g.copy()
+    for c in np.unique(g[g != 0]):
+        box = crop_mask(np.arange(g.size).reshape(g.shape), g == c)
+        y, x = divmod(int(box[0, 0]), g.shape[1])
+        part = out[y: y + box.shape[0], x: x + box.shape[1]]
+        part[part == 0] = c
+    return out
+
+
+def slide(g: Grid, c: int, toward: int | None) -> Grid | None:
+    """Move all cells of colour c together, in a straight line toward the cells of colour `toward`
+    (None: all other non-zero cells), until they touch or would overlap them."""
+    mover = g == c
+    other = (g == toward) if toward is not None else ((g != 0) & ~mover)
+    if not mover.any() or not other.any():
+        return None
+    my, mx = np.nonzero(mover)
+    oy, ox = np.nonzero(other)
+    if my.max() < oy.min():
+        dy, dx = 1, 0
+    elif my.min() > oy.max():
+        dy, dx = -1, 0
+    elif mx.max() < ox.min():
+        dy, dx = 0, 1
+    elif mx.min() > ox.max():
+        dy, dx = 0, -1
+    else:
+        return None
+    rest = np.where(mover, 0, g)
+    h, w = g.shape
+    k = 0
+    while True:
+        ny, nx = my + (k + 1) * dy, mx + (k + 1) * dx
+        if ny.min() < 0 or nx.min() < 0 or ny.max() >= h or nx.max() >= w or (rest[ny, nx] != 0).any():
+            break
+        k += 1
+    if k == 0:
+        return None
+    out = rest.copy()
+    out[my + k * dy, mx + k * dx] = c
+    return out
+
+
+# ---- pattern continuation -------------------------------------------------------------------
+
+def _continue_rows(g: Grid, height: int) -> Grid | None:
+    """Grow g downwards to `height` rows by its smallest period: a step of py rows, possibly shifted
+    sideways by dx columns (cells shifted in from outside are 0)."""
+    h, w = g.shape
+    if height <= h:
+        return g[:height] if height == h else None
+    for py in range(1, h):
+        for dx in sorted(range(-w + 1, w), key=abs):
+            src = shift(g, py, dx)  # src[y, x] = g[y - py, x - dx]
+            if np.array_equal(src[py:], g[py:]):
+                out = np.zeros((height, w), I8)
+                out[:h] = g
+                for y in range(h, height):
+                    row = out[y - py]
+                    if dx >= 0:
+                        out[y, dx:] = row[: w - dx]
+                    else:
+                        out[y, :dx] = row[-dx:]
+                return out
+    return None
+
+
+def continue_pattern(g: Grid, height: int, width: int) -> Grid | None:
+    """Extend a repeating pattern to height x width: downwards, then rightwards."""
+    if height > MAX_SIDE or width > MAX_SIDE or (height, width) == g.shape:
+        return None
+    r = _continue_rows(g, height)
+    if r is None:
+        return None
+    r = _continue_rows(np.ascontiguousarray(r.T), width)
+    return None if r is None else np.ascontiguousarray(r.T)
+
+
+def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
+    """Repeat the band of rows (axis 0) or columns (axis 1) that holds the non-zero cells over the whole
+    grid, with the band's smallest period (or the whole band as one period)."""
+    t = g if axis == 0 else g.T
+    rows = np.flatnonzero((t != 0).any(axis=1))
+    if rows.size == 0:
+        return None
+    a, b = int(rows[0]), int(rows[-1]) + 1
+    if a == 0 and b == t.shape[0]:
+        return None
+    band = t[a:b]
+    n = b - a
+    p = n if whole else next(k for k in range(1, n + 1) if k == n or np.array_equal(band[k:], band[:-k]))
+    idx = a + (np.arange(t.shape[0]) - a) % p
+    out = t[idx]
+    return np.ascontiguousarray(out if axis == 0 else out.T)
+
+
+_DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+
+
+def attract(g: Grid, k: int, paint: bool = False) -> Grid | None:
+    """Every non-zero cell not of colour k that sees a cell of colour k along a row or column (else a
+    diagonal) moves toward it until it touches it or a cell that already arrived; the nearest cells
+    move first. With `paint`, the cells that arrive take colour k."""
+    h, w = g.shape
+    if not (g == k).any():
+        return None
+    movers = [tuple(m) for m in np.argwhere((g != 0) & (g != k)).tolist()]
+    if not movers or len(movers) > 40:
+        return None
+    out = g.tolist()
+    settled = [[v == k for v in row] for row in out]
+
+    def step(y, x):
+        """(distance, dy, dx) of the nearest settled cell this cell sees, rows and columns first."""
+        best = None
+        for j, (dy, dx) in enumerate(_DIRS8):
+            if j == 4 and best is not None:
+                break
+            yy, xx, d = y + dy, x + dx, 1
+            while 0 <= yy < h and 0 <= xx < w:
+                if settled[yy][xx]:
+                    if best is None or d < best[0]:
+                        best = (d, dy, dx)
+                    break
+                if out[yy][xx] != 0:
+                    break
+                yy, xx, d = yy + dy, xx + dx, d + 1
+        return best
+
+    first = {m: step(*m) for m in movers}
+    moved = False
+    for y, x in sorted((m for m in movers if first[m] is not None), key=lambda m: first[m][0]):
+        got = step(y, x)
+        if got is None:
+            continue
+        d, dy, dx = got
+        c = k if paint else out[y][x]
+        out[y][x] = 0
+        ny, nx = y + (d - 1) * dy, x + (d - 1) * dx
+        out[ny][nx] = c
+        settled[ny][nx] = True
+        moved |= d > 1 or paint
+    return np.array(out, dtype=I8) if moved else None
+
+
+# ---- symmetry about an off-centre axis ------------------------------------------------------
+
+def _mirror_sum(g: Grid, hole: int, axis: int) -> int | None:
+    """The s for which cell i along `axis` mirrors cell s - i with no disagreement between known cells,
+    the one pairing the most known cells (at least half of them); None if there is none."""
+    t = g if axis == 1 else g.T
+    n = t.shape[1]
+    known_total = int((t != hole).sum())
+    best, best_pairs = None, 0
+    for s in range(n // 2, 2 * n - 2 - n // 2):
+        x = np.arange(max(0, s - n + 1), min(n, s + 1))
+        x = x[x != s - x]
+        a, b = t[:, x], t[:, s - x]
+        known = (a != hole) & (b != hole)
+        if (known & (a != b)).any():
+            continue
+        pairs = int(known.sum())
+        if pairs > best_pairs:
+            best, best_pairs = s, pairs
+    return best if best_pairs * 2 >= known_total else None
+
+
+def symmetrize_offset(g: Grid, hole: int) -> Grid | None:
+    """Fill cells of colour `hole` from their mirror images across the left-right and up-down axes
+    (which need not be the grid's middle lines) and through the centre."""
+    if not (g == hole).any():
+        return None
+    h, w = g.shape
+    s, t = _mirror_sum(g, hole, 1), _mirror_sum(g, hole, 0)
+    if s is None and t is None:
+        return None
+    ys, xs = np.indices((h, w))
+    out = g.copy()
+    maps = []
+    if s is not None:
+        maps.append((ys, s - xs))
+    if t is not None:
+        maps.append((t - ys, xs))
+    if s is not None and t is not None:
+        maps.append((t - ys, s - xs))
+    for my, mx in maps:
+        valid = (my >= 0) & (my < h) & (mx >= 0) & (mx < w)
+        src = np.full((h, w), hole, I8)
+        src[valid] = out[my[valid], mx[valid]]
+        fill = (out == hole) & (src != hole)
+        out[fill] = src[fill]
+    return out
+
+
+def crop_filled(g: Grid, fill, hole: int) -> Grid | None:
+    """What `fill` puts where the `hole`-coloured cells were (their bounding box)."""
+    r = fill(g)
+    if r is None or r.shape != g.shape:
+        return None
+    return crop_mask(r, g == hole)
+
+
+
+def _centre_maps(t: int, s: int):
+    """The symmetries of the square about the centre (t / 2, s / 2), as (name, map of (y, x)); the
+    quarter turns and diagonals only when the centre makes them map cells to cells."""
+    maps = [("lr", lambda y, x: (y, s - x)), ("ud", lambda y, x: (t - y, x)), ("rot", lambda y, x: (t - y, s - x))]
+    if (s - t) % 2 == 0:
+        a, b = (t - s) // 2, (t + s) // 2  # centre y - centre x, centre y + centre x
+        maps += [("diag", lambda y, x: (x + a, y - a)), ("anti", lambda y, x: (b - x, b - y)),
+                 ("rot90", lambda y, x: (x + a, b - y)), ("rot270", lambda y, x: (b - x, y - a))]
+    return maps
+
+
+def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid | None:
+    """Complete a figure that is symmetric about its own centre (near the middle of its bounding box):
+    every symmetry of the square about that centre (or only the turns) that no two known cells
+    contradict, and that keeps the figure on the grid, fills the cells of colour `hole` it maps known
+    cells onto."""
+    known = g != hole
+    if not known.any() or known.mean() > 0.5:  # a figure on a background
+        return None
+    h, w = g.shape
+    cells = {(int(y), int(x)): int(g[y, x]) for y, x in np.argwhere(known)}
+    ys, xs = [y for y, _ in cells], [x for _, x in cells]
+    y2, x2 = min(ys) + max(ys), min(xs) + max(xs)
+    centres = [(t, s) for t in range(y2 - 2, y2 + 3) for s in range(x2 - 2, x2 + 3)]
+    best, best_pairs = None, 0
+    for t, s in centres:
+        usable, pairs = [], 0
+        for name, m in _centre_maps(t, s):
+            if turns_only and not name.startswith("rot"):
+                continue
+            n = 0
+            for (y, x), c in cells.items():
+                my, mx = m(y, x)
+                if not (0 <= my < h and 0 <= mx < w):
+                    break
+                other = cells.get((my, mx))
+                if other is not None:
+                    if other != c:
+                        break
+                    n += 1
+            else:
+                usable.append(m)
+                pairs += n
+        if usable and pairs > best_pairs:
+            best, best_pairs = usable, pairs
+    if best is None:
+        return None
+    out = g.copy()
+    for m in best:
+        for (y, x), c in cells.items():
+            my, mx = m(y, x)  # the map is its own inverse or its inverse is in the group: fill its image
+            if out[my, mx] == hole:
+                out[my, mx] = c
+    return None if np.array_equal(out, g) else out

@@ -1,9 +1,15 @@
 """Program search over the DSL: breadth-first compositions of named transforms, states merged by hash,
-exact and colour-mapped fits, greedy stacking of partial results, ranked by simplicity.
+exact and colour-mapped fits, greedy stacking of partial results, rules fitted on the train pairs
+(learned.py), ranked by simplicity.
 
 A state is the tuple of images one program makes from every input (train then test). Only programs
 whose train images equal the train outputs (after a learned colour map, or a stack of layers that
-each agree with the outputs) become candidates; test outputs are never looked at.
+each agree with the outputs) become candidates, and fitted rules are exact on every train pair;
+test outputs are never looked at.
+
+Levels below the first keep only programs whose train images have the output shapes, nearest states
+first, so that depth 2 is searched to the end within the time limit; a fitted rule stands for a
+depth-2 program and ends the search there.
 """
 
 from __future__ import annotations
@@ -12,32 +18,44 @@ import time
 
 import numpy as np
 
+from arcforge.dsl.learned import (
+    fit_cell_copy,
+    fit_cell_features,
+    fit_cell_rules,
+    fit_cell_summary,
+    fit_object_crop,
+    fit_object_recolour,
+    fit_output_lookup,
+    fit_part_pick,
+    fit_window,
+)
 from arcforge.dsl.library import library
+from arcforge.dsl.primitives import majority
 from arcforge.dsl.size import predict_sizes
 from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
 from arcforge.task import Task
 
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
+UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the search
+SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
+FITS = (fit_object_recolour, fit_object_crop, fit_part_pick, fit_window, fit_cell_summary, fit_cell_copy,
+        fit_cell_features, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
     """A lookup table (10 entries, -1 = unseen) turning every prediction into its target cell by cell,
     if one exists and is not the identity."""
-    lut = np.full(10, -1, np.int16)
+    seen_pairs = np.zeros(100, np.intp)
     for p, t in zip(preds, targets, strict=False):
-        codes = np.unique(p.astype(np.int16) * 10 + t)
-        src, dst = codes // 10, codes % 10
-        if len(np.unique(src)) != len(src):
-            return None
-        prev = lut[src]
-        if ((prev >= 0) & (prev != dst)).any():
-            return None
-        lut[src] = dst
-    seen = lut >= 0
-    if (lut[seen] == np.flatnonzero(seen)).all():
+        seen_pairs += np.bincount((p.astype(np.intp) * 10 + t).ravel(), minlength=100)
+    pairs = seen_pairs.reshape(10, 10) > 0
+    if (pairs.sum(axis=1) > 1).any():
         return None
-    return lut
+    seen = pairs.any(axis=1)
+    if (pairs.argmax(axis=1)[seen] == np.flatnonzero(seen)).all():
+        return None
+    return np.where(seen, pairs.argmax(axis=1), -1).astype(np.int16)
 
 
 def apply_lut(g: Grid, lut: np.ndarray) -> Grid:
@@ -51,9 +69,10 @@ class DslSearch:
 
     name = "dsl"
 
-    def __init__(self, max_depth: int = 3, time_limit: float = 8.0):
+    def __init__(self, max_depth: int = 3, time_limit: float = 8.0, sure_time: float = SURE_TIME):
         self.max_depth = max_depth
         self.time_limit = time_limit
+        self.sure_time = sure_time
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         start = time.monotonic()
@@ -62,6 +81,7 @@ class DslSearch:
         targets = [ex.output for ex in task.train]
         tkeys = [grid_key(t) for t in targets]
         tshapes = [t.shape for t in targets]
+        tiny_outputs = all(s == (1, 1) for s in tshapes)
         transforms = library(task)
         inputs = tuple(ex.input for ex in task.train) + tuple(ex.input for ex in task.test)
 
@@ -80,25 +100,42 @@ class DslSearch:
             if lut is not None:
                 tests = [apply_lut(g, lut) for g in imgs[n:]]
                 pairs = ",".join(f"{a}{b}" for a, b in enumerate(lut) if b >= 0 and a != b)
-                found.append((depth + 0.5, _text(prog) + f" | map {pairs}", tests))
+                # a test image with colours the map never saw is less likely right; a map onto 1x1
+                # outputs only memorises the train pairs
+                unseen = any((lut[np.unique(g)] < 0).any() for g in imgs[n:])
+                found.append((depth + 0.5 + 0.3 * unseen + tiny_outputs, _text(prog) + f" | map {pairs}", tests))
 
         evaluate((), inputs, 0)
+        learned = self._learned(task)
+        max_depth = self.max_depth
         stacked = None
         seen = {_key(inputs)}
         frontier = [((), inputs)]
         for depth in range(1, self.max_depth + 1):
-            last = depth == self.max_depth
-            if last and depth > 1:
-                # the last level rarely finishes in time: expand the states nearest the outputs first
+            if any(c < 2.5 for c, _, _ in learned) and max_depth > 2:
+                # a rule fitted on the train pairs stands for a program of depth 2: the search stops
+                # there, after a short look for simpler programs
+                max_depth = 2
+                deadline = min(deadline, time.monotonic() + self.sure_time)
+            if depth > max_depth:
+                break
+            last = depth == max_depth
+            pruned = depth > 1  # deeper levels keep only programs whose train images have (or are a
+            # scaling step from) the output shapes
+            if pruned:
+                # deeper levels rarely finish in time: expand the states nearest the outputs first
                 frontier.sort(key=lambda st: _distance(st[1][:n], targets))
             nxt = []
             for prog, imgs in frontier:
                 if time.monotonic() > deadline:
                     break
                 for tname, fn in transforms:
-                    if last and depth > 1 and not _maps_first(fn, imgs[0], targets[0]):
-                        continue
-                    out = _apply(fn, imgs, tshapes if last else None, n)
+                    first = None
+                    if pruned:
+                        first = _first_image(fn, imgs[0], targets[0], last)
+                        if first is None:
+                            continue
+                    out = _apply(fn, imgs, tshapes if pruned else None, n, first, last)
                     if out is None:
                         continue
                     key = _key(out)
@@ -110,6 +147,8 @@ class DslSearch:
                     if not last:
                         nxt.append((p2, out))
             frontier = nxt
+            if depth == 1 and not found and any(im.shape != s for im, s in zip(inputs, tshapes, strict=False)):
+                learned += self._learned_after(layers, targets, n, deadline)
             # programs of this depth explain the task: deeper ones would only be less simple
             if found or time.monotonic() > deadline:
                 break
@@ -122,7 +161,45 @@ class DslSearch:
             stacked = self._stack(task, layers, targets)
         if stacked is not None:
             found.append(stacked)
+        found += learned
         return rank(found, len(task.test), self._sizes(task, layers))
+
+    @staticmethod
+    def _learned(task) -> list[tuple[float, str, list[Grid]]]:
+        """Rules fitted on the train pairs (learned.py): after the simple programs, before deep ones;
+        rules that leave unseen test cells unchanged come last. On grids whose common background is
+        not 0, the rules also see the grids with that colour and 0 swapped."""
+        ins = [ex.input for ex in task.train]
+        outs = [ex.output for ex in task.train]
+        tests = [ex.input for ex in task.test]
+        views = [("", lambda g: g)]
+        bg = {majority(g) for g in ins + tests}
+        if len(bg) == 1 and bg != {0}:
+            b = bg.pop()
+            swap = np.arange(10)
+            swap[0], swap[b] = b, 0
+            views.append((f"bg{b}:", lambda g, s=swap: s[g].astype(np.int8)))
+        out = []
+        for tag, view in views:
+            vi, vo, vt = [view(g) for g in ins], [view(g) for g in outs], [view(g) for g in tests]
+            for j, fit in enumerate(FITS):
+                for i, (_, text, preds) in enumerate(_safe_fit(fit, vi, vo, vt)[:4]):
+                    cost = 30.0 if text.endswith("~") else 2.2 + 0.01 * i + 0.001 * j + 0.4 * (fit in UNSURE)
+                    out.append((cost, tag + text, [view(g) for g in preds]))
+        return out
+
+    @staticmethod
+    def _learned_after(layers, targets, n: int, deadline: float) -> list[tuple[float, str, list[Grid]]]:
+        """Cell rules fitted on the images of one-step programs that give every train output its shape,
+        when the inputs do not have it (e.g. a rule after scaling or cropping)."""
+        out = []
+        for prog, imgs in [lay for lay in layers if len(lay[0]) == 1][:30]:
+            if time.monotonic() > deadline:
+                break
+            for fit in (fit_cell_copy, fit_cell_features):
+                for _, text, preds in _safe_fit(fit, list(imgs[:n]), targets, list(imgs[n:]), 2)[:2]:
+                    out.append((2.6, f"{prog[0]} > {text}", preds))  # found too late to end the search
+        return out
 
     @staticmethod
     def _sizes(task, layers):
@@ -131,6 +208,15 @@ class DslSearch:
 
     def _stack(self, task, layers, targets):
         return stack(layers, targets, len(task.train), self._sizes(task, layers))
+
+
+def _safe_fit(fit, *args) -> list:
+    """A fitted rule's results; a rule that breaks on an odd task gives none rather than sinking the
+    task's programs."""
+    try:
+        return fit(*args)
+    except (ValueError, IndexError, KeyError):
+        return []
 
 
 def _distance(imgs, targets) -> float:
@@ -152,36 +238,52 @@ def _test_key(imgs) -> bytes:
     return b"|".join(grid_key(g) for g in imgs)
 
 
-def _maps_first(fn, g: Grid, target: Grid) -> bool:
-    """Cheap test at the last level: can fn's image of the first train input become its output,
-    as is, through a cell-wise colour map, or as a stacking layer? Most programs fail here after one image."""
+def _fits_shape(shape, target, exact: bool) -> bool:
+    """A shape equal to the target's, or (not `exact`) one whose sides divide the target's or are
+    multiples of them: a scaling or tiling step can still reach the target."""
+    if shape == target:
+        return True
+    if exact:
+        return False
+    return all(a % b == 0 or b % a == 0 for a, b in zip(shape, target, strict=False))
+
+
+def _first_image(fn, g: Grid, target: Grid, last: bool) -> Grid | None:
+    """fn's image of the first train input if it has the output's shape (before the last level: a
+    shape one scaling step away is enough) and, at the last level, can become the output as is,
+    through a cell-wise colour map, or as a stacking layer; else None. Most programs fail here
+    after one image."""
     try:
         r = fn(g)
     except (ValueError, IndexError):
-        return False
-    if r is None or r.shape != target.shape:
-        return False
-    if ((r == 0) | (r == target)).all():  # may be a layer for stacking
-        return True
-    codes = np.unique(r.astype(np.int16) * 10 + target)
-    return len(np.unique(codes // 10)) == len(codes)
+        return None
+    if r is None or not _fits_shape(r.shape, target.shape, last):
+        return None
+    if not last or ((r == 0) | (r == target)).all():  # may be a layer for stacking
+        return r
+    pairs = np.bincount((r.astype(np.intp) * 10 + target).ravel(), minlength=100).reshape(10, 10) > 0
+    return r if (pairs.sum(axis=1) <= 1).all() else None
 
 
-def _apply(fn, imgs: tuple, need_shapes, n: int) -> tuple | None:
-    """fn on every image; None if it fails on any. With `need_shapes` (last depth), give up as soon as
-    a train image misses its output's shape: such a program can never fit."""
+def _apply(fn, imgs: tuple, need_shapes, n: int, first: Grid | None = None, exact: bool = True) -> tuple | None:
+    """fn on every image (`first`: its image of imgs[0], already made); None if it fails on any. With
+    `need_shapes`, give up as soon as a train image misses its output's shape (or, not `exact`, is
+    more than a scaling step from it): such a program can never fit."""
     out = []
     for i, g in enumerate(imgs):
-        try:
-            r = fn(g)
-        except (ValueError, IndexError):
-            return None
-        if r is None:
-            return None
+        if i == 0 and first is not None:
+            r = first
+        else:
+            try:
+                r = fn(g)
+            except (ValueError, IndexError):
+                return None
+            if r is None:
+                return None
         h, w = r.shape
         if not (0 < h <= 30 and 0 < w <= 30):
             return None
-        if need_shapes is not None and i < n and r.shape != need_shapes[i]:
+        if need_shapes is not None and i < n and not _fits_shape(r.shape, need_shapes[i], exact):
             return None
         out.append(r if r.dtype == np.int8 else r.astype(np.int8))
     return tuple(out)
