@@ -43,7 +43,6 @@ class LLMOptions:
     threshold: float | None = None  # DFS keeps completions above this probability
     max_prompt_tokens: int | None = None  # longer tasks are left to the other solvers
     device: str | None = None  # cuda | cpu; None = cuda when there is one
-    threads: int | None = None  # torch threads on a CPU; None = torch's default
     task_time_s: float | None = None  # the LLM's own limit per task (0 = only the run's --task-time)
 
 
@@ -234,7 +233,6 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     for s in local_solvers:  # e.g. joint test-time training on every task still to do
         if hasattr(s, "prepare") and todo:
             s.prepare([t.without_test_outputs() for t in todo], run_deadline)
-    known = all(t.has_solutions for t in tasks)
     solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
 
     bar = None
@@ -299,18 +297,22 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     if bar is not None:
         bar.close()
 
-    attempts = {}
-    for t in tasks:
-        if t.id in done:
-            attempts[t.id] = [[np.array(g, dtype=np.int8) for g in a] for a in done[t.id]["attempts"]]
-    write_submission(out / "submission.json", build_submission(tasks, attempts))
     summary = {
         "dataset": cfg.dataset,
         "tasks": len(tasks),
         "finished": sum(t.id in done for t in tasks),
         "seconds": round(time.monotonic() - start, 1),
     }
-    if known:
+    return write_outputs(out, tasks, done, summary)
+
+
+def write_outputs(out: Path, tasks: list[Task], done: dict[str, dict], summary: dict) -> dict:
+    """out/submission.json from the finished tasks' records, and out/score.json when every task's
+    solutions are known; returns `summary` with the score added."""
+    attempts = {t.id: [[np.array(g, dtype=np.int8) for g in a] for a in done[t.id]["attempts"]]
+                for t in tasks if t.id in done}
+    write_submission(out / "submission.json", build_submission(tasks, attempts))
+    if all(t.has_solutions for t in tasks):
         score = score_attempts(attempts, tasks)
         summary.update(score=score.total, tasks_solved=score.tasks_solved)
         atomic_write_text(out / "score.json", json.dumps({**summary, "per_task": score.per_task}, indent=1))
@@ -329,7 +331,7 @@ def combine_runs(runs: list[Path], tasks: list[Task], out: Path) -> dict:
     names = [f"run{j}" for j in range(len(runs))]
     tasks = [t for t in tasks if any(t.id in rec for rec in records)]
     out.mkdir(parents=True, exist_ok=True)
-    lines, attempts = [], {}
+    lines, done = [], {}
     for t in tasks:
         parts = []
         for name, rec in zip(names, records):
@@ -337,15 +339,8 @@ def combine_runs(runs: list[Path], tasks: list[Task], out: Path) -> dict:
                 cands = [[Candidate.from_json(c) for c in cs] for cs in rec[t.id]["candidates"]]
                 parts.append(Part(candidates={name: cands}, seconds={name: rec[t.id]["seconds"]["total"]},
                                   timed_out=rec[t.id].get("timed_out", False)))
-        new = finish_task(t, names, parts)
-        lines.append(json.dumps(new, separators=(",", ":")) + "\n")
-        attempts[t.id] = [[np.array(g, dtype=np.int8) for g in a] for a in new["attempts"]]
+        done[t.id] = finish_task(t, names, parts)
+        lines.append(json.dumps(done[t.id], separators=(",", ":")) + "\n")
     atomic_write_text(out / RESULTS, "".join(lines))
-    write_submission(out / "submission.json", build_submission(tasks, attempts))
     atomic_write_text(out / "run.json", json.dumps({"combined": [str(r) for r in runs]}, indent=1))
-    summary = {"runs": len(runs), "tasks": len(tasks)}
-    if tasks and all(t.has_solutions for t in tasks):
-        score = score_attempts(attempts, tasks)
-        summary.update(score=score.total, tasks_solved=score.tasks_solved)
-        atomic_write_text(out / "score.json", json.dumps({**summary, "per_task": score.per_task}, indent=1))
-    return summary
+    return write_outputs(out, tasks, done, {"runs": len(runs), "tasks": len(tasks)})

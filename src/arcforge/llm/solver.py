@@ -62,8 +62,6 @@ class LLMSolver:
         if opts.ttt not in ("off", "per-task", "joint"):
             raise ArcError(f"unknown --ttt '{opts.ttt}': use off, per-task or joint")
         self.prefers_dsl_first = device.type != "cuda"  # see pipeline.SolveConfig.dsl_first
-        if opts.threads and device.type == "cpu":
-            torch.set_num_threads(opts.threads)
         dtype = torch.bfloat16 if device.type == "cuda" and opts.ttt_rank > 0 else torch.float32
         self.model, self.info = load_model(resolve_model(opts.model), opts.backend, None, device, dtype)
         self.model.eval()
@@ -72,7 +70,7 @@ class LLMSolver:
 
     def set_threads(self, n: int) -> None:
         """CPU threads for torch when other processes (the DSL pool) share the machine."""
-        if self.model.device.type == "cpu" and not self.opts.threads:
+        if self.model.device.type == "cpu":
             torch.set_num_threads(n)
 
     def prepare(self, tasks: list[Task], deadline: float | None = None) -> None:
