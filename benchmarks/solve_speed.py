@@ -5,8 +5,11 @@
 Uses a model with RANDOM weights (this is a speed benchmark): a random model's DFS prunes almost at
 once, so the decode stage is also timed as `decode_full`: every view's prompt decoded to the full
 length of the true output (forced tokens, one batched KV-cache step per token), which is what a
-trained model writing the grid costs. Prints one JSON line per task and a summary line with the
-projection to 400 tasks.
+trained model writing the grid costs; and scoring as `score_full`: two candidates (the true output
+and a changed copy) scored under every view, as a trained model's few candidates are. `--compare-hf`
+also times `decode_full` on the plain Hugging Face forward (`decode_full_hf`) instead of the lean
+decoder (llm/fast.py). Prints one JSON line per task and a summary line with the projection to 400
+tasks.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import torch
 
 from arcforge.augment import view_set
 from arcforge.datasets import load_tasks
-from arcforge.llm.decode import as_lm
+from arcforge.llm.decode import HFLM, as_lm
 from arcforge.llm.model import create_model, save_model
+from arcforge.llm.poe import score_under_views
 from arcforge.llm.text import output_ids, prompt_ids
 from arcforge.pipeline import LLMOptions
 from arcforge.select import select
@@ -35,12 +39,12 @@ def sync():
 
 
 @torch.no_grad()
-def decode_full(model, task, views):
+def decode_full(model, task, views, hf: bool = False):
     """Decode the true output's length under every view in one batch (forced tokens)."""
     prompts = [prompt_ids(v.apply(task), 0) for v in views]
     targets = [output_ids(v.apply_grid(task.test[0].output)) for v in views]
     n = min(len(t) for t in targets)
-    stepper = as_lm(model).stepper(prompts)
+    stepper = (HFLM(model) if hf else as_lm(model)).stepper(prompts, n)
     stepper.start()
     parents = torch.arange(len(prompts))
     for k in range(n - 1):
@@ -59,6 +63,7 @@ def main(argv=None) -> int:
     p.add_argument("--threshold", type=float, default=0.1)
     p.add_argument("--max-prompt", type=int, default=8192)
     p.add_argument("--task-time", type=float, default=120)
+    p.add_argument("--compare-hf", action="store_true", help="also time decode_full on the Hugging Face forward")
     a = p.parse_args(argv)
 
     from arcforge.llm.solver import LLMSolver
@@ -83,15 +88,27 @@ def main(argv=None) -> int:
         n = decode_full(solver.model, t, views)
         sync()
         t3 = time.monotonic()
+        truth = t.test[0].output
+        with torch.no_grad():
+            score_under_views(solver.model, t, 0, [truth, (truth + 1) % 10], views)
+        sync()
+        t4 = time.monotonic()
         row = {"task": t.id, "prompt_tokens": len(prompt_ids(t, 0)), "output_tokens": n,
                **{k: round(v, 3) for k, v in solver.timings.items()}, "select": round(t2 - t1, 4),
-               "solve_total": round(t1 - t0, 3), "decode_full": round(t3 - t2, 3)}
+               "solve_total": round(t1 - t0, 3), "decode_full": round(t3 - t2, 3), "score_full": round(t4 - t3, 3)}
+        if a.compare_hf:
+            decode_full(solver.model, t, views, hf=True)
+            sync()
+            row["decode_full_hf"] = round(time.monotonic() - t4, 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    mean = {k: float(np.mean([r.get(k, 0.0) for r in rows])) for k in ("ttt", "decode", "score", "select",
-                                                                        "solve_total", "decode_full")}
-    # a trained model pays for full-length decoding instead of the random model's early-pruned DFS
-    per_task = mean["ttt"] + mean["score"] + mean["select"] + max(mean["decode"], mean["decode_full"])
+    keys = ("ttt", "decode", "score", "select", "solve_total", "decode_full", "score_full",
+            *(("decode_full_hf",) if a.compare_hf else ()))
+    mean = {k: float(np.mean([r.get(k, 0.0) for r in rows])) for k in keys}
+    # a trained model pays for full-length decoding and scoring instead of the random model's
+    # early-pruned DFS and its few candidates
+    per_task = (mean["ttt"] + max(mean["score"], mean["score_full"]) + mean["select"]
+                + max(mean["decode"], mean["decode_full"]))
     dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
     print(json.dumps({"benchmark": "solve_speed", "weights": "random", "device": dev, "model": a.model,
                       "tasks": len(rows), "views": a.views, "ttt_steps": a.ttt_steps, "ttt_rank": a.ttt_rank,

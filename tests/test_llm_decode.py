@@ -15,6 +15,7 @@ transformers = pytest.importorskip("transformers")
 
 from arcforge.datasets import load_tasks  # noqa: E402
 from arcforge.llm.decode import (  # noqa: E402
+    HFLM,
     VALID_TOKENS,
     FunctionLM,
     GridGrammar,
@@ -254,10 +255,11 @@ def test_output_bound_from_task_shapes():
 
 
 def test_prompts_run_once_then_one_token_per_branch(tiny_model):
+    """The Hugging Face path (HFLM): its cache use, seen through the embedding's inputs."""
     shapes = []
     hook = tiny_model.get_input_embeddings().register_forward_pre_hook(lambda m, args: shapes.append(args[0].shape))
     try:
-        found = dfs_decode_batch(tiny_model, [P1, P2, P3], 0.03, max_side=3)
+        found = dfs_decode_batch(HFLM(tiny_model), [P1, P2, P3], 0.03, max_side=3)
         assert shapes[0] == (3, len(P3))  # all prompts in one left-padded batch, once
         assert all(s[1] == 1 for s in shapes[1:])  # then only new tokens, on the cached prefix
         assert len(shapes) == max(len(s) for r in found for s, _ in r)  # one forward per depth
@@ -270,3 +272,58 @@ def test_prompts_run_once_then_one_token_per_branch(tiny_model):
         assert [tuple(s) for s in shapes] == [(1, len(P1)), (3, 3), (1, 2), (1, len(P2)), (2, 3)]
     finally:
         hook.remove()
+
+
+# ---- the lean decoder (llm/fast.py) against the Hugging Face forward ----
+
+
+def _walk(stepper, schedule):
+    """Log-prob rows from start() and then each (parents, tokens) step."""
+    rows = [stepper.start()]
+    for parents, tokens in schedule:
+        rows.append(stepper.step(torch.tensor(parents), torch.tensor(tokens)))
+    return rows
+
+
+# branches split (repeated parents), die (missing parents) and run on unchanged
+SCHEDULE = [([0, 1, 2], [1, 3, 9]), ([0, 0, 1, 2, 2], [2, 1, NL, 9, 9]), ([0, 1, 2, 3, 4], [NL, NL, 3, NL, 9]),
+            ([1, 3, 4], [EOS, 4, NL]), ([0, 0, 2], [1, 2, 5]), ([0, 1, 2], [NL, NL, NL])]
+
+
+def test_fast_stepper_equals_hf_stepper_through_splits_and_deaths(tiny_model):
+    from arcforge.llm.fast import FastLM, supports
+
+    assert supports(tiny_model)
+    prompts = [P1, P2, P3]  # different lengths: left padding
+    want = _walk(HFLM(tiny_model).stepper(prompts), SCHEDULE)
+    got = _walk(FastLM(tiny_model).stepper(prompts, max_new=2), SCHEDULE)  # too small a hint: the cache grows
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        assert torch.allclose(g, w, atol=1e-5)
+
+
+def test_fast_decoder_folds_lora_and_rereads_weights_each_search(tiny_model):
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    from arcforge.llm.fast import FastLM
+
+    model = copy.deepcopy(tiny_model)
+    prompts = [P1, P2, P3]
+    before = _walk(FastLM(model).stepper(prompts), SCHEDULE[:2])
+    tuned = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", lora_dropout=0.0))
+    torch.manual_seed(1)
+    for name, p in tuned.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.5)  # a fresh adapter is a no-op (B = 0); make it act
+    tuned.eval()
+    want = _walk(HFLM(tuned).stepper(prompts), SCHEDULE[:2])
+    got = _walk(FastLM(tuned).stepper(prompts), SCHEDULE[:2])
+    for g, w, b in zip(got, want, before, strict=True):
+        assert torch.allclose(g, w, atol=1e-5)
+        assert not torch.allclose(g, b, atol=1e-3)  # the adapter changed the answer
+    tuned.unload()
+    again = _walk(FastLM(model).stepper(prompts), SCHEDULE[:2])  # adapter gone: back to the base weights
+    for a, b in zip(again, before, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -126,7 +126,8 @@ class GridGrammar:
 
 
 class Stepper(Protocol):
-    """Incremental next-token log-probabilities for a batch of branches.
+    """Incremental next-token log-probabilities for a batch of branches (`LM.stepper(prompts,
+    max_new)`; max_new is a hint of how many steps will follow, for preallocation).
 
     `start()` gives one row per prompt. `step(parents, tokens)` makes the new branch set: branch i
     continues row parents[i] of the previous result with tokens[i]; it returns one row per branch.
@@ -138,7 +139,7 @@ class Stepper(Protocol):
 
 
 class LM(Protocol):
-    def stepper(self, prompts: Sequence[Sequence[int]]) -> Stepper: ...
+    def stepper(self, prompts: Sequence[Sequence[int]], max_new: int | None = None) -> Stepper: ...
 
     def score(self, prompts: Sequence[Sequence[int]], completions: Sequence[Sequence[int]],
               batch_size: int) -> list[float]: ...
@@ -155,7 +156,7 @@ class FunctionLM:
     def _call(self, seqs: list[list[int]]) -> torch.Tensor:
         return torch.as_tensor(np.asarray(self.next_logprobs(seqs), dtype=np.float64))
 
-    def stepper(self, prompts):
+    def stepper(self, prompts, max_new=None):
         lm = self
 
         class _Stepper:
@@ -229,7 +230,7 @@ class HFLM:
                          use_cache=True, **{self.cache_kw: cache})
         return out.logits
 
-    def stepper(self, prompts):
+    def stepper(self, prompts, max_new=None):
         return _HFStepper(self, prompts)
 
     @torch.no_grad()
@@ -317,10 +318,15 @@ class _HFStepper:
         return self.lm.logprobs(logits[:, -1])
 
 
-def as_lm(model, valid_only: bool = True) -> LM:
-    """An `LM` for a Hugging Face model; `FunctionLM`/`HFLM` objects pass through."""
-    if isinstance(model, (FunctionLM, HFLM)):
+def as_lm(model, valid_only: bool = True, fast: bool = True) -> LM:
+    """An `LM` for a Hugging Face model: `fast.FastLM` (lean decoder, CUDA graphs) for the
+    Llama/Qwen2 family unless fast=False, else `HFLM`; objects that already are LMs pass through."""
+    from arcforge.llm.fast import FastLM, supports
+
+    if isinstance(model, (FunctionLM, HFLM, FastLM)):
         return model
+    if fast and supports(model):
+        return FastLM(model, valid_only=valid_only)
     return HFLM(model, valid_only=valid_only)
 
 
@@ -420,7 +426,8 @@ def greedy_decode(model, prompts: Sequence[Sequence[int]], max_new: int | None =
     """Greedy completions of many prompts in one batch (left-padded, KV cache)."""
     lm = as_lm(model, valid_only)
     g = GridGrammar(max_side) if grammar else None
-    return greedy_search(lm.stepper(prompts), len(prompts), _bounds(max_new, max_side), grammar=g)
+    limit = _bounds(max_new, max_side)
+    return greedy_search(lm.stepper(prompts, limit), len(prompts), limit, grammar=g)
 
 
 def dfs_decode_batch(model, prompts: Sequence[Sequence[int]], threshold: float = 0.1,
@@ -436,11 +443,11 @@ def dfs_decode_batch(model, prompts: Sequence[Sequence[int]], threshold: float =
     g = GridGrammar(max_side) if grammar else None
     n = len(prompts)
     step = prompts_per_batch or max(n, 1)
+    limit = _bounds(max_new, max_side)
     out: list[list[Completion]] = []
     for k in range(0, n, step):
         part = prompts[k:k + step]
-        out += threshold_search(lm.stepper(part), len(part), threshold, _bounds(max_new, max_side), grammar=g,
-                                deadline=deadline)
+        out += threshold_search(lm.stepper(part, limit), len(part), threshold, limit, grammar=g, deadline=deadline)
     return out
 
 
