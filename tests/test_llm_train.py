@@ -9,10 +9,20 @@ import torch
 
 from arcforge.datasets import load_tasks
 from arcforge.errors import ArcError
+from arcforge.generators import generator_ids
 from arcforge.llm.config import TrainConfig, train_config
 from arcforge.llm.model import greedy_generate, load_model
-from arcforge.llm.text import IGNORE, output_ids, prompt_ids
-from arcforge.llm.train import draw_samples, load_training_tasks, lr_factor, packed_batch, train, train_steps
+from arcforge.llm.text import IGNORE, SYMBOLS, output_ids, prompt_ids
+from arcforge.llm.train import (
+    draw_samples,
+    generator_pool,
+    load_training_tasks,
+    lr_factor,
+    packed_batch,
+    split_validation,
+    train,
+    train_steps,
+)
 from arcforge.task import Example, Task
 
 torch.set_num_threads(2)
@@ -115,10 +125,79 @@ def test_train_command(cli, tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text("steps = 5\nbatch_tokens = 1024\nmax_len = 1024\nval_tasks = 2\n")
     r = cli("train", "--model", "tiny", "--data", "arc1/train", "--steps", "2", "--out", tmp_path / "run",
-            "--config", cfg, "--quiet", "--device", "cpu")
+            "--config", cfg, "--quiet", "--device", "cpu", "--generated", "0.25")
     assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["generated"] == 0.25
     summary = json.loads(r.stdout.strip().splitlines()[-1])
     assert summary["steps"] == 2 and summary["val_loss"] is not None  # the flag beat the file
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
     r = cli("train", "--model", "tiny", "--data", "arc1/train", "--steps", "2", "--out", tmp_path / "run")
     assert r.returncode == 2 and "--resume" in r.stderr
+
+
+# ---- generated tasks ----
+
+
+def blank_task(name: str) -> Task:
+    """A task whose grids are all 0: colour views keep 0, so its samples never hold a digit 1-9."""
+    ex = lambda h, w: Example(np.zeros((h, w), dtype=np.int8), np.zeros((w, h), dtype=np.int8))
+    return Task(name, (ex(2, 3), ex(3, 3), ex(4, 2)), (ex(3, 4),))
+
+
+def _coloured(sample) -> bool:
+    return any(1 <= t <= 9 for t in sample.ids)
+
+
+def test_generated_samples_enter_batches_and_stay_determined_by_the_seed():
+    tasks = [blank_task(f"blank{i}") for i in range(3)]
+    draw = lambda frac, seed: draw_samples(tasks, np.random.default_rng(seed), TrainConfig(
+        batch_tokens=1024, max_len=1024, generated=frac), 4)
+    plain = [s for row in draw(0.0, 0) for s in row]
+    assert plain and not any(_coloured(s) for s in plain)  # real (blank) tasks only
+    mixed = [s for row in draw(0.5, 0) for s in row]
+    n_gen = sum(_coloured(s) for s in mixed)  # some generated grids could be blank: a lower bound
+    assert 0.2 * len(mixed) <= n_gen < len(mixed), (n_gen, len(mixed))
+    again = [s for row in draw(0.5, 0) for s in row]
+    assert [s.ids for s in again] == [s.ids for s in mixed]  # same (seed, step), same batch
+    assert [s.ids for row in draw(0.5, 1) for s in row] != [s.ids for s in mixed]
+    # only the generators asked for: a family whose outputs are 1x1 (symmetric or not: 1 or 7)
+    (only,) = draw_samples(tasks, np.random.default_rng(0), TrainConfig(batch_tokens=1024, max_len=1024,
+                                                                         generated=1.0), 1, ["44f52bb0"])
+    nl, eos = SYMBOLS.index("\n"), SYMBOLS.index("<eos>")
+    assert only and all(s.labels.count(nl) == s.labels.count(eos) for s in only)  # one-row outputs only
+
+
+def test_generators_of_held_out_tasks_are_left_out():
+    tasks = load_training_tasks(TrainConfig(data=["arc1/train"]))
+    _, val = split_validation(tasks, 16, 0)
+    held = {t.id for t in val} & set(generator_ids())
+    assert held, "seed 0 should hold out some task that has a generator"
+    pool = generator_pool(val)
+    assert not held & set(pool) and set(pool) == set(generator_ids()) - held
+    assert generator_pool([]) == generator_ids()
+    # the same content under another id is caught too
+    renamed = [Task("renamed", t.train, t.test) for t in val if t.id in held]
+    assert not held & set(generator_pool(renamed))
+
+
+def test_train_with_generated_tasks(tmp_path, monkeypatch, one_torch_thread):
+    import arcforge.llm.train as tr
+
+    data = tmp_path / "blank"
+    data.mkdir()
+    for i in range(6):
+        (data / f"blank{i}.json").write_text(json.dumps(blank_task(f"blank{i}").to_json()))
+    seen, generated = [], []
+    real_step, real_generate = tr.train_step, tr.generate_task
+    monkeypatch.setattr(tr, "train_step", lambda m, o, s, batches, *a, **k: (
+        seen.extend(b["input_ids"] for b in batches), real_step(m, o, s, batches, *a, **k))[1])
+    monkeypatch.setattr(tr, "generate_task", lambda gid, *a, **k: (generated.append(gid), real_generate(
+        gid, *a, **k))[1])
+    cfg = TrainConfig(model="tiny", data=[str(data)], steps=2, batch_tokens=1024, max_len=1024, val_tasks=2,
+                      eval_every=1, progress=False, device="cpu", generated=0.5, out=str(tmp_path / "run"))
+    summary = train(cfg)
+    assert summary["steps"] == 2 and np.isfinite(summary["loss"]) and summary["val_loss"] is not None
+    assert generated and any(((ids >= 1) & (ids <= 9)).any() for ids in seen)  # blank tasks cannot do that
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["generated"] == 0.5
+    with pytest.raises(ArcError, match="fraction"):
+        train(TrainConfig(**{**cfg.to_dict(), "generated": 1.5, "out": str(tmp_path / "bad")}))

@@ -43,6 +43,7 @@ class TrainConfig:
     symmetries: bool = True  # random views: D8 symmetry ...
     colours: bool = True  # ... colour permutation (0 stays the background) ...
     shuffle: bool = True  # ... and train-example order
+    generated: float = 0.0  # fraction of samples from fresh tasks of the task generators (arcforge.generators)
     eval_every: int = 100
     val_batches: int = 2
     save_every: int = 100

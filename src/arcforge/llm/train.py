@@ -6,6 +6,8 @@ Each optimiser step draws its samples from a generator seeded by (seed, step), s
 from its last checkpoint sees exactly the batches it would have seen. Samples are packed into rows of
 `batch_tokens` tokens with no padding; attention never crosses a sample boundary (model.packed_mode).
 The loss covers output grids only and is weighted by tokens across gradient accumulation.
+With cfg.generated > 0 that fraction of samples comes from fresh tasks built by the task generators
+(arcforge.generators) instead of the task list; the generators of held-out validation tasks are left out.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch.nn.functional as F
 
 from arcforge.augment import random_view
 from arcforge.errors import ArcError
+from arcforge.generators import generate_task, generator_ids, get_generator
 from arcforge.llm.config import TrainConfig
 from arcforge.llm.text import IGNORE, PAD, encode_pairs
 from arcforge.task import Task
@@ -57,15 +60,45 @@ def task_sample(task: Task, rng: np.random.Generator, cfg: TrainConfig, limit: i
     return None
 
 
-def draw_samples(tasks: list[Task], rng: np.random.Generator, cfg: TrainConfig, n_batches: int) -> list[list[Sample]]:
+def generator_pool(held_out: list[Task] = ()) -> list[str]:
+    """The ids of the task generators that may feed training: all registered ones except those of
+    `held_out` tasks (same id, or same content as the generator's real task), so that a validation
+    loss is never measured on a family the model was fed fresh instances of."""
+    pool = generator_ids()
+    if not held_out:
+        return pool
+    ids = {t.id for t in held_out}
+    hashes = {t.content_hash() for t in held_out}
+    from arcforge.datasets import load_tasks
+
+    sources = {get_generator(g).source for g in pool}
+    real = {t.id: t for src in sorted(sources) for t in load_tasks(src)}
+    return [g for g in pool if g not in ids and not (g in real and real[g].content_hash() in hashes)]
+
+
+def pick_task(tasks: list[Task], rng: np.random.Generator, cfg: TrainConfig,
+              generators: list[str] | None = None) -> Task:
+    """The task of the next sample: with probability cfg.generated a fresh one from a generator of
+    `generators` (default: all), with 3-4 train pairs and a test pair; otherwise one of `tasks`.
+    With cfg.generated == 0 the random stream is the same as without generators."""
+    if cfg.generated > 0 and rng.random() < cfg.generated:
+        pool = generator_ids() if generators is None else generators
+        if pool:
+            gid = pool[int(rng.integers(len(pool)))]
+            return generate_task(gid, rng, n_train=int(rng.integers(3, 5)))
+    return tasks[int(rng.integers(len(tasks)))]
+
+
+def draw_samples(tasks: list[Task], rng: np.random.Generator, cfg: TrainConfig, n_batches: int,
+                 generators: list[str] | None = None) -> list[list[Sample]]:
     """n_batches micro-batches, each a list of samples whose lengths sum to at most cfg.batch_tokens.
     A sample too long for the room left loses demonstrations until it fits; after a few that cannot
-    fit at all the row is closed."""
+    fit at all the row is closed. cfg.generated of the samples come from `generators` (pick_task)."""
     batches = []
     for _ in range(n_batches):
         row, used, misses = [], 0, 0
         while misses < 8 and used < cfg.batch_tokens:
-            s = task_sample(tasks[int(rng.integers(len(tasks)))], rng, cfg, cfg.batch_tokens - used)
+            s = task_sample(pick_task(tasks, rng, cfg, generators), rng, cfg, cfg.batch_tokens - used)
             if s is None:
                 misses += 1
                 continue
@@ -154,11 +187,12 @@ def _uses_packing(backend: str) -> bool:
 
 
 def step_batches(tasks: list[Task], step: int, cfg: TrainConfig, device, packed: bool,
-                 token_ids: list[int] | None = None, stream: int = 0) -> list[dict]:
+                 token_ids: list[int] | None = None, stream: int = 0,
+                 generators: list[str] | None = None) -> list[dict]:
     """The micro-batches of one step, drawn afresh from (seed, stream, step): resumable by construction."""
     rng = np.random.default_rng([cfg.seed, stream, step])
     make = packed_batch if packed else padded_batch
-    return [make(row, device, token_ids) for row in draw_samples(tasks, rng, cfg, cfg.grad_accum)]
+    return [make(row, device, token_ids) for row in draw_samples(tasks, rng, cfg, cfg.grad_accum, generators)]
 
 
 def train_step(model, opt, sched, batches: list[dict], cfg: TrainConfig, packed: bool = True) -> float:
@@ -208,16 +242,18 @@ def evaluate(model, batches: list[dict], packed: bool = True) -> float:
 
 
 def train_steps(model, tasks: list[Task], steps: int, cfg: TrainConfig, start_step: int = 0, opt=None, sched=None,
-                backend: str = "transformers", token_ids: list[int] | None = None, on_step=None) -> list[float]:
+                backend: str = "transformers", token_ids: list[int] | None = None, on_step=None,
+                generators: list[str] | None = None) -> list[float]:
     """Train `model` in place for `steps` optimiser steps on samples of `tasks` (e.g. one task for
-    test-time training: its train pairs take turns as the test). Returns the losses."""
+    test-time training: its train pairs take turns as the test), and with cfg.generated > 0 on fresh
+    tasks of `generators` (default: all; see generator_pool). Returns the losses."""
     device = next(model.parameters()).device
     if opt is None:
         opt, sched = make_optimizer(model, cfg)
     packed = _uses_packing(backend)
     losses = []
     for step in range(start_step, start_step + steps):
-        batches = step_batches(tasks, step, cfg, device, packed, token_ids)
+        batches = step_batches(tasks, step, cfg, device, packed, token_ids, generators=generators)
         losses.append(train_step(model, opt, sched, batches, cfg, packed))
         if on_step is not None:
             on_step(step, losses[-1], batches)
@@ -315,6 +351,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     from arcforge.llm.model import PRESETS, LoraSettings, load_model, save_model
 
     out = Path(cfg.out)
+    if not 0.0 <= cfg.generated <= 1.0:
+        raise ArcError(f"generated must be a fraction from 0 to 1, got {cfg.generated}")
     tasks = load_training_tasks(cfg)
     train_tasks, val_tasks = split_validation(tasks, cfg.val_tasks, cfg.seed)
     if not train_tasks:
@@ -338,7 +376,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     device = next(model.parameters()).device
     token_ids = None if info.token_ids == list(range(len(info.token_ids))) else info.token_ids
     packed = _uses_packing(info.backend)
-    val_cfg = TrainConfig(**{**cfg.to_dict(), "grad_accum": cfg.val_batches})
+    # validation: held-out real tasks only; training: generators of held-out tasks left out
+    val_cfg = TrainConfig(**{**cfg.to_dict(), "grad_accum": cfg.val_batches, "generated": 0.0})
+    generators = generator_pool(val_tasks) if cfg.generated > 0 else None
     val_batches = step_batches(val_tasks, 0, val_cfg, device, packed, token_ids, stream=1) if val_tasks else []
     # torch.manual_seed(...) is not needed: dropout is off and data depends on (seed, step) alone
 
@@ -366,7 +406,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
     try:
         end = min(cfg.steps, cfg.stop_at or cfg.steps)
-        train_steps(model, train_tasks, max(0, end - start), cfg, start, opt, sched, info.backend, token_ids, on_step)
+        train_steps(model, train_tasks, max(0, end - start), cfg, start, opt, sched, info.backend, token_ids, on_step,
+                    generators)
     finally:
         bar.close()
         log.close()

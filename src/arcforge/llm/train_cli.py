@@ -12,7 +12,7 @@ from arcforge.errors import ArcError
 
 # flags that map one-to-one onto TrainConfig fields (None: not given, keep the lower layers' value)
 _FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accum", "max_len", "warmup_steps",
-           "val_tasks", "eval_every", "save_every", "seed", "device", "lora_r", "out", "stop_at")
+           "val_tasks", "eval_every", "save_every", "seed", "device", "lora_r", "out", "stop_at", "generated")
 
 
 def cmd_train(args) -> int:
@@ -77,6 +77,8 @@ def register(subparsers) -> None:
     s.add_argument("--max-len", type=int, help="longest sample in tokens")
     s.add_argument("--warmup-steps", type=int)
     s.add_argument("--val-tasks", type=int, help="tasks held out for the validation loss")
+    s.add_argument("--generated", type=float, metavar="FRACTION",
+                   help="fraction of samples from fresh tasks made by the task generators (default 0)")
     s.add_argument("--eval-every", type=int)
     s.add_argument("--save-every", type=int)
     s.add_argument("--seed", type=int)
