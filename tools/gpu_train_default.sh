@@ -4,11 +4,12 @@
 #   tools/gpu_train_default.sh wait SECONDS    show progress for up to SECONDS (keeps the machine busy)
 #   tools/gpu_train_default.sh finish          wait for the run to end, export bf16 shards + log to $OUT
 # The run lives in /tmp/arc-default on the device machine and resumes there (--resume) if restarted.
+# TRAIN_ARGS adds flags to the probe and the run (e.g. TRAIN_ARGS="--generated 0.5").
 set -euo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src:$PWD/.whl/pysite
 RUN=/tmp/arc-default
 CFG=configs/default-model.toml
-train() { python3 -m arcforge train --config $CFG --quiet "$@"; }
+train() { python3 -m arcforge train --config $CFG --quiet ${TRAIN_ARGS:-} "$@"; }
 
 case "$1" in
 start)
@@ -28,7 +29,8 @@ PY
 )
   echo "steps=$steps" | tee /tmp/steps
   mkdir -p $RUN
-  setsid nohup python3 -m arcforge train --config $CFG --quiet --steps "$steps" --out $RUN > $RUN.out 2>&1 < /dev/null &
+  setsid nohup python3 -m arcforge train --config $CFG --quiet ${TRAIN_ARGS:-} --steps "$steps" --out $RUN \
+    > $RUN.out 2>&1 < /dev/null &
   sleep 60; tail -n 2 $RUN/log.jsonl || cat $RUN.out
   ;;
 wait)

@@ -334,6 +334,37 @@ def as_lm(model, valid_only: bool = True, fast: bool = True) -> LM:
 # Searches (model-agnostic: they see only a Stepper)
 
 
+@dataclasses.dataclass
+class _Frontier:
+    """The live branches of a search: which prompt each belongs to, its summed log-prob, the tokens
+    it has generated, and its grid-grammar state (None without a grammar)."""
+
+    owner: torch.Tensor
+    cum: torch.Tensor
+    hist: torch.Tensor
+    state: _GridState | None
+
+    @classmethod
+    def start(cls, n: int, device, grammar: GridGrammar | None) -> _Frontier:
+        return cls(torch.arange(n, device=device), torch.zeros(n, dtype=torch.float64, device=device),
+                   torch.zeros((n, 0), dtype=torch.long, device=device),
+                   grammar.start(n, device) if grammar else None)
+
+    def allowed(self, grammar: GridGrammar | None, lp: torch.Tensor) -> torch.Tensor:
+        return grammar.allowed(self.state) if grammar else torch.ones_like(lp, dtype=torch.bool)
+
+    def advance(self, rows: torch.Tensor, toks: torch.Tensor, cum: torch.Tensor,
+                grammar: GridGrammar | None) -> _Frontier:
+        """Branch i of the result continues row rows[i] with token toks[i]; cum = its new sum."""
+        state = grammar.advance(self.state.select(rows), toks) if grammar else None
+        return _Frontier(self.owner[rows], cum, torch.cat([self.hist[rows], toks[:, None]], dim=1), state)
+
+    def finished(self, rows: torch.Tensor, eos: int, scores: torch.Tensor):
+        """(prompt, tokens + [eos], score) of the branches rows that end here."""
+        return zip(self.owner[rows].tolist(), (h + [eos] for h in self.hist[rows].tolist()), scores.tolist(),
+                   strict=True)
+
+
 def threshold_search(stepper: Stepper, n_prompts: int, threshold: float, max_new: int, eos: int = EOS,
                      grammar: GridGrammar | None = None, deadline: float | None = None) -> list[list[Completion]]:
     """Every continuation ending in `eos` (within max_new tokens) whose probability is
@@ -348,30 +379,18 @@ def threshold_search(stepper: Stepper, n_prompts: int, threshold: float, max_new
         return results
     log_t = math.log(threshold)
     lp = stepper.start()
-    dev = lp.device
-    owner = torch.arange(n_prompts, device=dev)
-    cum = torch.zeros(n_prompts, dtype=torch.float64, device=dev)
-    hist = torch.zeros((n_prompts, 0), dtype=torch.long, device=dev)
-    state = grammar.start(n_prompts, dev) if grammar else None
+    front = _Frontier.start(n_prompts, lp.device, grammar)
     for depth in range(max_new):
-        cand = cum[:, None] + lp.double()
-        ok = cand >= log_t
-        if grammar is not None:
-            ok &= grammar.allowed(state)
-        rows, toks = ok.nonzero(as_tuple=True)
+        cand = front.cum[:, None] + lp.double()
+        rows, toks = ((cand >= log_t) & front.allowed(grammar, lp)).nonzero(as_tuple=True)
         done = toks == eos
         if done.any():
-            r = rows[done]
-            for o, h, s in zip(owner[r].tolist(), hist[r].tolist(), cand[r, eos].tolist(), strict=True):
-                results[o].append((h + [eos], s))
+            for o, seq, score in front.finished(rows[done], eos, cand[rows[done], eos]):
+                results[o].append((seq, score))
         rows, toks = rows[~done], toks[~done]
         if rows.numel() == 0 or depth == max_new - 1 or (deadline is not None and time.monotonic() > deadline):
             break
-        cum = cand[rows, toks]
-        owner = owner[rows]
-        hist = torch.cat([hist[rows], toks[:, None]], dim=1)
-        if grammar is not None:
-            state = grammar.advance(state.select(rows), toks)
+        front = front.advance(rows, toks, cand[rows, toks], grammar)
         lp = stepper.step(rows, toks)
     for r in results:
         r.sort(key=lambda c: (-c[1], c[0]))
@@ -386,29 +405,20 @@ def greedy_search(stepper: Stepper, n_prompts: int, max_new: int, eos: int = EOS
     if max_new <= 0 or n_prompts == 0:
         return results
     lp = stepper.start()
-    dev = lp.device
-    owner = torch.arange(n_prompts, device=dev)
-    cum = torch.zeros(n_prompts, dtype=torch.float64, device=dev)
-    hist = torch.zeros((n_prompts, 0), dtype=torch.long, device=dev)
-    state = grammar.start(n_prompts, dev) if grammar else None
+    front = _Frontier.start(n_prompts, lp.device, grammar)
     for depth in range(max_new):
-        masked = lp.double()
-        if grammar is not None:
-            masked = masked.masked_fill(~grammar.allowed(state), float("-inf"))
+        masked = lp.double().masked_fill(~front.allowed(grammar, lp), float("-inf"))
         toks = masked.argmax(-1)
-        cum = cum + masked.gather(-1, toks[:, None])[:, 0]
-        hist = torch.cat([hist, toks[:, None]], dim=1)
+        cum = front.cum + masked.gather(-1, toks[:, None])[:, 0]
         done = toks == eos
         if done.any():
-            for o, h, s in zip(owner[done].tolist(), hist[done].tolist(), cum[done].tolist(), strict=True):
-                results[o] = (h, s)
+            for o, seq, score in front.finished(done.nonzero(as_tuple=True)[0], eos, cum[done]):
+                results[o] = (seq, score)
         live = (~done).nonzero(as_tuple=True)[0]
         if live.numel() == 0 or depth == max_new - 1:
             break
-        owner, cum, hist, toks = owner[live], cum[live], hist[live], toks[live]
-        if grammar is not None:
-            state = grammar.advance(state.select(live), toks)
-        lp = stepper.step(live, toks)
+        front = front.advance(live, toks[live], cum[live], grammar)
+        lp = stepper.step(live, toks[live])
     return results
 
 
