@@ -201,3 +201,88 @@ def test_train_with_generated_tasks(tmp_path, monkeypatch, one_torch_thread):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["generated"] == 0.5
     with pytest.raises(ArcError, match="fraction"):
         train(TrainConfig(**{**cfg.to_dict(), "generated": 1.5, "out": str(tmp_path / "bad")}))
+
+
+# ---- carrying a checkpoint to another machine: export-checkpoint, train --resume-from ----
+
+
+def _small_run(out, **kw):
+    return TrainConfig(**{**dict(model="tiny", data=["arc1/train"], steps=6, batch_tokens=1024, max_len=1024,
+                                 val_tasks=0, save_every=100, progress=False, device="cpu", lr=1e-3,
+                                 warmup_steps=2, lora_r=4), **kw, "out": str(out)})
+
+
+def _log(run):
+    return [json.loads(x) for x in (run / "log.jsonl").read_text().splitlines()]
+
+
+def _files_fit(ck, shard_mb):
+    manifest = json.loads((ck / "manifest.json").read_text())
+    names = sorted(f.name for f in ck.iterdir())
+    assert names == sorted([*(f["name"] for f in manifest["files"]), "manifest.json"])
+    assert all(f.stat().st_size <= shard_mb * 10**6 for f in ck.iterdir())
+    return names
+
+
+def test_full_export_resumes_exactly(tmp_path, one_torch_thread):
+    from safetensors.torch import load_file
+
+    from arcforge.llm.train import export_checkpoint
+
+    train(_small_run(tmp_path / "whole"))
+    train(_small_run(tmp_path / "a", stop_at=3))
+    ck = export_checkpoint(tmp_path / "a", tmp_path / "ck", full=True, shard_mb=1)
+    names = _files_fit(ck, 1)
+    assert sum(n.startswith("weights-") for n in names) > 1 and sum(n.startswith("trainer.pt.") for n in names) > 1
+    train(_small_run(tmp_path / "b"), resume_from=ck)  # another machine: a fresh run folder
+    assert [r["step"] for r in _log(tmp_path / "b")] == [4, 5, 6]
+    assert [r["loss"] for r in _log(tmp_path / "b")] == [r["loss"] for r in _log(tmp_path / "whole")[3:]]
+    whole, resumed = (load_file(tmp_path / d / "model" / "model.safetensors") for d in ("whole", "b"))
+    assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_light_export_shards_and_rewarms(tmp_path, monkeypatch, one_torch_thread, lora):
+    import shutil
+
+    import arcforge.llm.train as tr
+
+    cfg = _small_run(tmp_path / "a", steps=8, resume_warmup=3, stop_at=3, lora=lora)
+    train(cfg)
+    ck = tr.export_checkpoint(tmp_path / "a", tmp_path / "ck", shard_mb=1)
+    names = _files_fit(ck, 1)
+    assert not any(n.startswith("trainer.pt") for n in names)
+    if not lora:  # tiny's 0.8M weights in bf16 over 1 MB shards (an adapter of rank 4 is smaller)
+        assert sum(n.startswith("weights-") for n in names) > 1
+    shutil.rmtree(tmp_path / "a")  # nothing of the first machine is left, a LoRA run's base included
+    lrs = []
+    real_step = tr.train_step
+    monkeypatch.setattr(tr, "train_step", lambda m, o, s, *a, **k: (lrs.append(s.get_last_lr()[0]),
+                                                                       real_step(m, o, s, *a, **k))[1])
+    b = tmp_path / "b"
+    train(_small_run(b, steps=8, resume_warmup=3, stop_at=4, lora=lora), resume_from=ck)
+    summary = train(_small_run(b, steps=8, resume_warmup=3, lora=lora), resume=True)  # the re-warm survives
+    assert summary["steps"] == 8 and [r["step"] for r in _log(b)] == [4, 5, 6, 7, 8]
+    want = [cfg.lr * lr_factor(s, cfg) * min(1, (s - 2) / 3) for s in range(3, 8)]
+    assert lrs == pytest.approx(want, rel=1e-9) and lrs[0] == pytest.approx(cfg.lr * lr_factor(3, cfg) / 3)
+    model, info = load_model(str(b / "model"), device="cpu")
+    assert info.lora == lora
+
+
+def test_corrupted_export_is_refused(cli, tmp_path, one_torch_thread):
+    from arcforge.llm.train import read_export
+
+    train(_small_run(tmp_path / "a", steps=1))
+    r = cli("export-checkpoint", tmp_path / "a", tmp_path / "ck", "--shard-mb", "1")
+    assert r.returncode == 0, r.stderr
+    ck = tmp_path / "ck"
+    read_export(ck)
+    shard = sorted(ck.glob("weights-*.safetensors"))[-1]
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 1
+    shard.write_bytes(bytes(data))
+    with pytest.raises(ArcError, match=f"{shard.name}: sha256 does not match"):
+        train(_small_run(tmp_path / "b"), resume_from=ck)
+    r = cli("train", "--resume-from", ck, "--out", tmp_path / "c", "--quiet")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert shard.name in r.stderr and "sha256" in r.stderr and not (tmp_path / "c" / "checkpoint").exists()

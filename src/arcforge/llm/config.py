@@ -35,6 +35,7 @@ class TrainConfig:
     lr: float = 1e-3
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
     warmup_steps: int = 20
+    resume_warmup: int = 50  # lr re-warm steps after resuming without optimiser state (a light export)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     batch_tokens: int = 8192  # tokens per packed micro-batch (no padding)
@@ -94,8 +95,9 @@ def apply(cfg: TrainConfig, values: dict, source: str) -> TrainConfig:
 
 
 def train_config(preset: str | None = None, toml_path: str | Path | None = None,
-                 overrides: dict | None = None) -> TrainConfig:
-    cfg = TrainConfig()
+                 overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
+    """`base`: settings below the preset (a resumed run's saved config)."""
+    cfg = apply(TrainConfig(), base or {}, "saved config")
     if preset is not None:
         if preset not in PRESETS:
             raise ArcError(f"unknown training preset '{preset}': use one of {', '.join(PRESETS)}")

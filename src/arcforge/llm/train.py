@@ -8,6 +8,21 @@ from its last checkpoint sees exactly the batches it would have seen. Samples ar
 The loss covers output grids only and is weighted by tokens across gradient accumulation.
 With cfg.generated > 0 that fraction of samples comes from fresh tasks built by the task generators
 (arcforge.generators) instead of the task list; the generators of held-out validation tasks are left out.
+
+A run can stop on one machine and go on on another, its checkpoint carried in files small enough for
+tools that move at most 16 MiB a file. On machine A:
+
+    arcforge train --model arc-12m --steps 4000 --out RUN --stop-at 1500
+    arcforge export-checkpoint RUN OUT/ck            # add --full to carry the optimiser state too
+
+bring OUT/ck back (manifest.json, meta.json, weights-*.safetensors; with --full also trainer.pt.NNN),
+then on machine B:
+
+    arcforge train --resume-from ck --out RUN        # the saved settings; flags given here win
+
+The manifest's sizes and sha256 are checked first. A --full export resumes exactly; the default
+(bf16 weights, ~25 MB for arc-12m) starts fresh Adam moments at the saved step with the lr re-warmed
+over resume_warmup steps. RUN then holds a normal checkpoint: `--resume` works there as usual.
 """
 
 from __future__ import annotations
@@ -168,11 +183,23 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
 
 
-def make_optimizer(model, cfg: TrainConfig):
+def rewarm_factor(step: int, rewarm_from: int | None, cfg: TrainConfig) -> float:
+    """After a resume with fresh Adam moments at step `rewarm_from`: a linear ramp over
+    cfg.resume_warmup steps (1 otherwise), multiplying lr_factor."""
+    if rewarm_from is None or cfg.resume_warmup <= 0:
+        return 1.0
+    return min(1.0, max(0, step - rewarm_from + 1) / cfg.resume_warmup)
+
+
+def make_optimizer(model, cfg: TrainConfig, start: int = 0, rewarm_from: int | None = None):
+    """AdamW and its schedule, placed at step `start` (the lr of the next step is that of `start`)."""
     params = [p for p in model.parameters() if p.requires_grad]
     fused = {"fused": True} if params and params[0].is_cuda else {}
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay, **fused)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
+    for g in opt.param_groups:
+        g["initial_lr"] = g["lr"]
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: lr_factor(s, cfg) * rewarm_factor(s, rewarm_from, cfg), last_epoch=start - 1)
     return opt, sched
 
 
@@ -324,7 +351,9 @@ def save_checkpoint(out: Path, model, opt, sched, step: int, base_spec: str | No
 
 
 def load_checkpoint(out: Path, cfg: TrainConfig, device=None):
-    """Model, optimiser, scheduler, next step and state of out/checkpoint."""
+    """Model, optimiser, scheduler, next step and state of out/checkpoint. Without trainer.pt (a light
+    export carried from another machine): fresh Adam moments, the schedule at the saved step and a
+    re-warm of the lr over cfg.resume_warmup steps (state["rewarm_from"] records where it began)."""
     from arcforge.llm.model import load_model
 
     ck = out / "checkpoint"
@@ -333,19 +362,185 @@ def load_checkpoint(out: Path, cfg: TrainConfig, device=None):
     state = json.loads((ck / "state.json").read_text())
     backend = cfg.backend or state.get("backend")  # keep the run's backend unless told otherwise
     model, info = load_model(str(ck), backend=backend, device=device or cfg.device, trainable=True)
-    opt, sched = make_optimizer(model, cfg)
+    if not (ck / "trainer.pt").is_file():
+        state["rewarm_from"] = state["step"]
+        opt, sched = make_optimizer(model, cfg, state["step"], state["step"])
+        return model, info, opt, sched, state["step"], state
+    opt, sched = make_optimizer(model, cfg, rewarm_from=state.get("rewarm_from"))
     saved = torch.load(ck / "trainer.pt", map_location=next(model.parameters()).device, weights_only=False)
     opt.load_state_dict(saved["opt"])
     sched.load_state_dict(saved["sched"])
     return model, info, opt, sched, state["step"], state
 
 
+# ---- carrying a checkpoint to another machine ----
+
+EXPORT_FORMAT = "arcforge-checkpoint/1"
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _run_base(run: Path, state: dict) -> Path | None:
+    """The adapter's base folder when it lives inside the run (a LoRA run from a fresh preset): it has to
+    travel with the checkpoint. Other bases (hub ids, folders elsewhere) are referred to by name."""
+    base = state.get("base")
+    if not base or not Path(base).is_dir() or not (run / "checkpoint" / "adapter_config.json").is_file():
+        return None
+    base = Path(base).resolve()
+    return base if base.is_relative_to(run.resolve()) else None
+
+
+def export_checkpoint(run: str | Path, dst: str | Path, full: bool = False, shard_mb: int = 15) -> Path:
+    """Write RUN/checkpoint to `dst` as files of at most shard_mb MB each (10**6 bytes), to carry it to
+    another machine: the weights as safetensors shards (bf16, or with `full` the saved dtype), meta.json
+    (state.json, the folder's small files, each tensor's file and dtype), with `full` trainer.pt
+    (optimiser and schedule) cut into parts, and manifest.json listing every file's size and sha256.
+    A LoRA run's adapter goes like a full model's weights; a base saved inside the run (run/base)
+    goes too. `train(cfg, resume_from=dst)` continues the run from it."""
+    from safetensors.torch import load_file, save_file
+
+    run, dst = Path(run), Path(dst)
+    ck = run / "checkpoint"
+    if not (ck / "state.json").is_file():
+        raise ArcError(f"{run}: no checkpoint to export (expected {ck}/state.json)")
+    if dst.exists() and any(dst.iterdir()) and not (dst / "manifest.json").is_file():
+        raise ArcError(f"{dst}: exists and is not an exported checkpoint; choose another destination")
+    limit = shard_mb * 10**6
+    state = json.loads((ck / "state.json").read_text())
+    folders = {"checkpoint": ck}
+    if (base := _run_base(run, state)) is not None:
+        folders["base"] = base
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    meta = {"format": EXPORT_FORMAT, "step": state["step"], "full": full, "state": state, "texts": {},
+            "tensors": {}, "trainer": []}
+    tensors = {}  # "folder/file/name" -> tensor, in file order
+    for key, folder in folders.items():
+        for f in sorted(folder.iterdir()):
+            rel = f"{key}/{f.name}"
+            if f.is_dir():
+                raise ArcError(f"{f}: unexpected folder in a checkpoint; cannot export it")
+            if f.suffix == ".safetensors":
+                for name, t in load_file(f).items():
+                    meta["tensors"][f"{rel}/{name}"] = str(t.dtype).removeprefix("torch.")
+                    cast = not full and t.is_floating_point()
+                    tensors[f"{rel}/{name}"] = t.to(torch.bfloat16) if cast else t
+            elif f.name == "trainer.pt":
+                if full:  # byte parts: the optimiser state restored exactly
+                    data = f.read_bytes()
+                    for i in range(0, max(len(data), 1), limit):
+                        part = f"trainer.pt.{i // limit:03d}"
+                        (tmp / part).write_bytes(data[i:i + limit])
+                        meta["trainer"].append(part)
+            elif f.name != "state.json":
+                meta["texts"][rel] = f.read_text()
+    # weights: greedy shards under the limit (a header entry costs ~100 bytes + the name)
+    shards, size = [{}], 0
+    for k, t in tensors.items():
+        cost = t.numel() * t.element_size() + 200 + len(k)
+        if shards[-1] and size + cost > limit - 1000:
+            shards.append({})
+            size = 0
+        shards[-1][k], size = t.contiguous(), size + cost
+    for i, shard in enumerate(shards):
+        save_file(shard, tmp / f"weights-{i + 1:05d}-of-{len(shards):05d}.safetensors", metadata={"format": "pt"})
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    files = []
+    for f in sorted(tmp.iterdir()):
+        if f.stat().st_size > limit:
+            shutil.rmtree(tmp)
+            raise ArcError(f"{f.name} would be {f.stat().st_size} bytes, over --shard-mb {shard_mb}; raise it")
+        files.append({"name": f.name, "size": f.stat().st_size, "sha256": _sha256(f)})
+    (tmp / "manifest.json").write_text(json.dumps({"format": EXPORT_FORMAT, "step": state["step"], "full": full,
+                                                   "files": files}, indent=1))
+    old = dst.with_name(dst.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        dst.rename(old)
+    tmp.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
+    return dst
+
+
+def read_export(src: str | Path) -> dict:
+    """meta.json of an exported checkpoint, after checking every file of its manifest (size, sha256)."""
+    src = Path(src)
+    try:
+        manifest = json.loads((src / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise ArcError(f"{src}: not an exported checkpoint (manifest.json: {e})") from None
+    for f in manifest.get("files", []):
+        path = src / f["name"]
+        if not path.is_file():
+            raise ArcError(f"{path}: missing (listed in manifest.json)")
+        if path.stat().st_size != f["size"]:
+            raise ArcError(f"{path}: {path.stat().st_size} bytes, manifest.json says {f['size']} (incomplete copy?)")
+        if _sha256(path) != f["sha256"]:
+            raise ArcError(f"{path}: sha256 does not match manifest.json (corrupted copy)")
+    meta = json.loads((src / "meta.json").read_text())
+    if meta.get("format") != EXPORT_FORMAT:
+        raise ArcError(f"{src}: unknown export format {meta.get('format')!r}")
+    return meta
+
+
+def import_checkpoint(src: str | Path, out: Path) -> dict:
+    """Rebuild out/checkpoint (and out/base for a LoRA run that carried its base) from an exported
+    checkpoint: tensors back in their saved dtype, trainer.pt only if it was exported. Returns the state."""
+    from safetensors.torch import load_file, save_file
+
+    src = Path(src)
+    meta = read_export(src)
+    shards = {}
+    for f in sorted(src.glob("weights-*.safetensors")):
+        shards.update(load_file(f))
+    by_file: dict[str, dict] = {}
+    for key, dtype in meta["tensors"].items():
+        folder, name, tensor = key.split("/", 2)
+        by_file.setdefault(f"{folder}/{name}", {})[tensor] = shards[key].to(getattr(torch, dtype))
+    state = dict(meta["state"])
+    dirs = {"checkpoint": out / "checkpoint.tmp", "base": out / "base"}
+    texts = dict(meta["texts"])
+    if any(k.startswith("base/") for k in [*texts, *meta["tensors"]]):  # the carried base lands in out/base: point at it
+        state["base"] = str(dirs["base"].resolve())
+        cfg_key = "checkpoint/adapter_config.json"
+        adapter = json.loads(texts[cfg_key])
+        adapter["base_model_name_or_path"] = state["base"]
+        texts[cfg_key] = json.dumps(adapter, indent=2)
+    for d in dirs.values():
+        shutil.rmtree(d, ignore_errors=True)
+    for rel, text in texts.items():
+        folder, name = rel.split("/", 1)
+        dirs[folder].mkdir(parents=True, exist_ok=True)
+        (dirs[folder] / name).write_text(text)
+    for rel, tensors in by_file.items():
+        folder, name = rel.split("/", 1)
+        dirs[folder].mkdir(parents=True, exist_ok=True)
+        save_file(tensors, dirs[folder] / name, metadata={"format": "pt"})
+    if meta["trainer"]:
+        with open(dirs["checkpoint"] / "trainer.pt", "wb") as f:
+            for part in meta["trainer"]:
+                f.write((src / part).read_bytes())
+    (dirs["checkpoint"] / "state.json").write_text(json.dumps(state, indent=1))
+    dirs["checkpoint"].rename(out / "checkpoint")
+    return state
+
+
 # ---- the whole run ----
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
+def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None = None) -> dict:
     """Train per cfg, writing out/checkpoint every cfg.save_every steps and the final model to
-    out/model. Returns a summary (final loss, validation loss, tokens/s)."""
+    out/model. Returns a summary (final loss, validation loss, tokens/s). `resume` continues
+    out/checkpoint; `resume_from` starts out/ from a checkpoint written by export_checkpoint."""
     from tqdm import tqdm
 
     from arcforge.llm.model import PRESETS, LoraSettings, load_model, save_model
@@ -357,9 +552,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     train_tasks, val_tasks = split_validation(tasks, cfg.val_tasks, cfg.seed)
     if not train_tasks:
         raise ArcError(f"no training tasks in {', '.join(cfg.data)}")
+    rewarm_from = None
+    if resume_from is not None:
+        if resume or (out / "checkpoint").exists():
+            raise ArcError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        import_checkpoint(resume_from, out)
+        resume = True
     if resume:
         model, info, opt, sched, start, state = load_checkpoint(out, cfg)
-        base_spec = state.get("base")
+        base_spec, rewarm_from = state.get("base"), state.get("rewarm_from")
     else:
         if (out / "checkpoint").exists():
             raise ArcError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
@@ -396,7 +598,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             val = evaluate(model, val_batches, packed)
             rec["val_loss"] = round(val, 5)
         if done % cfg.save_every == 0 or done in (cfg.steps, cfg.stop_at):
-            save_checkpoint(out, model, opt, sched, done, base_spec, cfg, {"backend": info.backend})
+            extra = {"backend": info.backend, **({"rewarm_from": rewarm_from} if rewarm_from is not None else {})}
+            save_checkpoint(out, model, opt, sched, done, base_spec, cfg, extra)
         tps = tokens / (time.perf_counter() - t0)
         rec["tokens_per_s"] = round(tps)
         log.write(json.dumps(rec) + "\n")

@@ -2,6 +2,8 @@
 
     arcforge train --model tiny --data arc1/train --steps 200 --out runs/tiny
     arcforge train --preset qwen2.5-0.5b --out runs/qwen --config my.toml --set lr=2e-4
+    arcforge export-checkpoint runs/tiny ck          # RUN/checkpoint in files of <= 15 MB, to carry
+    arcforge train --resume-from ck --out runs/tiny  # on another machine: the run goes on
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from arcforge.errors import ArcError
 
 # flags that map one-to-one onto TrainConfig fields (None: not given, keep the lower layers' value)
 _FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accum", "max_len", "warmup_steps",
-           "val_tasks", "eval_every", "save_every", "seed", "device", "lora_r", "out", "stop_at", "generated")
+           "val_tasks", "eval_every", "save_every", "seed", "device", "lora_r", "out", "stop_at", "generated",
+           "resume_warmup")
 
 
 def cmd_train(args) -> int:
@@ -33,11 +36,21 @@ def cmd_train(args) -> int:
             raise ArcError(f"--set takes KEY=VALUE, got '{item}'")
         k, v = item.split("=", 1)
         overrides[k.strip()] = v.strip()
-    cfg = train_config(args.preset, args.config, overrides)
+    base = None
+    if args.resume_from:  # the exported run's settings, below any preset, file or flag given now
+        import dataclasses
+
+        from arcforge.llm.config import TrainConfig
+        from arcforge.llm.train import read_export
+
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        saved = read_export(args.resume_from)["state"].get("config", {})
+        base = {k: v for k, v in saved.items() if k in known and k != "stop_at"}
+    cfg = train_config(args.preset, args.config, overrides, base)
 
     from arcforge.llm.train import train
 
-    summary = train(cfg, resume=args.resume)
+    summary = train(cfg, resume=args.resume, resume_from=args.resume_from)
     print(json.dumps(summary))
     return 0
 
@@ -49,6 +62,13 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_export_checkpoint(args) -> int:
+    from arcforge.llm.train import export_checkpoint
+
+    print(export_checkpoint(args.run, args.dst, args.full, args.shard_mb))
+    return 0
+
+
 def register(subparsers) -> None:
     e = subparsers.add_parser("export-model", help="copy a trained model folder in bf16, in shards (to ship it)")
     e.add_argument("src", help="a full model folder (e.g. RUN/model)")
@@ -56,6 +76,16 @@ def register(subparsers) -> None:
     e.add_argument("--dtype", default="bfloat16", help="bfloat16 (default), float16 or float32")
     e.add_argument("--shard-mb", type=int, default=15, help="largest safetensors file in MB (default 15)")
     e.set_defaults(fn=cmd_export)
+
+    c = subparsers.add_parser("export-checkpoint",
+                              help="write a run's checkpoint as files of <= --shard-mb MB, to resume elsewhere")
+    c.add_argument("run", help="a training run folder (RUN/checkpoint)")
+    c.add_argument("dst", help="the folder to write (manifest.json, meta.json, weights-*.safetensors, ...)")
+    c.add_argument("--full", action="store_true",
+                   help="weights in their saved dtype and the optimiser state: resumes exactly (default: bf16 "
+                        "weights only; the resumed run starts fresh Adam moments with a short lr re-warm)")
+    c.add_argument("--shard-mb", type=int, default=15, help="largest file in MB (default 15)")
+    c.set_defaults(fn=cmd_export_checkpoint)
 
     s = subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks")
     s.add_argument("--model", help="preset (tiny, small, qwen2.5-0.5b-shape), model folder or Hugging Face id")
@@ -66,6 +96,10 @@ def register(subparsers) -> None:
     s.add_argument("--config", help="TOML file of TrainConfig settings (top level or a [train] table)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="any TrainConfig setting; repeatable")
     s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    s.add_argument("--resume-from", metavar="DIR",
+                   help="start OUT from a checkpoint written by export-checkpoint (its settings are the defaults)")
+    s.add_argument("--resume-warmup", type=int,
+                   help="lr re-warm steps after --resume-from a light export (default 50)")
     s.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
     s.add_argument("--lora-r", type=int, help="LoRA rank (default 64)")
     s.add_argument("--backend", choices=("transformers", "unsloth"),
