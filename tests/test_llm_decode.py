@@ -296,10 +296,20 @@ def test_fast_stepper_equals_hf_stepper_through_splits_and_deaths(tiny_model):
     assert supports(tiny_model)
     prompts = [P1, P2, P3]  # different lengths: left padding
     want = _walk(HFLM(tiny_model).stepper(prompts), SCHEDULE)
-    got = _walk(FastLM(tiny_model).stepper(prompts, max_new=2), SCHEDULE)  # too small a hint: the cache grows
+    got = _walk(FastLM(tiny_model).stepper(prompts, max_new=2), SCHEDULE)
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape
         assert torch.allclose(g, w, atol=1e-5)
+
+
+def test_fast_stepper_grows_its_cache_past_the_hint(tiny_model):
+    from arcforge.llm.fast import COLUMN_STEP, FastLM
+
+    long = [([0, 1], [d % 10, (d + 3) % 10]) for d in range(COLUMN_STEP + 40)]  # past the first allocation
+    want = _walk(HFLM(tiny_model).stepper([P1, P3]), long)
+    got = _walk(FastLM(tiny_model).stepper([P1, P3], max_new=1), long)
+    assert len(got) == len(long) + 1
+    assert all(torch.allclose(g, w, atol=1e-4) for g, w in zip(got, want, strict=True))
 
 
 def test_fast_decoder_folds_lora_and_rereads_weights_each_search(tiny_model):

@@ -193,9 +193,8 @@ class Engine:
         if rows <= have_r and columns <= have_c:
             return
         r, c = max(rows, have_r), max(columns, have_c)
-        if self.graphs_on:
-            r = next((b for b in ROW_BUCKETS if b >= r), r)
-            c = -(-c // COLUMN_STEP) * COLUMN_STEP
+        r = next((b for b in ROW_BUCKETS if b >= r), r)  # grow in steps, not a row at a time
+        c = -(-c // COLUMN_STEP) * COLUMN_STEP
         shape = (self.n_layers, r, self.kv_heads, c, self.head_dim)
         K = torch.zeros(shape, dtype=self.dtype, device=self.device)
         V = torch.zeros(shape, dtype=self.dtype, device=self.device)
