@@ -25,6 +25,10 @@ that can no longer become a valid grid (empty rows, ragged rows, EOS mid-row, si
 `max_side`); pruning does not renormalise, it only stops work on sequences that would be
 dropped anyway.
 
+For Llama/Qwen2-family models `as_lm` returns `fast.FastLM`, whose stepper keeps one preallocated
+cache and replays CUDA graphs instead (the same results up to rounding; see llm/fast.py); `HFLM`
+is the general path.
+
 Everything model-facing goes through a small `LM` interface (`stepper(prompts)` and `score`), so
 a hand-built next-token distribution (`FunctionLM`) can stand in for a network in tests.
 """
