@@ -329,6 +329,18 @@ def split_validation(tasks: list[Task], n: int, seed: int) -> tuple[list[Task], 
 # ---- checkpoints ----
 
 
+def replace_dir(tmp: Path, final: Path) -> Path:
+    """Put the finished folder `tmp` in place of `final`: the old one is moved aside first and removed
+    last, so a crash in between leaves either folder whole."""
+    old = final.with_name(final.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
 def save_checkpoint(out: Path, model, opt, sched, step: int, base_spec: str | None, cfg: TrainConfig,
                     extra: dict | None = None) -> Path:
     """out/checkpoint: the model (full or adapter), optimiser and schedule, and the step. Written to a
@@ -341,13 +353,7 @@ def save_checkpoint(out: Path, model, opt, sched, step: int, base_spec: str | No
     torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp / "trainer.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, "base": base_spec, "config": cfg.to_dict(),
                                                 **(extra or {})}, indent=1))
-    old = out / "checkpoint.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
+    return replace_dir(tmp, final)
 
 
 def load_checkpoint(out: Path, cfg: TrainConfig, device=None):
@@ -462,13 +468,7 @@ def export_checkpoint(run: str | Path, dst: str | Path, full: bool = False, shar
         files.append({"name": f.name, "size": f.stat().st_size, "sha256": _sha256(f)})
     (tmp / "manifest.json").write_text(json.dumps({"format": EXPORT_FORMAT, "step": state["step"], "full": full,
                                                    "files": files}, indent=1))
-    old = dst.with_name(dst.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dst.exists():
-        dst.rename(old)
-    tmp.rename(dst)
-    shutil.rmtree(old, ignore_errors=True)
-    return dst
+    return replace_dir(tmp, dst)
 
 
 def read_export(src: str | Path) -> dict:
