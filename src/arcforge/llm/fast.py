@@ -286,8 +286,8 @@ class Engine:
         tok = torch.zeros(b, dtype=torch.long, device=self.device)
         pos = torch.zeros(b, dtype=torch.long, device=self.device)
         col = torch.zeros(1, dtype=torch.long, device=self.device)
-        # warm up on a side stream (allocator, kernels), writing only column 0 of padding rows'
-        # worth of garbage that every real step overwrites before it is read
+        # warm up on a side stream (allocator, kernels); the warm-up step writes keys and values of
+        # a dummy token into column 0 of rows 0..b-1, so that column is saved and put back after
         saved = (self.K[:, :b, :, :1].clone(), self.V[:, :b, :, :1].clone())
         s = torch.cuda.Stream()
         s.wait_stream(torch.cuda.current_stream())
