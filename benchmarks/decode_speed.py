@@ -26,6 +26,7 @@ from arcforge.llm.fast import FastLM
 from arcforge.llm.model import default_device, load_model
 from arcforge.llm.poe import view_prompts
 from arcforge.llm.solver import resolve_model
+from arcforge.llm.text import prompt_ids
 
 
 def sync():
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     model, _ = load_model(resolve_model(a.model), None, None, device, dtype)
     model.eval()
-    tasks = [t for t in load_tasks(a.dataset) if len(view_prompts(t, 0, view_set(1, len(t.train)))[0]) <= a.max_prompt]
+    tasks = [t for t in load_tasks(a.dataset) if len(prompt_ids(t, 0)) <= a.max_prompt]
     rows = []
     for t in tasks[: a.tasks]:
         prompts = view_prompts(t, 0, view_set(a.views, len(t.train), seed=0))

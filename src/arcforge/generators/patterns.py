@@ -219,26 +219,26 @@ def _two_points(a, b):
     return make
 
 
+def _elbow(g, a: int, b: int, colour: int, down_first: bool):
+    """Paint the background cells of an L path between the a-coloured and the b-coloured cell: along
+    a's column then b's row (down_first), or along a's row then b's column."""
+    (y1,), (x1,) = np.nonzero(g == a)
+    (y2,), (x2,) = np.nonzero(g == b)
+    out = g.copy()
+    ys, xs = slice(min(y1, y2), max(y1, y2) + 1), slice(min(x1, x2), max(x1, x2) + 1)
+    for seg in ((out[ys, x1], out[y2, xs]) if down_first else (out[y1, xs], out[ys, x2])):
+        seg[seg == 0] = colour
+    return out
+
+
 @register("d4a91cb9", _two_points(8, 2))
 def elbow_down_then_across(g):
-    (y1,), (x1,) = np.nonzero(g == 8)
-    (y2,), (x2,) = np.nonzero(g == 2)
-    out = g.copy()
-    out[min(y1, y2):max(y1, y2) + 1, x1][out[min(y1, y2):max(y1, y2) + 1, x1] == 0] = 4
-    out[y2, min(x1, x2):max(x1, x2) + 1][out[y2, min(x1, x2):max(x1, x2) + 1] == 0] = 4
-    return out
+    return _elbow(g, 8, 2, 4, down_first=True)
 
 
 @register("a2fd1cf0", _two_points(2, 3))
 def elbow_across_then_down(g):
-    (y1,), (x1,) = np.nonzero(g == 2)
-    (y2,), (x2,) = np.nonzero(g == 3)
-    out = g.copy()
-    row = out[y1, min(x1, x2):max(x1, x2) + 1]
-    row[row == 0] = 8
-    col = out[min(y1, y2):max(y1, y2) + 1, x2]
-    col[col == 0] = 8
-    return out
+    return _elbow(g, 2, 3, 8, down_first=False)
 
 
 # ---- crops ----
