@@ -8,6 +8,7 @@ import pytest
 from arcforge.datasets import load_tasks
 from arcforge.dsl import lines, objects
 from arcforge.dsl import primitives as p
+from arcforge.dsl.normalise import fixed_colours, normalise
 from arcforge.dsl.search import DslSearch, learn_colour_map
 from arcforge.dsl.size import rule_sizes
 from arcforge.pipeline import make_solver
@@ -37,6 +38,7 @@ MOTIVATING = {
     "cce03e0d": "kron_c2",  # copies of the grid at the cells of one colour
     "d2abd087": "recolour8[size==6]",  # learned object recolouring by a property
     "6455b5f5": "recolourr[size_extreme]",  # ... of the regions of zero cells
+    "ddf7fa4f": "source4c[cols]",  # objects painted the colour found in their columns
     "8efcae92": "crop8_obj[max_count_c2]",  # learned crop to the object chosen by a property
     "b9b7f026": "_colour[max_holes]",  # ... or its colour
     "5bd6f4ac": "window[",  # fixed window at a corner
@@ -56,6 +58,7 @@ MOTIVATING = {
     "95990924": "cellc[",  # colour-free cell rule on neighbour masks
     "f8b3ba0a": "colour_rank_rest",  # colours ranked by count
     "d631b094": "cells_row",  # the non-zero cells as a row
+    "3345333e": "norm:",  # a program on the colour-normalised task (each pair draws in other colours)
     "b190f7f5": "halves_long_kron_mask",  # one half's shape at each cell of the other
     "0b148d64": "part[unique_colour]",  # learned choice of a separator cell
     "662c240a": "thirds:part[",  # ... or of one of equal parts
@@ -81,7 +84,8 @@ def test_motivating_task_solved(task_id):
 
 
 def test_candidates_do_not_depend_on_test_outputs():
-    for tid in ("0520fde7", "0ca9ddb6", "67a3c6ac", "2281f1f4", "d13f3404"):  # the last two: fitted rules
+    # 2281f1f4, d13f3404: fitted rules; 3345333e: colour normalisation, whose maps come from test inputs
+    for tid in ("0520fde7", "0ca9ddb6", "67a3c6ac", "2281f1f4", "d13f3404", "3345333e"):
         task = _TASKS[tid]
         a = DslSearch(max_depth=2).solve(task, time.monotonic() + 30)
         b = DslSearch(max_depth=2).solve(task.without_test_outputs(), time.monotonic() + 30)
@@ -117,6 +121,28 @@ def test_colour_map_is_cellwise_and_consistent():
     assert lut[1] == 3 and lut[2] == 4 and lut[0] == 0
     assert learn_colour_map([a], [np.array([[3, 4], [5, 0]], np.int8)]) is None  # 2 -> 4 and 2 -> 5
     assert learn_colour_map([a], [a]) is None  # identity is not a map
+
+
+def test_colour_normalisation_renames_each_pair_consistently():
+    task = _TASKS["3345333e"]  # a figure and a stray block, in different colours in every pair
+    fixed = fixed_colours(task)
+    assert 0 in fixed
+    ntask, inverses = normalise(task.without_test_outputs())
+    for ex, nex in zip(task.train, ntask.train, strict=True):
+        # one renaming per pair, applied to input and output alike, fixed colours untouched
+        lut = np.full(10, -1)
+        for a, b in ((ex.input, nex.input), (ex.output, nex.output)):
+            assert a.shape == b.shape
+            for old, new in zip(a.ravel(), b.ravel(), strict=True):
+                assert lut[old] in (-1, new)
+                lut[old] = new
+        assert all(lut[c] in (-1, c) for c in fixed)
+    # every pair's figure now has the same colour, though the task's own pairs differ
+    assert len({tuple(np.unique(ex.input)) for ex in ntask.train}) == 1 < len({tuple(np.unique(ex.input))
+                                                                               for ex in task.train})
+    for ex, nex, inv in zip(task.test, ntask.test, inverses, strict=True):
+        assert np.array_equal(inv[nex.input], ex.input)  # predictions map back to the task's colours
+    assert normalise(_TASKS["00d62c1b"]) is None  # the same colours in every pair: nothing to rename
 
 
 def test_components_and_lines():

@@ -471,6 +471,95 @@ def fit_object_recolour(inputs: list[Grid], outputs: list[Grid], tests: list[Gri
     return found
 
 
+def _grow(m: np.ndarray) -> np.ndarray:
+    """m and its 8 neighbours."""
+    h, w = m.shape
+    p = np.pad(m, 1)
+    return np.logical_or.reduce([p[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
+                                 for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+
+
+SOURCES = ("touch", "cols", "rows", "near", "inside")
+
+
+def _sources(g: Grid, o, movers: list[int]) -> tuple[int | None, ...]:
+    """Colours (in SOURCES order) object o could take from elsewhere in g: the one colour other than
+    the movers' that touches it, that shares its columns or its rows, that lies nearest to it, or that
+    lies inside its box; None where that is not exactly one colour."""
+    other = (g != 0) & ~np.isin(g, movers)
+    m = o.mask
+    box = np.zeros_like(m)
+    box[o.y0: o.y1, o.x0: o.x1] = True
+    cols, rows = np.zeros_like(m), np.zeros_like(m)
+    cols[:, o.x0: o.x1] = True
+    rows[o.y0: o.y1, :] = True
+    near = None
+    oy, ox = np.nonzero(m)
+    ty, tx = np.nonzero(other & ~m)
+    if len(ty):
+        d = np.maximum(abs(ty[:, None] - oy[None]), abs(tx[:, None] - ox[None])).min(axis=1)
+        near = other & ~m
+        near[ty[d > d.min()], tx[d > d.min()]] = False
+
+    def one(cells) -> int | None:
+        if cells is None:
+            return None
+        cs = np.unique(g[cells])
+        return int(cs[0]) if len(cs) == 1 else None
+    outside_o = other & ~m
+    return (one(_grow(m) & outside_o), one(cols & outside_o), one(rows & outside_o), one(near), one(box & other))
+
+
+def fit_object_source(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """(0, rule name, test predictions) for each way of finding, elsewhere in the grid, the colour that
+    every changed object is painted (SOURCES): objects of the colours that change ("movers") each take
+    the one colour touching them, in their columns or rows, nearest, or inside their box; everything
+    else stays as it is."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    if any(((a == 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    found = []
+    for tag, diag, by_colour in (("8c", True, True), ("4c", False, True), ("8", True, False)):
+        tr_objs = [ob.objects(a, diag, by_colour) for a in inputs]
+        te_objs = [ob.objects(t, diag, by_colour) for t in tests]
+        if any(not os or len(os) > 60 for os in tr_objs + te_objs):
+            continue
+        labels = []
+        for a, b, os in zip(inputs, outputs, tr_objs, strict=False):
+            lab = _labels(a, b, os)
+            if lab is None:
+                break
+            labels.append(lab)
+        else:
+            movers = sorted({o.colour for os, labs in zip(tr_objs, labels, strict=False)
+                             for o, lab in zip(os, labs, strict=False) if KEEP not in lab})
+            # every object of a mover colour must be explained; the others must stay as they are
+            if not movers or any(KEEP not in lab for os, labs in zip(tr_objs, labels, strict=False)
+                                 for o, lab in zip(os, labs, strict=False) if o.colour not in movers):
+                continue
+            tr_src = [[_sources(a, o, movers) for o in os if o.colour in movers]
+                      for a, os in zip(inputs, tr_objs, strict=False)]
+            tr_lab = [[lab for o, lab in zip(os, labs, strict=False) if o.colour in movers]
+                      for os, labs in zip(tr_objs, labels, strict=False)]
+            te_src = [[(o, _sources(t, o, movers)) for o in os if o.colour in movers]
+                      for t, os in zip(tests, te_objs, strict=False)]
+            for k, name in enumerate(SOURCES):
+                if not all(src[k] is not None and src[k] in lab
+                           for srcs, labs in zip(tr_src, tr_lab, strict=False) for src, lab in zip(srcs, labs, strict=False)):
+                    continue
+                if any(src[k] is None for srcs in te_src for _, src in srcs):
+                    continue
+                preds = []
+                for t, srcs in zip(tests, te_src, strict=False):
+                    out = t.copy()
+                    for o, src in srcs:
+                        out[o.mask] = src[k]
+                    preds.append(out)
+                found.append((0, f"source{tag}[{name}]", preds))
+    return found
+
+
 # ---- cropping to a chosen object ------------------------------------------------------------
 
 def _crop_features(g: Grid, objs) -> list[dict]:

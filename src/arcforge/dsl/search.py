@@ -25,11 +25,13 @@ from arcforge.dsl.learned import (
     fit_cell_summary,
     fit_object_crop,
     fit_object_recolour,
+    fit_object_source,
     fit_output_lookup,
     fit_part_pick,
     fit_window,
 )
 from arcforge.dsl.library import library
+from arcforge.dsl.normalise import normalise
 from arcforge.dsl.primitives import majority
 from arcforge.dsl.size import predict_sizes
 from arcforge.grid import Grid, grid_key
@@ -39,7 +41,9 @@ from arcforge.task import Task
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
 UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the search
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
-FITS = (fit_object_recolour, fit_object_crop, fit_part_pick, fit_window, fit_cell_summary, fit_cell_copy,
+NORM_SHARE = 0.3  # of the time limit, at most, for the colour-normalised task
+NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
+FITS = (fit_object_recolour, fit_object_source, fit_object_crop, fit_part_pick, fit_window, fit_cell_summary, fit_cell_copy,
         fit_cell_features, fit_output_lookup, fit_cell_rules)
 
 
@@ -75,8 +79,26 @@ class DslSearch:
         self.sure_time = sure_time
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
+        """Two attempts' worth of ranked candidates per test input: programs found on the task as given
+        and, when its pairs use their colours differently, on the colour-normalised task (normalise.py)
+        up to depth 2 in a share of the time, mapped back to each test input's colours."""
         start = time.monotonic()
         deadline = min(deadline, start + self.time_limit)
+        found = []
+        norm = normalise(task)
+        if norm is not None:
+            ntask, inverses = norm
+            nfound, _ = self._search(ntask, min(deadline, start + NORM_SHARE * self.time_limit),
+                                     min(2, self.max_depth))
+            for c, text, tests in nfound:
+                back = [inv[g].astype(np.int8) for inv, g in zip(inverses, tests, strict=True)]
+                found.append((c + NORM_COST, f"norm:{text}", back))
+        raw, layers = self._search(task, deadline, self.max_depth)
+        return rank(found + raw, len(task.test), self._sizes(task, layers))
+
+    def _search(self, task: Task, deadline: float, max_depth: int) -> tuple[list, list]:
+        """(cost, program text, test images) of every program and fitted rule that explains the train
+        pairs, and the shape-matching states kept for stacking."""
         n = len(task.train)
         targets = [ex.output for ex in task.train]
         tkeys = [grid_key(t) for t in targets]
@@ -107,11 +129,10 @@ class DslSearch:
 
         evaluate((), inputs, 0)
         learned = self._learned(task)
-        max_depth = self.max_depth
         stacked = None
         seen = {_key(inputs)}
         frontier = [((), inputs)]
-        for depth in range(1, self.max_depth + 1):
+        for depth in range(1, max_depth + 1):
             if any(c < 2.5 for c, _, _ in learned) and max_depth > 2:
                 # a rule fitted on the train pairs stands for a program of depth 2: the search stops
                 # there, after a short look for simpler programs
@@ -161,8 +182,7 @@ class DslSearch:
             stacked = self._stack(task, layers, targets)
         if stacked is not None:
             found.append(stacked)
-        found += learned
-        return rank(found, len(task.test), self._sizes(task, layers))
+        return found + learned, layers
 
     @staticmethod
     def _learned(task) -> list[tuple[float, str, list[Grid]]]:
