@@ -81,24 +81,32 @@ class DslSearch:
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
         and, when its pairs use their colours differently, on the colour-normalised task (normalise.py)
-        up to depth 2 in a share of the time, mapped back to each test input's colours."""
-        start = time.monotonic()
-        deadline = min(deadline, start + self.time_limit)
-        found = []
+        up to depth 2, mapped back to each test input's colours. The normalised search runs once the
+        task's own depth 2 is done (before its depth 3), in at most a share of the time."""
+        deadline = min(deadline, time.monotonic() + self.time_limit)
         norm = normalise(task)
-        if norm is not None:
+        found: list = []
+        ran = False
+
+        def normalised() -> None:
+            nonlocal ran
+            if norm is None or ran or time.monotonic() >= deadline:
+                return
+            ran = True
             ntask, inverses = norm
-            nfound, _ = self._search(ntask, min(deadline, start + NORM_SHARE * self.time_limit),
+            nfound, _ = self._search(ntask, min(deadline, time.monotonic() + NORM_SHARE * self.time_limit),
                                      min(2, self.max_depth))
             for c, text, tests in nfound:
                 back = [inv[g].astype(np.int8) for inv, g in zip(inverses, tests, strict=True)]
                 found.append((c + NORM_COST, f"norm:{text}", back))
-        raw, layers = self._search(task, deadline, self.max_depth)
+
+        raw, layers = self._search(task, deadline, self.max_depth, before_deep=normalised)
+        normalised()  # the task's own search ended before a third level
         return rank(found + raw, len(task.test), self._sizes(task, layers))
 
-    def _search(self, task: Task, deadline: float, max_depth: int) -> tuple[list, list]:
+    def _search(self, task: Task, deadline: float, max_depth: int, before_deep=None) -> tuple[list, list]:
         """(cost, program text, test images) of every program and fitted rule that explains the train
-        pairs, and the shape-matching states kept for stacking."""
+        pairs, and the shape-matching states kept for stacking. `before_deep()` runs before level 3."""
         n = len(task.train)
         targets = [ex.output for ex in task.train]
         tkeys = [grid_key(t) for t in targets]
@@ -140,6 +148,8 @@ class DslSearch:
                 deadline = min(deadline, time.monotonic() + self.sure_time)
             if depth > max_depth:
                 break
+            if depth == 3 and before_deep is not None:
+                before_deep()
             last = depth == max_depth
             pruned = depth > 1  # deeper levels keep only programs whose train images have (or are a
             # scaling step from) the output shapes
