@@ -82,7 +82,7 @@ class DslSearch:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
         and, when its pairs use their colours differently, on the colour-normalised task (normalise.py)
         up to depth 2, mapped back to each test input's colours. The normalised search runs once the
-        task's own depth 2 is done (before its depth 3), in at most a share of the time."""
+        task's own depth 2 is done (before its depth 3), in a share of the time kept for it."""
         deadline = min(deadline, time.monotonic() + self.time_limit)
         norm = normalise(task)
         found: list = []
@@ -100,13 +100,16 @@ class DslSearch:
                 back = [inv[g].astype(np.int8) for inv, g in zip(inverses, tests, strict=True)]
                 found.append((c + NORM_COST, f"norm:{text}", back))
 
-        raw, layers = self._search(task, deadline, self.max_depth, before_deep=normalised)
+        reserve = NORM_SHARE * self.time_limit if norm is not None else 0.0
+        raw, layers = self._search(task, deadline, self.max_depth, before_deep=normalised, reserve=reserve)
         normalised()  # the task's own search ended before a third level
         return rank(found + raw, len(task.test), self._sizes(task, layers))
 
-    def _search(self, task: Task, deadline: float, max_depth: int, before_deep=None) -> tuple[list, list]:
+    def _search(self, task: Task, deadline: float, max_depth: int, before_deep=None,
+                reserve: float = 0.0) -> tuple[list, list]:
         """(cost, program text, test images) of every program and fitted rule that explains the train
-        pairs, and the shape-matching states kept for stacking. `before_deep()` runs before level 3."""
+        pairs, and the shape-matching states kept for stacking. `before_deep()` runs before level 3;
+        levels 1 and 2 stop `reserve` seconds before the deadline, leaving it that time."""
         n = len(task.train)
         targets = [ex.output for ex in task.train]
         tkeys = [grid_key(t) for t in targets]
@@ -140,6 +143,7 @@ class DslSearch:
         stacked = None
         seen = {_key(inputs)}
         frontier = [((), inputs)]
+        shallow_deadline = deadline - reserve
         for depth in range(1, max_depth + 1):
             if any(c < 2.5 for c, _, _ in learned) and max_depth > 2:
                 # a rule fitted on the train pairs stands for a program of depth 2: the search stops
@@ -150,6 +154,7 @@ class DslSearch:
                 break
             if depth == 3 and before_deep is not None:
                 before_deep()
+            level_deadline = min(deadline, shallow_deadline) if depth < 3 else deadline
             last = depth == max_depth
             pruned = depth > 1  # deeper levels keep only programs whose train images have (or are a
             # scaling step from) the output shapes
@@ -158,7 +163,7 @@ class DslSearch:
                 frontier.sort(key=lambda st: _distance(st[1][:n], targets))
             nxt = []
             for prog, imgs in frontier:
-                if time.monotonic() > deadline:
+                if time.monotonic() > level_deadline:
                     break
                 for tname, fn in transforms:
                     first = None
@@ -181,7 +186,7 @@ class DslSearch:
             if depth == 1 and not found and any(im.shape != s for im, s in zip(inputs, tshapes, strict=False)):
                 learned += self._learned_after(layers, targets, n, deadline)
             # programs of this depth explain the task: deeper ones would only be less simple
-            if found or time.monotonic() > deadline:
+            if found or time.monotonic() > level_deadline:
                 break
             if depth >= 2 and stacked is None:
                 stacked = self._stack(task, layers, targets)
