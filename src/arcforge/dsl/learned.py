@@ -407,6 +407,20 @@ def _labels(a: Grid, b: Grid, objs) -> list[set] | None:
     return out
 
 
+def _object_changes(inputs, outputs, tr_view, te_view, diag: bool, by_colour: bool):
+    """The objects of every train and test grid (found in `tr_view`/`te_view`, the grids as a rule
+    sees them) and, per train grid, what each of its objects became (_labels); None when a grid has
+    no objects or more than 60, or an object became several colours."""
+    tr_objs = [ob.objects(a, diag, by_colour) for a in tr_view]
+    te_objs = [ob.objects(t, diag, by_colour) for t in te_view]
+    if any(not os or len(os) > 60 for os in tr_objs + te_objs):
+        return None
+    labels = [_labels(a, b, os) for a, b, os in zip(inputs, outputs, tr_objs, strict=False)]
+    if any(lab is None for lab in labels):
+        return None
+    return tr_objs, te_objs, labels
+
+
 def _fit_table(values: list, labels: list[set]) -> dict | None:
     table: dict = {}
     for v, lab in zip(values, labels, strict=False):
@@ -433,17 +447,10 @@ def fit_object_recolour(inputs: list[Grid], outputs: list[Grid], tests: list[Gri
         modes.append(("r", lambda g: (g == 0).astype(I8), False, False))
     for tag, view, diag, by_colour in modes:
         tr_v, te_v = [view(a) for a in inputs], [view(t) for t in tests]
-        tr_objs = [ob.objects(a, diag, by_colour) for a in tr_v]
-        te_objs = [ob.objects(t, diag, by_colour) for t in te_v]
-        if any(not os or len(os) > 60 for os in tr_objs + te_objs):
-            continue
-        labels = []
-        for a, b, os in zip(inputs, outputs, tr_objs, strict=False):
-            lab = _labels(a, b, os)
-            if lab is None:
-                break
-            labels += lab
-        else:
+        seen = _object_changes(inputs, outputs, tr_v, te_v, diag, by_colour)
+        if seen is not None:
+            tr_objs, te_objs, per_grid = seen
+            labels = [lab for labs in per_grid for lab in labs]
             tr_f = [f for a, os in zip(tr_v, tr_objs, strict=False) for f in _features(a, os)]
             te_f = [_features(t, os) for t, os in zip(te_v, te_objs, strict=False)]
             props: list[tuple[str, Callable]] = [(k, lambda f, k=k: f[k]) for k in tr_f[0] if k != "colour"]
@@ -521,17 +528,9 @@ def fit_object_source(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]
         return []
     found = []
     for tag, diag, by_colour in (("8c", True, True), ("4c", False, True), ("8", True, False)):
-        tr_objs = [ob.objects(a, diag, by_colour) for a in inputs]
-        te_objs = [ob.objects(t, diag, by_colour) for t in tests]
-        if any(not os or len(os) > 60 for os in tr_objs + te_objs):
-            continue
-        labels = []
-        for a, b, os in zip(inputs, outputs, tr_objs, strict=False):
-            lab = _labels(a, b, os)
-            if lab is None:
-                break
-            labels.append(lab)
-        else:
+        seen = _object_changes(inputs, outputs, inputs, tests, diag, by_colour)
+        if seen is not None:
+            tr_objs, te_objs, labels = seen
             movers = sorted({o.colour for os, labs in zip(tr_objs, labels, strict=False)
                              for o, lab in zip(os, labs, strict=False) if KEEP not in lab})
             # every object of a mover colour must be explained; the others must stay as they are
