@@ -495,6 +495,7 @@ def _sources(g: Grid, o, movers: list[int]) -> tuple[int | None, ...]:
     lies inside its box; None where that is not exactly one colour."""
     other = (g != 0) & ~np.isin(g, movers)
     m = o.mask
+    outside_o = other & ~m
     box = np.zeros_like(m)
     box[o.y0: o.y1, o.x0: o.x1] = True
     cols, rows = np.zeros_like(m), np.zeros_like(m)
@@ -502,10 +503,10 @@ def _sources(g: Grid, o, movers: list[int]) -> tuple[int | None, ...]:
     rows[o.y0: o.y1, :] = True
     near = None
     oy, ox = np.nonzero(m)
-    ty, tx = np.nonzero(other & ~m)
+    ty, tx = np.nonzero(outside_o)
     if len(ty):
         d = np.maximum(abs(ty[:, None] - oy[None]), abs(tx[:, None] - ox[None])).min(axis=1)
-        near = other & ~m
+        near = outside_o.copy()
         near[ty[d > d.min()], tx[d > d.min()]] = False
 
     def one(cells) -> int | None:
@@ -513,7 +514,6 @@ def _sources(g: Grid, o, movers: list[int]) -> tuple[int | None, ...]:
             return None
         cs = np.unique(g[cells])
         return int(cs[0]) if len(cs) == 1 else None
-    outside_o = other & ~m
     return (one(_grow(m) & outside_o), one(cols & outside_o), one(rows & outside_o), one(near), one(box & other))
 
 

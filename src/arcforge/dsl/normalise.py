@@ -41,13 +41,14 @@ def _features(g: Grid, c: int) -> tuple[int, int, int, int]:
     ys, xs = np.nonzero(mask)
     pieces = label(mask.astype(np.int8), False, False)[1]
     area = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
-    first = int(np.flatnonzero(mask.ravel())[0])
-    return int(mask.sum()), pieces, int(area), -first
+    first = int(ys[0]) * g.shape[1] + int(xs[0])  # nonzero lists cells in row-major order
+    return len(ys), pieces, int(area), -first
 
 
 def colour_maps(task: Task) -> list[Perm] | None:
     """One permutation of the 10 colours per example (train, then test), or None when renaming would
-    change nothing: every example would get the same map."""
+    change nothing (every example would get the same map) or when no feature ranks every input's
+    free colours without a tie."""
     fixed = fixed_colours(task)
     slots = [c for c in range(10) if c not in fixed]
     grids = [ex.input for ex in task.train] + [ex.input for ex in task.test]

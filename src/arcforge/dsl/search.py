@@ -41,7 +41,7 @@ from arcforge.task import Task
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
 UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the search
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
-NORM_SHARE = 0.3  # of the time limit, at most, for the colour-normalised task
+NORM_SHARE = 0.3  # of the time limit, kept for the colour-normalised task
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 FITS = (fit_object_recolour, fit_object_source, fit_object_crop, fit_part_pick, fit_window, fit_cell_summary, fit_cell_copy,
         fit_cell_features, fit_output_lookup, fit_cell_rules)

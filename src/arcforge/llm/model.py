@@ -151,7 +151,8 @@ def _load_gguf(path: Path, dtype: torch.dtype, device: torch.device, shrink: boo
             delattr(config, attr)
     model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
     missing, unexpected = model.load_state_dict(read.state_dict(), strict=False)
-    if unexpected or set(missing) - {"lm_head.weight"}:  # the output layer may be tied to the embedding
+    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()  # a tied output layer is not stored
+    if unexpected or set(missing) - tied:
         raise ArcError(f"model '{path}': weights do not fit its config (missing {missing}, unexpected {unexpected})")
     model.tie_weights()
     del read
