@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from arcforge.datasets import load_tasks
-from arcforge.dsl import lines, objects
+from arcforge.dsl import learned, lines, objects
 from arcforge.dsl import primitives as p
 from arcforge.dsl.normalise import fixed_colours, normalise
 from arcforge.dsl.search import DslSearch, learn_colour_map
@@ -64,6 +64,14 @@ MOTIVATING = {
     "662c240a": "thirds:part[",  # ... or of one of equal parts
     "6773b310": "cell_summary[n_cells]",  # one pixel per separator cell, from a fact about the cell
     "d4469b4b": "lookup[main_colour]",  # repeated outputs looked up by a fact about the input
+    "5c0a986e": "rays_wall[1A,2D]",  # learned rays: which colours shoot in which directions
+    "d43fd935": "rays_hit3[",  # ... drawn only when they end on a chosen colour
+    "1f876c06": "rays_join[",  # ... or on their own colour (diagonal joins)
+    "6c434453": "swap8_crop",  # each object's box replaced by the pattern learned for it
+    "88a10436": "stamp8_centre",  # a template copied onto every marker
+    "321b1fc6": "stamp4_centre_most_colours_moved",  # ... the many-coloured one, leaving its place
+    "9edfc990": "flood_c1",  # zero regions touching a colour take it
+    "e26a3af2": "stripe_majority",  # noisy stripes cleaned to their main colour
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["d4a91cb9", "67a3c6ac"])}
@@ -153,6 +161,24 @@ def test_components_and_lines():
     assert lines.connect(np.array([[4, 0, 0, 4]], np.int8)).tolist() == [[4, 4, 4, 4]]
     assert lines.extend(np.array([[0, 5, 0, 0, 1]], np.int8), "r").tolist() == [[0, 5, 5, 5, 1]]
     assert p.gravity(np.array([[1], [0], [2], [0]], np.int8), "d").ravel().tolist() == [0, 0, 1, 2]
+    # rigid objects fall together: the 2-cell bar lands on the lone cell below its right end
+    g = np.array([[3, 3, 0], [0, 0, 0], [0, 4, 0], [0, 0, 0]], np.int8)
+    assert p.fall(g, "d").tolist() == [[0, 0, 0], [0, 0, 0], [3, 3, 0], [0, 4, 0]]
+    assert p.fall(g, "d").tolist() != p.gravity(g, "d").tolist()
+
+
+def test_ray_modes():
+    g = np.array([[0, 0, 0, 0, 0], [2, 0, 0, 0, 5], [0, 0, 0, 0, 0], [2, 0, 0, 0, 0]], np.int8)
+    right = 3  # DIRS8 index of (0, 1)
+    modes = learned._ray_cells(g, 2, right)
+    assert modes["wall"][1].tolist() == [False, True, True, True, False]
+    assert modes["wall"][3].tolist() == [False, True, True, True, True]
+    assert modes["hit"][1].any() and not modes["hit"][3].any()  # only the ray that meets a cell
+    assert modes["hit5"][1].any() and not modes["join"].any()
+    # a diagonal ray leaves a block only from its corner
+    block = np.zeros((4, 4), np.int8)
+    block[1:3, 1:3] = 1
+    assert learned._ray_cells(block, 1, 7)["wall"].sum() == 1  # (1, 1): down-right, from (2, 2) only
 
 
 def test_pipeline_knows_dsl():

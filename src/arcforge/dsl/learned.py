@@ -11,6 +11,11 @@ applies to every test input, best first:
   or paint one colour (`fit_cell_copy`);
 - object recolouring (`fit_object_recolour`): every object (or region of zero cells) keeps its cells
   and gets one colour chosen by one of its properties (size, shape, holes, border contact, rank, ...);
+- rays (`fit_rays`): cells of some colours shoot lines in some of eight directions, stopping at a
+  wall, passing over everything, or drawn only when they end on a chosen colour;
+- object substitution (`fit_object_swap`): every object's box becomes the pattern the train pairs
+  show for an object with its content or shape;
+- stamping (`fit_stamp`): a template object copied onto every marker object;
 - choosing one object (`fit_object_crop`) or one part of a split grid (`fit_part_pick`) by a property
   and cropping it, a fixed window (`fit_window`), one pixel per separator cell (`fit_cell_summary`),
   and repeated outputs looked up by a fact about the input (`fit_output_lookup`).
@@ -382,6 +387,7 @@ def _features(g: Grid, objs) -> list[dict]:
             "sym_lr": bool((m == m[:, ::-1]).all()),
             "sym_ud": bool((m == m[::-1]).all()),
             "box_full": o.size == m.size,
+            "square": o.size == m.size and m.shape[0] == m.shape[1],
             "colour": o.colour,
         })
     return feats
@@ -843,4 +849,247 @@ def fit_cell_summary(inputs: list[Grid], outputs: list[Grid], tests: list[Grid])
             continue
         preds = [np.array([[table[f[k]] for f in row] for row in lay], dtype=I8) for lay in te]
         found.append((r, f"cell_summary[{k}]", preds))
+    return found
+
+
+# ---- rays -----------------------------------------------------------------------------------
+
+DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+RAY_MODES = ("wall", "through", "hit", "join")  # and "hit{t}": rays that end on colour t
+
+
+def _NONE(g: Grid) -> np.ndarray:
+    return np.zeros(g.shape, bool)
+
+
+def _sources_along(g: Grid, c: int, d: int) -> np.ndarray:
+    """Cells of colour c that shoot along direction d: all of them, except that a diagonal ray leaves
+    an object only from its corner (neither side neighbour toward d has colour c)."""
+    src = g == c
+    dy, dx = DIRS8[d]
+    if dy and dx:
+        p = np.pad(src, 1)
+        h, w = g.shape
+        src = src & ~p[1 + dy: 1 + dy + h, 1: 1 + w] & ~p[1: 1 + h, 1 + dx: 1 + dx + w]
+    return src
+
+
+def _ray_cells(g: Grid, c: int, d: int) -> dict[str, np.ndarray]:
+    """The zero cells that rays of colour c along direction d reach, by mode: stopping at the first
+    non-zero cell ("wall"); those of them on rays that end on a non-zero cell ("hit"), on a cell of
+    colour c ("join") or of colour t ("hit{t}"); passing over everything to the edge ("through")."""
+    h, w = g.shape
+    dy, dx = DIRS8[d]
+    zero = g == 0
+    src = _sources_along(g, c, d)
+    ys, xs = slice(max(dy, 0), h + min(dy, 0)), slice(max(dx, 0), w + min(dx, 0))
+    yd, xd = slice(max(-dy, 0), h + min(-dy, 0)), slice(max(-dx, 0), w + min(-dx, 0))
+
+    def step(a, fill):
+        b = np.full((h, w), fill, a.dtype)
+        b[ys, xs] = a[yd, xd]
+        return b
+
+    owner = np.full((h, w), -1, np.int64)  # the source (flat index) of each live wall-mode ray
+    owner[src] = np.flatnonzero(src)
+    owner_all = np.full((h, w), -1, np.int64)
+    hit = np.zeros(h * w + 1, np.int64)  # the colour each source's ray ends on (0: the edge)
+    loose, through = src, np.zeros((h, w), bool)
+    while (owner >= 0).any() or loose.any():
+        owner = step(owner, -1)
+        stop = (owner >= 0) & ~zero
+        hit[owner[stop]] = g[stop]
+        owner = np.where(zero, owner, -1)
+        owner_all = np.where(owner >= 0, owner, owner_all)
+        loose = step(loose, False)
+        through |= loose & zero
+    wall = owner_all >= 0
+    ends = np.where(wall, hit[owner_all], 0)
+    modes = {"wall": wall, "through": through, "hit": ends > 0, "join": ends == c}
+    for t in np.unique(ends[ends > 0]):
+        modes[f"hit{t}"] = ends == t
+    return modes
+
+
+def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Cells of some colours shoot rays in some of the eight directions, painting zero cells their own
+    colour: until the first non-zero cell or the edge ("wall"), over everything to the edge
+    ("through"), only when they end on a non-zero cell ("hit"), on their own colour ("join") or on
+    colour t ("hit{t}"). Which (colour, direction) pairs shoot is learned: those whose every ray cell
+    has their colour in the outputs. Rules that treat every colour alike rank first."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    if any(((a != 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=False)):
+        return []  # rays only paint empty cells
+    if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    colours = sorted({int(c) for a in inputs for c in np.unique(a) if c})
+    test_colours = sorted({int(c) for t in tests for c in np.unique(t) if c})
+    memo: dict = {}
+
+    def cells(g, gi, c, d, mode):
+        key = (gi, c, d)
+        if key not in memo:
+            memo[key] = _ray_cells(g, c, d)
+        return memo[key].get(mode, _NONE(g))
+
+    grids = list(inputs) + list(tests)
+    n = len(inputs)
+    found = []
+    for mi, mode in enumerate(RAY_MODES + tuple(f"hit{t}" for t in colours)):
+        # per colour, or (fewer assumptions about unseen colours) the same directions for every colour
+        for any_colour in (True, False):
+            shoot = []
+            for d in range(8):
+                groups = [colours] if any_colour else [[c] for c in colours]
+                for grp in groups:
+                    ms = [[cells(a, i, c, d, mode) for i, a in enumerate(inputs)] for c in grp]
+                    if not any(m.any() for row in ms for m in row):
+                        continue
+                    if all((b[m] == c).all() for c, row in zip(grp, ms, strict=False)
+                           for b, m in zip(outputs, row, strict=False)):
+                        shoot += [(c, d) for c in grp] if not any_colour else [(None, d)]
+            if not shoot:
+                continue
+
+            def paint(gi, shoot=shoot, mode=mode):
+                g = grids[gi]
+                out = g.copy()
+                for c, d in shoot:
+                    for cc in ([c] if c is not None else sorted({int(v) for v in np.unique(g) if v})):
+                        out[cells(g, gi, cc, d, mode)] = cc
+                return out
+            if all(np.array_equal(paint(i), b) for i, b in enumerate(outputs)):
+                if not any_colour and any(c not in colours for c in test_colours):
+                    continue  # a test colour the rule never saw would not shoot
+                name = ",".join(f"{'*' if c is None else c}{'udlrABCD'[d]}" for c, d in shoot)
+                found.append((mi + 20 * (not any_colour), f"rays_{mode}[{name}]",
+                              [paint(n + i) for i in range(len(tests))]))
+                break
+    found.sort(key=lambda f: f[0])
+    return found
+
+
+# ---- object substitution --------------------------------------------------------------------
+
+def fit_object_swap(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Each object is replaced, inside its bounding box, by the pattern the train pairs show for an
+    object like it: keyed by its exact crop, or by its shape with the pattern's cells of the object's
+    own colour written relative to it. Cells outside every changed object's box stay as they are."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    found = []
+    for mi, (diag, by_colour) in enumerate(((True, False), (False, True), (False, False), (True, True))):
+        tr_objs = [ob.objects(a, diag, by_colour) for a in inputs]
+        te_objs = [ob.objects(t, diag, by_colour) for t in tests]
+        if any(not os or len(os) > 40 for os in tr_objs + te_objs):
+            continue
+        for ki, keyed in enumerate(("crop", "shape")):
+            def key(g, o, keyed=keyed):
+                return o.crop(g).tobytes() + bytes(o.crop(g).shape) if keyed == "crop" else o.shape_key()
+
+            def encode(pat, o, keyed=keyed):  # the object's colour as 10 in a shape-keyed pattern
+                return pat if keyed == "crop" else np.where(pat == o.colour, 10, pat)
+
+            table: dict = {}
+            ok, uses = True, 0
+            for a, b, os in zip(inputs, outputs, tr_objs, strict=False):
+                covered = np.zeros(a.shape, bool)
+                for o in os:
+                    if (o.y1 - o.y0, o.x1 - o.x0) == a.shape:
+                        ok = False  # an object filling the grid: the rule would memorise whole outputs
+                        break
+                    box = (slice(o.y0, o.y1), slice(o.x0, o.x1))
+                    pat = encode(b[box], o).tobytes()
+                    uses += 1
+                    if table.setdefault(key(a, o), pat) != pat:
+                        ok = False
+                        break
+                    covered[box] = True
+                if not ok or (a[~covered] != b[~covered]).any():
+                    ok = False
+                    break
+            if not ok or uses <= len(table):
+                continue  # every key seen once: nothing shows the pattern follows from the object
+            preds = []
+            for t, os in zip(tests, te_objs, strict=False):
+                out = t.copy()
+                for o in os:
+                    pat = table.get(key(t, o))
+                    if pat is None:
+                        break
+                    box = (slice(o.y0, o.y1), slice(o.x0, o.x1))
+                    p = np.frombuffer(pat, np.int8).reshape(o.y1 - o.y0, o.x1 - o.x0)
+                    out[box] = np.where(p == 10, o.colour, p)
+                else:
+                    preds.append(out)
+                    continue
+                break
+            else:
+                found.append((mi + 4 * ki, f"swap{'8' if diag else '4'}{'c' if by_colour else ''}_{keyed}", preds))
+    found.sort(key=lambda f: f[0])
+    return found
+
+
+# ---- stamping a template --------------------------------------------------------------------
+
+def _stamp(g: Grid, anchor: str, diag: bool, by: str = "size", erase: bool = False) -> Grid | None:
+    """g with one object (the template: the largest, or the one with the most colours, by `by`) painted
+    over every other object (the markers): centred on it ("centre"), with the template's one cell of
+    the marker's colour on the marker ("colour"), or over a marker whose box has the template's size
+    ("box"); `erase` clears the template's own place first. None when the rule does not apply."""
+    objs = ob.objects(g, diag, False)
+    if len(objs) < 2:
+        return None
+    rank = sorted((getattr(o, by) for o in objs), reverse=True)
+    if rank[0] == rank[1]:
+        return None
+    tpl = max(objs, key=lambda o: getattr(o, by))
+    pat = tpl.crop(g)
+    th, tw = pat.shape
+    out = g.copy()
+    if erase:
+        out[tpl.mask] = 0
+    h, w = g.shape
+    for o in objs:
+        if o is tpl:
+            continue
+        if anchor == "centre":
+            if (o.y1 - o.y0 - th) % 2 or (o.x1 - o.x0 - tw) % 2:
+                return None
+            y, x = (o.y0 + o.y1 - th) // 2, (o.x0 + o.x1 - tw) // 2
+        elif anchor == "colour":
+            if o.size != 1:
+                return None
+            at = np.argwhere(pat == g[o.y0, o.x0])
+            if len(at) != 1:
+                return None
+            y, x = o.y0 - at[0][0], o.x0 - at[0][1]
+        else:
+            if (o.y1 - o.y0, o.x1 - o.x0) != (th, tw):
+                return None
+            y, x = o.y0, o.x0
+        ys, xs = np.nonzero(pat)
+        ys, xs = ys + y, xs + x
+        inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+        out[ys[inside], xs[inside]] = pat[ys[inside] - y, xs[inside] - x]
+    return out
+
+
+def fit_stamp(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """The largest object is a template copied onto every other object (_stamp's anchors)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    found = []
+    for i, anchor in enumerate(("colour", "centre", "box")):
+        for by, erase, diag in [(by, e, d) for by in ("size", "n_colours") for e in (False, True) for d in (True, False)]:
+            if all((r := _stamp(a, anchor, diag, by, erase)) is not None and np.array_equal(r, b)
+                   for a, b in zip(inputs, outputs, strict=False)):
+                preds = [_stamp(t, anchor, diag, by, erase) for t in tests]
+                if all(p is not None for p in preds):
+                    tag = f"{'8' if diag else '4'}_{anchor}{'_most_colours' if by == 'n_colours' else ''}"
+                    found.append((i, f"stamp{tag}{'_moved' if erase else ''}", preds))
+                    break
     return found

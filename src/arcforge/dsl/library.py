@@ -140,6 +140,11 @@ def library(task: Task) -> list[Transform]:
 
     for c in out_cols:
         add(f"fill_holes_c{c}", lambda g, c=c: p.fill_holes(g, c))
+    for c in in_nz:
+        add(f"flood_c{c}", lambda g, c=c: p.flood_from(g, c))
+    add("row_majority", lambda g: p.line_majority(g, 1))
+    add("col_majority", lambda g: p.line_majority(g, 0))
+    add("stripe_majority", lambda g: p.line_majority(g, None))
     for c in new_cols:
         add(f"interior_c{c}", lambda g, c=c: p.interior(g, c))
         add(f"halo4_c{c}", lambda g, c=c: p.halo(g, c, False))
@@ -166,6 +171,7 @@ def library(task: Task) -> list[Transform]:
         add(f"shift{dy:+d}{dx:+d}", lambda g, dy=dy, dx=dx: p.shift(g, dy, dx))
     for d in "udlr":
         add(f"gravity_{d}", lambda g, d=d: p.gravity(g, d))
+        add(f"fall_{d}", lambda g, d=d: p.fall(g, d))
 
     for diag in (False, True):
         for by_colour in (False, True):

@@ -385,6 +385,40 @@ def fill_holes(g: Grid, c: int) -> Grid | None:
     return out
 
 
+def flood_from(g: Grid, c: int) -> Grid | None:
+    """Paint with colour c every region of zero cells (4-connected) that touches a cell of colour c."""
+    free = g == 0
+    p = np.pad(g == c, 1)
+    seed = free & (p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:])
+    if not seed.any():
+        return None
+    reach = seed
+    while True:
+        grow = reach.copy()
+        grow[1:] |= reach[:-1]
+        grow[:-1] |= reach[1:]
+        grow[:, 1:] |= reach[:, :-1]
+        grow[:, :-1] |= reach[:, 1:]
+        grow &= free
+        if np.array_equal(grow, reach):
+            break
+        reach = grow
+    return np.where(reach, c, g).astype(I8)
+
+
+def line_majority(g: Grid, axis: int | None) -> Grid | None:
+    """Every row (axis 1) or column (axis 0) painted its most common colour: stripes cleaned of noise.
+    With axis None, the direction that changes fewer cells."""
+    if axis is None:
+        rows, cols = line_majority(g, 1), line_majority(g, 0)
+        return rows if (rows != g).sum() <= (cols != g).sum() else cols
+    lines = g if axis == 1 else g.T
+    counts = (lines[:, :, None] == np.arange(10)).sum(axis=1)
+    main = counts.argmax(axis=1).astype(I8)
+    out = np.repeat(main[:, None], lines.shape[1], axis=1)
+    return out if axis == 1 else np.ascontiguousarray(out.T)
+
+
 def _neighbours_all(mask: np.ndarray, diag: bool) -> np.ndarray:
     """Cells whose every neighbour (4 or 8; off-grid counts as outside) is in mask."""
     p = np.pad(mask, 1, constant_values=False)
@@ -442,6 +476,30 @@ def gravity(g: Grid, direction: str) -> Grid | None:
     out = np.take_along_axis(t, order, axis=0)
     out = {"d": out, "u": out[::-1], "r": out.T, "l": out[::-1].T}[direction]
     return np.ascontiguousarray(out)
+
+
+def fall(g: Grid, direction: str, fixed: int | None = None) -> Grid | None:
+    """Let whole objects (8-connected non-zero cells, not of colour `fixed`, which stays put) fall in a
+    direction ('d', 'u', 'l', 'r') as rigid bodies, nearest the floor first, until they rest on the
+    floor or on what has landed."""
+    from arcforge.dsl.objects import objects  # objects builds on this module
+
+    t = {"d": g, "u": g[::-1], "r": g.T, "l": g.T[::-1]}[direction]
+    movers = t if fixed is None else np.where(t == fixed, 0, t)
+    objs = objects(np.ascontiguousarray(movers), True, False)
+    if not objs or len(objs) > 30:
+        return None
+    h = t.shape[0]
+    out = np.where(movers != 0, 0, t)
+    for o in sorted(objs, key=lambda o: -o.y1):
+        ys, xs = np.nonzero(o.mask)
+        cols = movers[ys, xs]
+        k = 0
+        while ys.max() + k + 1 < h and not (out[ys + k + 1, xs] != 0).any():
+            k += 1
+        out[ys + k, xs] = cols
+    out = {"d": out, "u": out[::-1], "r": out.T, "l": out[::-1].T}[direction]
+    return np.ascontiguousarray(out, dtype=I8)
 
 
 # ---- boxes and rigid moves ------------------------------------------------------------------
