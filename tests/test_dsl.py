@@ -72,6 +72,9 @@ MOTIVATING = {
     "321b1fc6": "stamp4_centre_most_colours_moved",  # ... the many-coloured one, leaving its place
     "9edfc990": "flood_c1",  # zero regions touching a colour take it
     "e26a3af2": "stripe_majority",  # noisy stripes cleaned to their main colour
+    "484b58aa": "lattice_h0",  # a wallpaper with a skewed period completed
+    "44d8ac46": "recolourr[square]",  # square holes filled
+    "868de0fa": "recolourr[border+odd_box]",  # ... by a pair of flags (enclosed, odd side)
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["d4a91cb9", "67a3c6ac"])}

@@ -15,6 +15,8 @@ applies to every test input, best first:
   wall, passing over everything, or drawn only when they end on a chosen colour;
 - object substitution (`fit_object_swap`): every object's box becomes the pattern the train pairs
   show for an object with its content or shape;
+- wallpaper completion (`fit_lattice`): cells of one colour blotted out of a repeating pattern,
+  restored from the translations the visible cells agree under (or only the blotted box, cropped);
 - stamping (`fit_stamp`): a template object copied onto every marker object;
 - choosing one object (`fit_object_crop`) or one part of a split grid (`fit_part_pick`) by a property
   and cropping it, a fixed window (`fit_window`), one pixel per separator cell (`fit_cell_summary`),
@@ -388,12 +390,14 @@ def _features(g: Grid, objs) -> list[dict]:
             "sym_ud": bool((m == m[::-1]).all()),
             "box_full": o.size == m.size,
             "square": o.size == m.size and m.shape[0] == m.shape[1],
+            "odd_box": ((o.y1 - o.y0) % 2, (o.x1 - o.x0) % 2),
             "colour": o.colour,
         })
     return feats
 
 
 NUMERIC = ("size", "height", "width", "holes", "shape_count", "colour_count")
+FLAGS = ("has_hole", "border", "box_full", "square", "sym_lr", "sym_ud", "odd_box")  # paired in recolouring tables
 KEEP = -1
 
 
@@ -465,6 +469,7 @@ def fit_object_recolour(inputs: list[Grid], outputs: list[Grid], tests: list[Gri
                     props.append((f"{k}=={v}", lambda f, k=k, v=v: f[k] == v))
                     props.append((f"{k}>={v}", lambda f, k=k, v=v: f[k] >= v))
             props += [(f"colour+{k}", lambda f, k=k: (f["colour"], f[k])) for k in ("has_hole", "border", "size_rank")]
+            props += [(f"{a}+{b}", lambda f, a=a, b=b: (f[a], f[b])) for a, b in combinations(FLAGS, 2)]
             for pname, prop in props:
                 table = _fit_table([prop(f) for f in tr_f], labels)
                 if table is None or all(v == KEEP for v in table.values()):
@@ -582,7 +587,8 @@ def _crop_features(g: Grid, objs) -> list[dict]:
     return feats
 
 
-CATEGORICAL = ("colour", "shape", "shape_d8", "has_hole", "border", "sym_lr", "sym_ud", "sym_diag", "box_full")
+CATEGORICAL = ("colour", "shape", "shape_d8", "has_hole", "border", "sym_lr", "sym_ud", "sym_diag", "box_full", "square",
+               "odd_box")
 
 
 def _selectors(tr_feats: list[list[dict]]) -> list[tuple[str, Callable]]:
@@ -1093,3 +1099,80 @@ def fit_stamp(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> lis
                     found.append((i, f"stamp{tag}{'_moved' if erase else ''}", preds))
                     break
     return found
+
+
+# ---- wallpaper completion -------------------------------------------------------------------
+
+def lattice_fill(g: Grid, hole: int, reach: int = 12, keep: int = 8) -> Grid | None:
+    """Fill the `hole` cells of a repeating pattern from the translations (up to `reach` cells, skewed
+    ones included) under which every pair of visible cells agrees: each hole takes the colour of a
+    visible cell one such step away, until none is left. None if the pattern has no such translation
+    or some hole stays unfilled."""
+    h, w = g.shape
+    known = g != hole
+    if known.all():
+        return None
+    steps = []
+    for dy in range(0, min(reach, h - 1) + 1):
+        for dx in range(-min(reach, w - 1), min(reach, w - 1) + 1):
+            if dy == 0 and dx <= 0:
+                continue
+            a = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
+            b = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
+            both = known[a] & known[b]
+            if both.sum() * 2 < both.size:
+                continue
+            if (g[a][both] == g[b][both]).all():
+                steps.append((abs(dy) + abs(dx), dy, dx))
+    if not steps:
+        return None
+    steps = [s[1:] for s in sorted(steps)[:keep]]
+    out, have = g.copy(), known.copy()
+    while not have.all():
+        before = int(have.sum())
+        for dy, dx in steps:
+            for sy, sx in ((dy, dx), (-dy, -dx)):
+                # a hole at p takes the colour at p + (sy, sx)
+                src = np.zeros((h, w), np.int8)
+                ok = np.zeros((h, w), bool)
+                ys = slice(max(0, -sy), h - max(0, sy))
+                xs = slice(max(0, -sx), w - max(0, sx))
+                yt = slice(max(0, sy), h - max(0, -sy))
+                xt = slice(max(0, sx), w - max(0, -sx))
+                src[ys, xs] = out[yt, xt]
+                ok[ys, xs] = have[yt, xt]
+                take = ~have & ok
+                out[take] = src[take]
+                have |= take
+        if int(have.sum()) == before:
+            return None
+    return out
+
+
+def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
+    ys, xs = np.nonzero(g == hole)
+    return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+
+
+def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """A wallpaper with cells of one colour blotted out: the outputs are the inputs completed by
+    `lattice_fill` (every input shows the colour, no output does, the rest is kept), or what the
+    completion puts in the box of the blotted cells."""
+    same = all(a.shape == b.shape for a, b in zip(inputs, outputs, strict=False))
+    holes = set(range(10))
+    for a, b in zip(inputs, outputs, strict=False):
+        holes &= set(np.unique(a).tolist()) - (set(np.unique(b).tolist()) if same else set())
+    for hole in sorted(holes):
+        if same and any((a != b)[a != hole].any() for a, b in zip(inputs, outputs, strict=False)):
+            continue
+
+        def solve(g, hole=hole):
+            r = lattice_fill(g, hole)
+            return r if r is None or same else r[_hole_box(g, hole)]
+        if all((r := solve(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
+               for a, b in zip(inputs, outputs, strict=False)):
+            preds = [solve(t) for t in tests]
+            if all(p is not None for p in preds):
+                return [(0, f"lattice{'' if same else '_crop'}_h{hole}", preds)]
+    return []
+

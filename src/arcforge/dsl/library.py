@@ -76,6 +76,9 @@ def library(task: Task) -> list[Transform]:
     add("pad_edge", p.pad_edge)
     for which in ("top", "bottom", "left", "right"):
         add(f"half_{which}", lambda g, w=which: p.half(g, w))
+    for vy in ("top", "bottom"):
+        for vx in ("left", "right"):
+            add(f"quarter_{vy}_{vx}", lambda g, vy=vy, vx=vx: None if (t := p.half(g, vy)) is None else p.half(t, vx))
     for c in in_nz:
         add(f"crop_c{c}", lambda g, c=c: p.crop_colour(g, c))
         add(f"inside_c{c}", lambda g, c=c: p.crop_inside_colour(g, c))
