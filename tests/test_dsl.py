@@ -72,7 +72,7 @@ MOTIVATING = {
     "321b1fc6": "stamp4_centre_most_colours_moved",  # ... the many-coloured one, leaving its place
     "9edfc990": "flood_c1",  # zero regions touching a colour take it
     "e26a3af2": "stripe_majority",  # noisy stripes cleaned to their main colour
-    "484b58aa": "lattice_h0",  # a wallpaper with a skewed period completed
+    "484b58aa": "lattice_h0",  # a wallpaper with a skewed period completed (fit_lattice)
     "44d8ac46": "recolourr[square]",  # square holes filled
     "868de0fa": "recolourr[border+odd_box]",  # ... by a pair of flags (enclosed, odd side)
 }
@@ -186,3 +186,17 @@ def test_ray_modes():
 
 def test_pipeline_knows_dsl():
     assert make_solver("dsl").name == "dsl"
+
+
+def test_symmetry_fill_restores_blotted_patterns():
+    # arc2/train tasks: a wallpaper under noise of one colour (f823c43c) and a blotted figure (1d0a4b61)
+    for task in load_tasks("arc2/train", tasks=["f823c43c", "1d0a4b61"]):
+        found = learned.fit_lattice([ex.input for ex in task.train], [ex.output for ex in task.train],
+                                    [ex.input for ex in task.test])
+        assert found and found[0][1].startswith(("symfill", "lattice"))
+        for pred, ex in zip(found[0][2], task.test, strict=True):
+            assert np.array_equal(pred, ex.output)
+    # a mirror image with a hole: only the mirror (not a translation) can fill it
+    g = np.array([[1, 2, 3, 3, 2, 1], [4, 5, 0, 6, 5, 4]], np.int8)
+    assert learned.symmetry_fill(g, 0, lattice_only=True) is None
+    assert learned.symmetry_fill(g, 0).tolist()[1] == [4, 5, 6, 6, 5, 4]

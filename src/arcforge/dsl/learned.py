@@ -15,8 +15,9 @@ applies to every test input, best first:
   wall, passing over everything, or drawn only when they end on a chosen colour;
 - object substitution (`fit_object_swap`): every object's box becomes the pattern the train pairs
   show for an object with its content or shape;
-- wallpaper completion (`fit_lattice`): cells of one colour blotted out of a repeating pattern,
-  restored from the translations the visible cells agree under (or only the blotted box, cropped);
+- pattern completion (`fit_lattice`): cells of one colour blotted out of a repeating or symmetric
+  pattern, restored from the translations, mirrors, half-turns and diagonal flips the visible cells
+  agree under (or only the blotted box, cropped);
 - stamping (`fit_stamp`): a template object copied onto every marker object;
 - choosing one object (`fit_object_crop`) or one part of a split grid (`fit_part_pick`) by a property
   and cropping it, a fixed window (`fit_window`), one pixel per separator cell (`fit_cell_summary`),
@@ -28,6 +29,7 @@ Only train pairs and test inputs are read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -1103,50 +1105,72 @@ def fit_stamp(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> lis
 
 # ---- wallpaper completion -------------------------------------------------------------------
 
-def lattice_fill(g: Grid, hole: int, reach: int = 12, keep: int = 8) -> Grid | None:
-    """Fill the `hole` cells of a repeating pattern from the translations (up to `reach` cells, skewed
-    ones included) under which every pair of visible cells agrees: each hole takes the colour of a
-    visible cell one such step away, until none is left. None if the pattern has no such translation
-    or some hole stays unfilled."""
-    h, w = g.shape
-    known = g != hole
-    if known.all():
-        return None
-    steps = []
+def _maps(h: int, w: int, reach: int):
+    """Candidate symmetries of an h x w pattern as index maps (name, source rows, source cols: the cell
+    each cell should equal, -1 where it falls off the grid): translations up to `reach` cells (skewed
+    ones included), mirrors about every row and column axis, half-turns about every centre, and the
+    two diagonal flips about every diagonal."""
+    ys, xs = np.indices((h, w))
     for dy in range(0, min(reach, h - 1) + 1):
         for dx in range(-min(reach, w - 1), min(reach, w - 1) + 1):
-            if dy == 0 and dx <= 0:
-                continue
-            a = (slice(0, h - dy), slice(max(0, -dx), w - max(0, dx)))
-            b = (slice(dy, h), slice(max(0, dx), w - max(0, -dx)))
-            both = known[a] & known[b]
-            if both.sum() * 2 < both.size:
-                continue
-            if (g[a][both] == g[b][both]).all():
-                steps.append((abs(dy) + abs(dx), dy, dx))
-    if not steps:
+            if dy or dx > 0:
+                yield f"t{dy},{dx}", ys + dy, xs + dx
+    for a in range(1, 2 * h - 2):
+        yield f"my{a}", a - ys, xs
+    for b in range(1, 2 * w - 2):
+        yield f"mx{b}", ys, b - xs
+    for a in range(max(1, h - 1 - reach // 2), min(2 * h - 2, h + reach // 2)):
+        for b in range(max(1, w - 1 - reach // 2), min(2 * w - 2, w + reach // 2)):
+            yield f"r{a},{b}", a - ys, b - xs  # half-turns about centres near the grid's
+    for k in range(-(h - 1), w):
+        yield f"d{k}", xs - k, ys + k
+    for k in range(1, h + w - 2):
+        yield f"a{k}", k - xs, k - ys
+
+
+@lru_cache(maxsize=64)
+def _symmetries(key: bytes, h: int, w: int, hole: int, reach: int = 12) -> list:
+    """The `_maps` of a grid (given by its bytes) under which every pair of visible (not `hole`) cells
+    agrees, at least half the cells that map inside the grid being such pairs; most pairs first."""
+    flat = np.frombuffer(key, np.int8)
+    kflat = flat != hole
+    good = []
+    for name, sy, sx in _maps(h, w, reach):
+        inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+        src = np.where(inside, sy * w + sx, 0).ravel()
+        inside = inside.ravel()
+        both = inside & kflat & kflat[src]
+        n = int(both.sum())
+        if n * 2 < inside.sum() or n < 4:
+            continue
+        if (flat[both] == flat[src[both]]).all():
+            good.append((-n, name, src, inside))
+    good.sort(key=lambda t: t[0])
+    return good
+
+
+def symmetry_fill(g: Grid, hole: int, keep: int = 12, lattice_only: bool = False) -> Grid | None:
+    """Fill the `hole` cells of a pattern from its symmetries (`_symmetries`; only translations with
+    `lattice_only`): each hole takes the colour of a visible cell it maps to, until none is left. None
+    if no symmetry holds or some hole stays unfilled."""
+    h, w = g.shape
+    flat = np.ascontiguousarray(g, np.int8).ravel()
+    kflat = flat != hole
+    if kflat.all():
         return None
-    steps = [s[1:] for s in sorted(steps)[:keep]]
-    out, have = g.copy(), known.copy()
+    good = [m for m in _symmetries(flat.tobytes(), h, w, hole) if not lattice_only or m[1][0] == "t"]
+    if not good:
+        return None
+    out, have = flat.copy(), kflat.copy()
     while not have.all():
         before = int(have.sum())
-        for dy, dx in steps:
-            for sy, sx in ((dy, dx), (-dy, -dx)):
-                # a hole at p takes the colour at p + (sy, sx)
-                src = np.zeros((h, w), np.int8)
-                ok = np.zeros((h, w), bool)
-                ys = slice(max(0, -sy), h - max(0, sy))
-                xs = slice(max(0, -sx), w - max(0, sx))
-                yt = slice(max(0, sy), h - max(0, -sy))
-                xt = slice(max(0, sx), w - max(0, -sx))
-                src[ys, xs] = out[yt, xt]
-                ok[ys, xs] = have[yt, xt]
-                take = ~have & ok
-                out[take] = src[take]
-                have |= take
+        for _, _, src, inside in good[:keep]:
+            take = ~have & inside & have[src]
+            out[take] = out[src[take]]
+            have |= take
         if int(have.sum()) == before:
             return None
-    return out
+    return out.reshape(h, w)
 
 
 def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
@@ -1155,24 +1179,27 @@ def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
 
 
 def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
-    """A wallpaper with cells of one colour blotted out: the outputs are the inputs completed by
-    `lattice_fill` (every input shows the colour, no output does, the rest is kept), or what the
-    completion puts in the box of the blotted cells."""
+    """A wallpaper or symmetric figure with cells of one colour blotted out: the outputs are the inputs
+    completed by `symmetry_fill` (every input shows the colour, no output does, the rest is kept), or
+    what the completion puts in the box of the blotted cells. Translations alone are tried first."""
     same = all(a.shape == b.shape for a, b in zip(inputs, outputs, strict=False))
     holes = set(range(10))
     for a, b in zip(inputs, outputs, strict=False):
         holes &= set(np.unique(a).tolist()) - (set(np.unique(b).tolist()) if same else set())
-    for hole in sorted(holes):
+    for hole, lattice in [(hole, lat) for lat in (True, False) for hole in sorted(holes)]:
         if same and any((a != b)[a != hole].any() for a, b in zip(inputs, outputs, strict=False)):
             continue
+        if not same and any(a[_hole_box(a, hole)].shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+            continue
 
-        def solve(g, hole=hole):
-            r = lattice_fill(g, hole)
+        def solve(g, hole=hole, lattice=lattice):
+            r = symmetry_fill(g, hole, lattice_only=lattice)
             return r if r is None or same else r[_hole_box(g, hole)]
         if all((r := solve(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
                for a, b in zip(inputs, outputs, strict=False)):
             preds = [solve(t) for t in tests]
             if all(p is not None for p in preds):
-                return [(0, f"lattice{'' if same else '_crop'}_h{hole}", preds)]
+                name = "lattice" if lattice else "symfill"
+                return [(0, f"{name}{'' if same else '_crop'}_h{hole}", preds)]
     return []
 
