@@ -75,6 +75,8 @@ MOTIVATING = {
     "484b58aa": "lattice_h0",  # a wallpaper with a skewed period completed (fit_lattice)
     "44d8ac46": "recolourr[square]",  # square holes filled
     "868de0fa": "recolourr[border+odd_box]",  # ... by a pair of flags (enclosed, odd side)
+    "54d9e175": "part_fill[main_colour]",  # separator cells filled by a fact about them
+    "2013d3e2": "crop > quarter_top_left",  # a quarter of the figure
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["d4a91cb9", "67a3c6ac"])}
@@ -164,10 +166,6 @@ def test_components_and_lines():
     assert lines.connect(np.array([[4, 0, 0, 4]], np.int8)).tolist() == [[4, 4, 4, 4]]
     assert lines.extend(np.array([[0, 5, 0, 0, 1]], np.int8), "r").tolist() == [[0, 5, 5, 5, 1]]
     assert p.gravity(np.array([[1], [0], [2], [0]], np.int8), "d").ravel().tolist() == [0, 0, 1, 2]
-    # rigid objects fall together: the 2-cell bar lands on the lone cell below its right end
-    g = np.array([[3, 3, 0], [0, 0, 0], [0, 4, 0], [0, 0, 0]], np.int8)
-    assert p.fall(g, "d").tolist() == [[0, 0, 0], [0, 0, 0], [3, 3, 0], [0, 4, 0]]
-    assert p.fall(g, "d").tolist() != p.gravity(g, "d").tolist()
 
 
 def test_ray_modes():

@@ -21,6 +21,7 @@ applies to every test input, best first:
 - stamping (`fit_stamp`): a template object copied onto every marker object;
 - choosing one object (`fit_object_crop`) or one part of a split grid (`fit_part_pick`) by a property
   and cropping it, a fixed window (`fit_window`), one pixel per separator cell (`fit_cell_summary`),
+  separator cells kept or filled with one colour by a fact about them (`fit_part_fill`),
   and repeated outputs looked up by a fact about the input (`fit_output_lookup`).
 
 Only train pairs and test inputs are read.
@@ -827,6 +828,65 @@ def _part_grid(g: Grid):
     return [[g[a:b, c:d] for c, d in rx] for a, b in ry]
 
 
+def _part_facts(p: Grid) -> dict:
+    counts = np.bincount(p.ravel(), minlength=10)
+    f = {"n_cells": int(counts[1:].sum()), "n_colours": int((counts[1:] > 0).sum()),
+         "main_colour": int(np.argmax(counts[1:]) + 1) if counts[1:].any() else 0}
+    for c in range(1, 10):
+        f[f"count_c{c}"] = int(counts[c])
+    return f
+
+
+def fit_part_fill(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Grids cut into cells by separator lines, each cell in the output either kept or filled with one
+    colour, chosen by a table of one fact about the cell (as in fit_cell_summary)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    tr_l = [_part_boxes(a) for a in inputs]
+    te_l = [_part_boxes(t) for t in tests]
+    if any(lay is None for lay in tr_l + te_l):
+        return []
+    tr = []
+    for a, b, boxes in zip(inputs, outputs, tr_l, strict=False):
+        inside = np.zeros(a.shape, bool)
+        for box in boxes:
+            inside[box] = True
+            got = np.unique(b[box])
+            same = np.array_equal(a[box], b[box])
+            tr.append((_part_facts(a[box]), {KEEP} | ({int(got[0])} if len(got) == 1 else set()) if same
+                       else ({int(got[0])} if len(got) == 1 else set())))
+        if (a[~inside] != b[~inside]).any():
+            return []
+    if any(not lab for _, lab in tr) or all(KEEP in lab for _, lab in tr):
+        return []
+    te = [[_part_facts(t[box]) for box in boxes] for t, boxes in zip(tests, te_l, strict=False)]
+    found = []
+    for k in tr[0][0]:
+        table = _fit_table([f[k] for f, _ in tr], [lab for _, lab in tr])
+        if table is None or any(f[k] not in table for fs in te for f in fs):
+            continue
+        preds = []
+        for t, boxes, fs in zip(tests, te_l, te, strict=False):
+            out = t.copy()
+            for box, f in zip(boxes, fs, strict=False):
+                if table[f[k]] != KEEP:
+                    out[box] = table[f[k]]
+            preds.append(out)
+        found.append((len(table), f"part_fill[{k}]", preds))
+    found.sort(key=lambda f: f[0])
+    return found
+
+
+def _part_boxes(g: Grid):
+    """The cells between separator lines as (row slice, column slice) boxes, or None."""
+    sep = ob.separators(g)
+    if sep is None:
+        return None
+    rs, cs, _ = sep
+    boxes = [(slice(a, b), slice(c, d)) for a, b in ob._spans(rs, g.shape[0]) for c, d in ob._spans(cs, g.shape[1])]
+    return boxes if len(boxes) >= 2 else None
+
+
 def fit_cell_summary(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Grids cut into cells by separator lines whose output has one pixel per cell: the pixel as a
     table of one fact about the cell (count of non-zero cells, main colour, number of colours, ...)."""
@@ -837,14 +897,7 @@ def fit_cell_summary(inputs: list[Grid], outputs: list[Grid], tests: list[Grid])
     if any((len(lay), len(lay[0])) != b.shape for lay, b in zip(tr_l, outputs, strict=False)):
         return []
 
-    def facts(p: Grid) -> dict:
-        counts = np.bincount(p.ravel(), minlength=10)
-        f = {"n_cells": int(counts[1:].sum()), "n_colours": int((counts[1:] > 0).sum()),
-             "main_colour": int(np.argmax(counts[1:]) + 1) if counts[1:].any() else 0}
-        for c in range(1, 10):
-            f[f"count_c{c}"] = int(counts[c])
-        return f
-
+    facts = _part_facts
     tr = [(facts(p), int(b[i, j])) for lay, b in zip(tr_l, outputs, strict=False)
           for i, row in enumerate(lay) for j, p in enumerate(row)]
     te = [[[facts(p) for p in row] for row in lay] for lay in te_l]

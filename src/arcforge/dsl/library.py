@@ -174,7 +174,6 @@ def library(task: Task) -> list[Transform]:
         add(f"shift{dy:+d}{dx:+d}", lambda g, dy=dy, dx=dx: p.shift(g, dy, dx))
     for d in "udlr":
         add(f"gravity_{d}", lambda g, d=d: p.gravity(g, d))
-        add(f"fall_{d}", lambda g, d=d: p.fall(g, d))
 
     for diag in (False, True):
         for by_colour in (False, True):

@@ -344,8 +344,16 @@ def pattern_fill(g: Grid, hole: int, max_period: int = 10) -> Grid | None:
     h, w = g.shape
     if not (g == hole).any():
         return g
-    periods = sorted(((py, px) for py in range(1, min(h, max_period) + 1) for px in range(1, min(w, max_period) + 1)
-                      if py * px < h * w // 2), key=lambda t: (t[0] * t[1], t))
+    known = g != hole
+
+    def holds(d: int, axis: int) -> bool:  # cells d apart along the axis agree where both are known
+        a, b = (g[:-d], g[d:]) if axis == 0 else (g[:, :-d], g[:, d:])
+        ka, kb = (known[:-d], known[d:]) if axis == 0 else (known[:, :-d], known[:, d:])
+        return not ((a != b) & ka & kb).any()
+    # a period's classes can only agree if its two steps do: test each side's steps once
+    ys = [d for d in range(1, min(h, max_period) + 1) if d == h or holds(d, 0)]
+    xs = [d for d in range(1, min(w, max_period) + 1) if d == w or holds(d, 1)]
+    periods = sorted(((py, px) for py in ys for px in xs if py * px < h * w // 2), key=lambda t: (t[0] * t[1], t))
     for py, px in periods:
         r = _period_fill(g, hole, py, px)
         if r is not None:
@@ -476,30 +484,6 @@ def gravity(g: Grid, direction: str) -> Grid | None:
     out = np.take_along_axis(t, order, axis=0)
     out = {"d": out, "u": out[::-1], "r": out.T, "l": out[::-1].T}[direction]
     return np.ascontiguousarray(out)
-
-
-def fall(g: Grid, direction: str, fixed: int | None = None) -> Grid | None:
-    """Let whole objects (8-connected non-zero cells, not of colour `fixed`, which stays put) fall in a
-    direction ('d', 'u', 'l', 'r') as rigid bodies, nearest the floor first, until they rest on the
-    floor or on what has landed."""
-    from arcforge.dsl.objects import objects  # objects builds on this module
-
-    t = {"d": g, "u": g[::-1], "r": g.T, "l": g.T[::-1]}[direction]
-    movers = t if fixed is None else np.where(t == fixed, 0, t)
-    objs = objects(np.ascontiguousarray(movers), True, False)
-    if not objs or len(objs) > 30:
-        return None
-    h = t.shape[0]
-    out = np.where(movers != 0, 0, t)
-    for o in sorted(objs, key=lambda o: -o.y1):
-        ys, xs = np.nonzero(o.mask)
-        cols = movers[ys, xs]
-        k = 0
-        while ys.max() + k + 1 < h and not (out[ys + k + 1, xs] != 0).any():
-            k += 1
-        out[ys + k, xs] = cols
-    out = {"d": out, "u": out[::-1], "r": out.T, "l": out[::-1].T}[direction]
-    return np.ascontiguousarray(out, dtype=I8)
 
 
 # ---- boxes and rigid moves ------------------------------------------------------------------
