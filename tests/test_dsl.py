@@ -77,9 +77,12 @@ MOTIVATING = {
     "868de0fa": "recolourr[border+odd_box]",  # ... by a pair of flags (enclosed, odd side)
     "54d9e175": "part_fill[main_colour]",  # separator cells filled by a fact about them
     "2013d3e2": "crop > quarter_top_left",  # a quarter of the figure
+    "a2fd1cf0": "path_c2_c3_rows_c8",  # two lone cells joined by an L-shaped path
+    "85c4e7cd": "rings_reverse",  # concentric rings' colours reversed
+    "bda2d7a6": "rings_inward",  # ... or passed one ring in
 }
 
-_TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["d4a91cb9", "67a3c6ac"])}
+_TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}
 
 
 def _solved(task, cands) -> bool:
@@ -116,7 +119,7 @@ def test_programs_fit_every_train_pair():
 
 
 def test_deadline_is_kept():
-    task = _TASKS["d4a91cb9"]
+    task = _TASKS["8731374e"]  # large grids that no program explains: the search would run long
     t0 = time.monotonic()
     DslSearch(time_limit=60).solve(task.without_test_outputs(), t0 + 0.5)
     assert time.monotonic() - t0 < 1.5

@@ -148,6 +148,8 @@ def library(task: Task) -> list[Transform]:
     add("row_majority", lambda g: p.line_majority(g, 1))
     add("col_majority", lambda g: p.line_majority(g, 0))
     add("stripe_majority", lambda g: p.line_majority(g, None))
+    add("rings_reverse", lambda g: p.rings(g, "reverse"))
+    add("rings_inward", lambda g: p.rings(g, "inward"))
     for c in new_cols:
         add(f"interior_c{c}", lambda g, c=c: p.interior(g, c))
         add(f"halo4_c{c}", lambda g, c=c: p.halo(g, c, False))

@@ -486,6 +486,27 @@ def gravity(g: Grid, direction: str) -> Grid | None:
     return np.ascontiguousarray(out)
 
 
+def rings(g: Grid, how: str) -> Grid | None:
+    """A grid of concentric one-colour rings (by distance to the edge) recoloured: its colours, in the
+    order they first appear from the edge inward, reversed ("reverse") or each passed to the next
+    ring in ("inward", the innermost going to the edge). None when a ring has several colours."""
+    h, w = g.shape
+    ys, xs = np.indices((h, w))
+    depth = np.minimum(np.minimum(ys, h - 1 - ys), np.minimum(xs, w - 1 - xs))
+    n = int(depth.max()) + 1
+    first = np.zeros(n, np.int64)
+    first[depth.ravel()[::-1]] = g.ravel()[::-1]  # some cell's colour per ring
+    if (g != first[depth]).any():
+        return None
+    bands = list(dict.fromkeys(int(c) for c in first))  # the colours, outermost first, each once
+    if len(bands) < 2:
+        return None
+    new = bands[::-1] if how == "reverse" else bands[-1:] + bands[:-1]
+    lut = np.arange(10)
+    lut[bands] = new
+    return lut[g].astype(I8)
+
+
 # ---- boxes and rigid moves ------------------------------------------------------------------
 
 def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:

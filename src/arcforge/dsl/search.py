@@ -23,6 +23,7 @@ from arcforge.dsl.learned import (
     fit_cell_features,
     fit_cell_rules,
     fit_cell_summary,
+    fit_l_path,
     fit_lattice,
     fit_object_crop,
     fit_object_recolour,
@@ -50,7 +51,7 @@ NORM_SHARE = 0.3  # of the time limit, kept for the colour-normalised task
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 FITS = (fit_lattice, fit_rays, fit_object_recolour, fit_object_source, fit_object_crop, fit_part_pick,
         fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp,
-        fit_output_lookup, fit_cell_rules)
+        fit_l_path, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
