@@ -920,7 +920,7 @@ DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 RAY_MODES = ("wall", "through", "hit", "join")  # and "hit{t}": rays that end on colour t
 
 
-def _NONE(g: Grid) -> np.ndarray:
+def _no_cells(g: Grid) -> np.ndarray:
     return np.zeros(g.shape, bool)
 
 
@@ -993,7 +993,7 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
         key = (gi, c, d)
         if key not in memo:
             memo[key] = _ray_cells(g, c, d)
-        return memo[key].get(mode, _NONE(g))
+        return memo[key].get(mode, _no_cells(g))
 
     grids = list(inputs) + list(tests)
     n = len(inputs)
@@ -1024,6 +1024,7 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
             if all(np.array_equal(paint(i), b) for i, b in enumerate(outputs)):
                 if not any_colour and any(c not in colours for c in test_colours):
                     continue  # a test colour the rule never saw would not shoot
+                # u d l r, and A B C D for up-left, up-right, down-left, down-right (DIRS8's order)
                 name = ",".join(f"{'*' if c is None else c}{'udlrABCD'[d]}" for c, d in shoot)
                 found.append((mi + 20 * (not any_colour), f"rays_{mode}[{name}]",
                               [paint(n + i) for i in range(len(tests))]))
@@ -1037,7 +1038,7 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
 def fit_object_swap(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Each object is replaced, inside its bounding box, by the pattern the train pairs show for an
     object like it: keyed by its exact crop, or by its shape with the pattern's cells of the object's
-    own colour written relative to it. Cells outside every changed object's box stay as they are."""
+    own colour written relative to it. Cells outside every object's box stay as they are."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
         return []
     if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=False)):
@@ -1050,10 +1051,13 @@ def fit_object_swap(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) 
             continue
         for ki, keyed in enumerate(("crop", "shape")):
             def key(g, o, keyed=keyed):
-                return o.crop(g).tobytes() + bytes(o.crop(g).shape) if keyed == "crop" else o.shape_key()
+                if keyed == "shape":
+                    return o.shape_key()
+                crop = o.crop(g)
+                return crop.tobytes() + bytes(crop.shape)
 
             def encode(pat, o, keyed=keyed):  # the object's colour as 10 in a shape-keyed pattern
-                return pat if keyed == "crop" else np.where(pat == o.colour, 10, pat)
+                return pat if keyed == "crop" else np.where(pat == o.colour, 10, pat).astype(I8)
 
             table: dict = {}
             ok, uses = True, 0
