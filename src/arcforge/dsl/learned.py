@@ -817,15 +817,22 @@ def fit_output_lookup(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]
     return found
 
 
-def _part_grid(g: Grid):
-    """The cells between separator lines as a 2-D layout (rows of cells), or None."""
+def _part_spans(g: Grid):
+    """The row spans and column spans of the cells between separator lines (at least two cells), or None."""
     sep = ob.separators(g)
     if sep is None:
         return None
     rs, cs, _ = sep
     ry, rx = ob._spans(rs, g.shape[0]), ob._spans(cs, g.shape[1])
-    if len(ry) * len(rx) < 2:
+    return (ry, rx) if len(ry) * len(rx) >= 2 else None
+
+
+def _part_grid(g: Grid):
+    """The cells between separator lines as a 2-D layout (rows of cells), or None."""
+    spans = _part_spans(g)
+    if spans is None:
         return None
+    ry, rx = spans
     return [[g[a:b, c:d] for c, d in rx] for a, b in ry]
 
 
@@ -880,12 +887,10 @@ def fit_part_fill(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
 
 def _part_boxes(g: Grid):
     """The cells between separator lines as (row slice, column slice) boxes, or None."""
-    sep = ob.separators(g)
-    if sep is None:
+    spans = _part_spans(g)
+    if spans is None:
         return None
-    rs, cs, _ = sep
-    boxes = [(slice(a, b), slice(c, d)) for a, b in ob._spans(rs, g.shape[0]) for c, d in ob._spans(cs, g.shape[1])]
-    return boxes if len(boxes) >= 2 else None
+    return [(slice(a, b), slice(c, d)) for a, b in spans[0] for c, d in spans[1]]
 
 
 def fit_cell_summary(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:

@@ -363,13 +363,9 @@ def pattern_fill(g: Grid, hole: int, max_period: int = 10) -> Grid | None:
 
 # ---- topology -------------------------------------------------------------------------------
 
-def outside(free: np.ndarray) -> np.ndarray:
-    """Cells of `free` reachable (4-connected) from the border through free cells."""
-    reach = np.zeros_like(free)
-    reach[0, :] = free[0, :]
-    reach[-1, :] = free[-1, :]
-    reach[:, 0] |= free[:, 0]
-    reach[:, -1] |= free[:, -1]
+def grow_within(seed: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The cells of `free` reachable (4-connected, through free cells) from the cells of `seed`."""
+    reach = seed & free
     while True:
         grow = reach.copy()
         grow[1:] |= reach[:-1]
@@ -380,6 +376,14 @@ def outside(free: np.ndarray) -> np.ndarray:
         if np.array_equal(grow, reach):
             return reach
         reach = grow
+
+
+def outside(free: np.ndarray) -> np.ndarray:
+    """Cells of `free` reachable (4-connected) from the border through free cells."""
+    edge = np.zeros_like(free)
+    edge[[0, -1], :] = True
+    edge[:, [0, -1]] = True
+    return grow_within(edge, free)
 
 
 def fill_holes(g: Grid, c: int) -> Grid | None:
@@ -400,17 +404,7 @@ def flood_from(g: Grid, c: int) -> Grid | None:
     seed = free & (p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:])
     if not seed.any():
         return None
-    reach = seed
-    while True:
-        grow = reach.copy()
-        grow[1:] |= reach[:-1]
-        grow[:-1] |= reach[1:]
-        grow[:, 1:] |= reach[:, :-1]
-        grow[:, :-1] |= reach[:, 1:]
-        grow &= free
-        if np.array_equal(grow, reach):
-            break
-        reach = grow
+    reach = grow_within(seed, free)
     return np.where(reach, c, g).astype(I8)
 
 
