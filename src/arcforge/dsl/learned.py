@@ -38,7 +38,7 @@ import numpy as np
 
 from arcforge.dsl import lines
 from arcforge.dsl import objects as ob
-from arcforge.dsl.primitives import outside
+from arcforge.dsl.primitives import DIRS8, outside
 from arcforge.grid import Grid
 
 I8 = np.int8
@@ -860,9 +860,10 @@ def fit_part_fill(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
         for box in boxes:
             inside[box] = True
             got = np.unique(b[box])
-            same = np.array_equal(a[box], b[box])
-            tr.append((_part_facts(a[box]), {KEEP} | ({int(got[0])} if len(got) == 1 else set()) if same
-                       else ({int(got[0])} if len(got) == 1 else set())))
+            label = {int(got[0])} if len(got) == 1 else set()  # painted one colour, and/or kept
+            if np.array_equal(a[box], b[box]):
+                label.add(KEEP)
+            tr.append((_part_facts(a[box]), label))
         if (a[~inside] != b[~inside]).any():
             return []
     if any(not lab for _, lab in tr) or all(KEEP in lab for _, lab in tr):
@@ -903,10 +904,9 @@ def fit_cell_summary(inputs: list[Grid], outputs: list[Grid], tests: list[Grid])
     if any((len(lay), len(lay[0])) != b.shape for lay, b in zip(tr_l, outputs, strict=False)):
         return []
 
-    facts = _part_facts
-    tr = [(facts(p), int(b[i, j])) for lay, b in zip(tr_l, outputs, strict=False)
+    tr = [(_part_facts(p), int(b[i, j])) for lay, b in zip(tr_l, outputs, strict=False)
           for i, row in enumerate(lay) for j, p in enumerate(row)]
-    te = [[[facts(p) for p in row] for row in lay] for lay in te_l]
+    te = [[[_part_facts(p) for p in row] for row in lay] for lay in te_l]
     found = []
     for r, k in enumerate(tr[0][0]):
         table: dict = {}
@@ -921,7 +921,6 @@ def fit_cell_summary(inputs: list[Grid], outputs: list[Grid], tests: list[Grid])
 
 # ---- rays -----------------------------------------------------------------------------------
 
-DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 RAY_MODES = ("wall", "through", "hit", "join")  # and "hit{t}": rays that end on colour t
 
 
@@ -994,11 +993,11 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
     test_colours = sorted({int(c) for t in tests for c in np.unique(t) if c})
     memo: dict = {}
 
-    def cells(g, gi, c, d, mode):
+    def cells(gi, c, d, mode):  # grid gi of inputs + tests
         key = (gi, c, d)
         if key not in memo:
-            memo[key] = _ray_cells(g, c, d)
-        return memo[key].get(mode, _no_cells(g))
+            memo[key] = _ray_cells(grids[gi], c, d)
+        return memo[key].get(mode, _no_cells(grids[gi]))
 
     grids = list(inputs) + list(tests)
     n = len(inputs)
@@ -1010,7 +1009,7 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
             for d in range(8):
                 groups = [colours] if any_colour else [[c] for c in colours]
                 for grp in groups:
-                    ms = [[cells(a, i, c, d, mode) for i, a in enumerate(inputs)] for c in grp]
+                    ms = [[cells(i, c, d, mode) for i in range(n)] for c in grp]
                     if not any(m.any() for row in ms for m in row):
                         continue
                     if all((b[m] == c).all() for c, row in zip(grp, ms, strict=False)
@@ -1024,7 +1023,7 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
                 out = g.copy()
                 for c, d in shoot:
                     for cc in ([c] if c is not None else sorted({int(v) for v in np.unique(g) if v})):
-                        out[cells(g, gi, cc, d, mode)] = cc
+                        out[cells(gi, cc, d, mode)] = cc
                 return out
             if all(np.array_equal(paint(i), b) for i, b in enumerate(outputs)):
                 if not any_colour and any(c not in colours for c in test_colours):

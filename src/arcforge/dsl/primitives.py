@@ -615,7 +615,7 @@ def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
     return np.ascontiguousarray(out if axis == 0 else out.T)
 
 
-_DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
 def attract(g: Grid, k: int, paint: bool = False) -> Grid | None:
@@ -634,7 +634,7 @@ def attract(g: Grid, k: int, paint: bool = False) -> Grid | None:
     def step(y, x):
         """(distance, dy, dx) of the nearest settled cell this cell sees, rows and columns first."""
         best = None
-        for j, (dy, dx) in enumerate(_DIRS8):
+        for j, (dy, dx) in enumerate(DIRS8):
             if j == 4 and best is not None:
                 break
             yy, xx, d = y + dy, x + dx, 1
