@@ -1,6 +1,7 @@
 """Decoding: DFS returns exactly the completions above the threshold (brute force on hand-built
 distributions and on a real tiny transformer), cached batched decoding equals uncached
-one-by-one decoding, and teacher-forced scores equal a plain forward pass."""
+one-by-one decoding, and teacher-forced scores equal a plain forward pass; the tiny transformer's
+tests run under both position schemes (llm/text.py)."""
 
 import itertools
 import math
@@ -28,7 +29,19 @@ from arcforge.llm.decode import (  # noqa: E402
     score_sequences,
     threshold_search,
 )
-from arcforge.llm.text import BOS, EOS, IN, NL, OUT, decode_grid, max_output_tokens  # noqa: E402
+from arcforge.llm.text import (  # noqa: E402
+    BOS,
+    EOS,
+    IN,
+    NL,
+    OUT,
+    decode_grid,
+    max_output_tokens,
+    output_ids,
+    position_scheme,
+    positions,
+    prompt_ids,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -145,14 +158,15 @@ P2 = [BOS, IN, 3, NL, 3, NL, OUT]
 P3 = [BOS, IN, 5, NL, IN, 6, NL, OUT]
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A 2-layer Qwen2 over the 16-token vocabulary, fitted for a moment so that its output
-    distribution has several completions well above typical thresholds; saved and loaded back
-    the way real models are."""
+@pytest.fixture(scope="module", params=["linear", "rows"])
+def tiny_model(tmp_path_factory, request):
+    """A 2-layer Qwen2 over the 16-token vocabulary, fitted for a moment under each position scheme
+    so that its output distribution has several completions well above typical thresholds; saved
+    and loaded back the way real models are."""
     torch.manual_seed(0)
     cfg = transformers.Qwen2Config(vocab_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                    num_key_value_heads=1, intermediate_size=64, max_position_embeddings=512)
+    cfg.arc_positions = request.param
     model = transformers.AutoModelForCausalLM.from_config(cfg)
     data = [(P1, [1, 2, NL, EOS])] * 3 + [(P1, [2, 1, NL, EOS])] * 2 + [(P2, [3, 3, NL, EOS])] * 2 \
         + [(P2, [3, NL, 3, NL, EOS]), (P2, [4, 4, NL, EOS])]
@@ -162,27 +176,32 @@ def tiny_model(tmp_path_factory):
     for i, (p, c) in enumerate(data):
         ids[i, :len(p) + len(c)] = torch.tensor(p + c)
         labels[i, len(p):len(p) + len(c)] = torch.tensor(c)
+    pos = torch.stack([torch.as_tensor(positions(row, request.param)) for row in ids.numpy()])
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(100):
-        loss = model(input_ids=ids, labels=labels).loss
+        loss = model(input_ids=ids, labels=labels, position_ids=pos).loss
         opt.zero_grad()
         loss.backward()
         opt.step()
     path = tmp_path_factory.mktemp("tiny")
     model.save_pretrained(path)
-    return transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    model = transformers.AutoModelForCausalLM.from_pretrained(path).eval()
+    assert position_scheme(model) == request.param
+    return model
 
 
-def reference_lm(model):
-    """The same model without cache, padding or batching: one full forward per sequence,
-    renormalised over the valid tokens."""
+def reference_lm(model, scheme=None):
+    """The same model without cache, padding or batching: one full forward per sequence at the
+    positions of its scheme (or `scheme`), renormalised over the valid tokens."""
     invalid = [t for t in range(16) if t not in VALID_TOKENS]
+    scheme = scheme or position_scheme(model)
 
     def fn(seqs):
         rows = []
         with torch.no_grad():
             for s in seqs:
-                logits = model(input_ids=torch.tensor([s])).logits[0, -1, :16].double()
+                pos = torch.as_tensor(positions(s, scheme))[None]
+                logits = model(input_ids=torch.tensor([s]), position_ids=pos).logits[0, -1, :16].double()
                 logits[invalid] = -math.inf
                 rows.append(torch.log_softmax(logits, -1).numpy())
         return np.stack(rows)
@@ -272,6 +291,35 @@ def test_prompts_run_once_then_one_token_per_branch(tiny_model):
         assert [tuple(s) for s in shapes] == [(1, len(P1)), (3, 3), (1, 2), (1, len(P2)), (2, 3)]
     finally:
         hook.remove()
+
+
+def test_step_by_step_logprobs_equal_full_sequence_scoring(tiny_model):
+    """Left-padded prompts of different lengths (a real task's among them), outputs of several rows:
+    the log-probability summed step by step on the HF and the lean stepper equals the one scored by
+    teacher forcing and the one of full uncached forwards at the model's positions."""
+    from arcforge.llm.fast import FastLM
+
+    (task,) = load_tasks("arc1/train", tasks=["d631b094"])
+    prompts = [P1, prompt_ids(task, 0), P2, P3]
+    outs = [[1, 2, NL, 2, 1, NL, EOS], output_ids(np.array([[2, 2], [2, 0]])), [3, NL, 3, NL, 3, NL, EOS],
+            [5, 6, NL, 6, 5, NL, EOS]]
+    assert len({len(o) for o in outs}) == 1 and len({len(p) for p in prompts}) == len(prompts)
+    scored = score_sequences(tiny_model, prompts, outs, batch_size=3)
+    want = reference_lm(tiny_model).score(prompts, outs)
+    assert np.allclose(scored, want, atol=1e-4)
+    rows = torch.arange(len(prompts))
+    for lm in (HFLM(tiny_model), FastLM(tiny_model)):
+        stepper, total = lm.stepper(prompts, max_new=len(outs[0])), torch.zeros(len(prompts), dtype=torch.float64)
+        lp = stepper.start()
+        for j in range(len(outs[0])):
+            toks = torch.tensor([o[j] for o in outs])
+            total += lp[rows, toks].double()
+            if j + 1 < len(outs[0]):
+                lp = stepper.step(rows, toks)
+        assert np.allclose(total.numpy(), want, atol=1e-4), type(lm).__name__
+    # the positions matter: the same weights at the other scheme's positions score otherwise
+    other = {"linear": "rows", "rows": "linear"}[position_scheme(tiny_model)]
+    assert not np.allclose(reference_lm(tiny_model, other).score(prompts, outs), want, atol=1e-2)
 
 
 # ---- the lean decoder (llm/fast.py) against the Hugging Face forward ----

@@ -1,5 +1,7 @@
 """Models: presets, loading a local "pretrained" model by path (the hub-id code path), vocabulary shrink,
-LoRA adapters saved and loaded back, packed attention."""
+LoRA adapters saved and loaded back, the position scheme saved with a model, packed attention."""
+
+import json
 
 import pytest
 import torch
@@ -16,7 +18,7 @@ from arcforge.llm.model import (
     packed_mode,
     save_model,
 )
-from arcforge.llm.text import SYMBOLS, VOCAB_SIZE
+from arcforge.llm.text import SYMBOLS, VOCAB_SIZE, position_scheme, positions
 
 torch.set_num_threads(2)
 
@@ -168,6 +170,26 @@ def test_lora_adapter_round_trip(tmp_path, pretrained_dir):
         torch.testing.assert_close(again.eval()(input_ids=x).logits, model.eval()(input_ids=x).logits)
 
 
+def test_position_scheme_is_saved_with_the_model(tmp_path):
+    from arcforge.llm.solver import SHIPPED_MODEL
+
+    shipped, _ = load_model(str(SHIPPED_MODEL), device="cpu")
+    assert position_scheme(shipped) == "linear"  # a config without arc_positions
+    assert position_scheme(load_model("tiny", device="cpu")[0]) == "linear"
+    model, _ = load_model("tiny", device="cpu", positions="rows")
+    save_model(model, tmp_path / "rows")
+    assert json.loads((tmp_path / "rows" / "config.json").read_text())["arc_positions"] == "rows"
+    again, _ = load_model(str(tmp_path / "rows"), device="cpu")
+    assert position_scheme(again) == "rows"
+    # explicit wins over the folder's; an adapter records its own scheme, which wins over its base's
+    relinear, _ = load_model(str(tmp_path / "rows"), device="cpu", lora=LoraSettings(r=2), positions="linear")
+    assert is_peft(relinear) and position_scheme(relinear) == "linear"
+    save_model(relinear, tmp_path / "adapter", base_spec=str(tmp_path / "rows"))
+    assert position_scheme(load_model(str(tmp_path / "adapter"), device="cpu")[0]) == "linear"
+    with pytest.raises(ArcError, match="unknown position scheme 'diagonal'"):
+        load_model("tiny", device="cpu", positions="diagonal")
+
+
 def test_presets_and_errors(tmp_path):
     model = create_model("tiny")
     assert model.config.vocab_size == VOCAB_SIZE and model.config.model_type == "qwen2"
@@ -195,12 +217,14 @@ def test_packed_rows_match_separate_sequences():
     assert model.config._attn_implementation == "sdpa"  # restored for generation
 
 
-def test_greedy_generate_matches_full_forward_argmax():
-    model, _ = load_model("tiny", device="cpu")
-    prompt = [13, 11, 1, 2, 10, 12]
+@pytest.mark.parametrize("scheme", ["linear", "rows"])
+def test_greedy_generate_matches_full_forward_argmax(scheme):
+    model, _ = load_model("tiny", device="cpu", positions=scheme)
+    prompt = [13, 11, 1, 2, 10, 3, 4, 10, 12]
     out = greedy_generate(model, prompt, 5, eos=-1)
     seq = list(prompt)
     with torch.no_grad():
         for _ in range(5):
-            seq.append(int(model(input_ids=torch.tensor([seq])).logits[0, -1].argmax()))
+            pos = torch.as_tensor(positions(seq, scheme))[None]
+            seq.append(int(model(input_ids=torch.tensor([seq]), position_ids=pos).logits[0, -1].argmax()))
     assert out == seq[len(prompt):]

@@ -12,7 +12,7 @@ from arcforge.errors import ArcError
 from arcforge.generators import generator_ids
 from arcforge.llm.config import TrainConfig, train_config
 from arcforge.llm.model import greedy_generate, load_model
-from arcforge.llm.text import IGNORE, SYMBOLS, output_ids, prompt_ids
+from arcforge.llm.text import IGNORE, SYMBOLS, output_ids, positions, prompt_ids
 from arcforge.llm.train import (
     draw_samples,
     generator_pool,
@@ -201,6 +201,44 @@ def test_train_with_generated_tasks(tmp_path, monkeypatch, one_torch_thread):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["generated"] == 0.5
     with pytest.raises(ArcError, match="fraction"):
         train(TrainConfig(**{**cfg.to_dict(), "generated": 1.5, "out": str(tmp_path / "bad")}))
+
+
+# ---- position schemes ----
+
+
+def packed_positions_are(batches, scheme) -> bool:
+    """Every sample of the packed batches sits at its own positions of `scheme`, from 0."""
+    for b in batches:
+        ids, pos, cu = b["input_ids"][0].numpy(), b["position_ids"][0].numpy(), b["cu_seq_lens_q"].tolist()
+        for s, e in zip(cu[:-1], cu[1:], strict=True):
+            assert pos[s:e].tolist() == positions(ids[s:e], scheme).tolist()
+    return bool(batches)
+
+
+def test_training_with_row_positions(tmp_path, monkeypatch, one_torch_thread):
+    import arcforge.llm.train as tr
+
+    assert train_config(None, None, {"positions": "rows"}).positions == "rows"  # --set positions=rows
+    with pytest.raises(ArcError, match="unknown position scheme 'diagonal': use linear or rows"):
+        train(_small_run(tmp_path / "bad", positions="diagonal"))
+    seen = []
+    real_step = tr.train_step
+    monkeypatch.setattr(tr, "train_step", lambda m, o, s, batches, *a, **k: (
+        seen.extend(batches), real_step(m, o, s, batches, *a, **k))[1])
+    summary = train(_small_run(tmp_path / "rows", steps=10, lr=3e-3, positions="rows"))
+    assert summary["positions"] == "rows" and packed_positions_are(seen, "rows")
+    model = tmp_path / "rows" / "model"
+    assert json.loads((model / "config.json").read_text())["arc_positions"] == "rows"
+    losses = [r["loss"] for r in _log(tmp_path / "rows")]
+    assert np.mean(losses[-3:]) < losses[0] - 0.5, losses
+    # from an existing model: its own scheme unless one is set; a resumed run keeps its own
+    seen.clear()
+    assert train(_small_run(tmp_path / "again", model=str(model), steps=1))["positions"] == "rows"
+    assert packed_positions_are(seen, "rows")
+    back = train(_small_run(tmp_path / "back", model=str(model), steps=1, positions="linear"))
+    assert back["positions"] == "linear" and packed_positions_are(seen[-1:], "linear")
+    with pytest.raises(ArcError, match="has rows positions, not linear"):
+        train(_small_run(tmp_path / "rows", steps=11, positions="linear"), resume=True)
 
 
 # ---- carrying a checkpoint to another machine: export-checkpoint, train --resume-from ----

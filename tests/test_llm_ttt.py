@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from tests.test_llm_train import packed_positions_are
 
 from arcforge.llm.config import TrainConfig
 from arcforge.llm.decode import greedy_decode, score_sequences
@@ -74,6 +75,22 @@ def test_ttt_stops_at_its_deadline(model):
     task = make_task(np.random.default_rng(9), lambda g: PICTURE.copy(), [0, 1, 2, 4]).without_test_outputs()
     with task_adapter(model, [task], TTTConfig(steps=1000, rank=0, batch_tokens=1024), time.monotonic() + 1.0) as t:
         assert 0 < len(t.ttt_losses) < 1000
+
+
+@pytest.mark.parametrize("rank", [0, 4])
+def test_ttt_feeds_the_models_row_positions(monkeypatch, rank):
+    import arcforge.llm.train as tr
+
+    model = create_model("tiny", seed=0).eval()
+    model.config.arc_positions = "rows"
+    seen = []
+    real_step = tr.train_step
+    monkeypatch.setattr(tr, "train_step", lambda m, o, s, batches, *a, **k: (
+        seen.extend(batches), real_step(m, o, s, batches, *a, **k))[1])
+    task = make_task(np.random.default_rng(9), lambda g: PICTURE.copy(), [0, 1, 2, 4]).without_test_outputs()
+    with task_adapter(model, [task], TTTConfig(steps=2, lr=1e-3, rank=rank, batch_tokens=1024)) as tuned:
+        assert len(tuned.ttt_losses) == 2
+    assert len(seen) == 2 and packed_positions_are(seen, "rows")
 
 
 # ---- wrong before, right after ----

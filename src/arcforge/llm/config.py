@@ -27,6 +27,8 @@ class TrainConfig:
     lora: bool = False  # False: full fine-tuning
     lora_r: int = 64
     lora_alpha: int = 64
+    # position ids (llm/text.py): linear | rows; None keeps the model's own (a fresh preset's: linear)
+    positions: str | None = None
     data: list[str] = field(default_factory=lambda: ["arc1/train"])
     allow_eval: bool = False  # permit training on arc1/eval or arc2/eval
     val_tasks: int = 16  # tasks held out of `data` for the validation loss

@@ -17,6 +17,8 @@ re-indexed (`Cache.reorder_cache`, an index_select that may repeat rows), so a c
 inherits its parent's cache, prompt included, without recomputation; nothing is re-indexed on
 the common steps where every branch has exactly one surviving child. Scoring runs a prompt once
 and then all completions that share it on top of its cache, cropping back after each batch.
+Position ids follow the model's scheme (text.positions over each prompt's real tokens, then
+text.next_position a step).
 
 Token choices are restricted to valid tokens (digits, NL, EOS): the model's log-probabilities
 are renormalised over them (`valid_only`), in decoding and scoring alike, so a DFS log-prob equals
@@ -45,7 +47,7 @@ import numpy as np
 import torch
 
 from arcforge.grid import MAX_SIDE
-from arcforge.llm.text import EOS, NL, PAD, VOCAB_SIZE, max_output_tokens
+from arcforge.llm.text import EOS, NL, PAD, VOCAB_SIZE, max_output_tokens, next_position, position_scheme, positions
 from arcforge.task import Task
 
 VALID_TOKENS = (*range(10), NL, EOS)
@@ -219,6 +221,7 @@ class HFLM:
         self.model = model
         self.valid_only = valid_only
         self.device = _model_device(model)
+        self.scheme = position_scheme(model)
         self.cache_kw = _cache_kwarg()
         self._invalid = torch.ones(VOCAB_SIZE, dtype=torch.bool, device=self.device)
         self._invalid[list(VALID_TOKENS)] = False
@@ -251,8 +254,10 @@ class HFLM:
                 raise ValueError("empty prompt")
             cache = _new_cache(self.model)
             ids = torch.tensor([prompt], device=self.device)
-            first = self.logprobs(self.forward(ids, cache)[:, -1])  # [1, V]
-            plen = len(prompt)
+            ppos = positions(prompt, self.scheme)
+            logits = self.forward(ids, cache, position_ids=torch.as_tensor(ppos, device=self.device)[None])
+            first = self.logprobs(logits[:, -1])  # [1, V]
+            start = next_position(int(ppos[-1]), prompt[-1], self.scheme)
             rows = 1
             for k in range(0, len(members), batch_size):
                 chunk = members[k:k + batch_size]
@@ -263,13 +268,15 @@ class HFLM:
                 if rows != len(chunk):
                     cache.reorder_cache(torch.zeros(len(chunk), dtype=torch.long, device=self.device))
                     rows = len(chunk)
-                tgt = torch.full((len(chunk), width), PAD, dtype=torch.long)
+                padded = np.full((len(chunk), width), PAD, dtype=np.int64)
                 for r, c in enumerate(comps):
-                    tgt[r, :len(c)] = torch.tensor(c, dtype=torch.long)
-                tgt = tgt.to(self.device)
+                    padded[r, :len(c)] = c
+                tgt = torch.as_tensor(padded, device=self.device)
                 lp = first.expand(len(chunk), -1)[:, None]
                 if width > 1:
-                    pos = torch.arange(plen, plen + width - 1, device=self.device).expand(len(chunk), -1)
+                    # each completion's own positions after the prompt (those of its PAD tail do not matter)
+                    pos = np.stack([positions(row, self.scheme, start) for row in padded[:, :-1]])
+                    pos = torch.as_tensor(pos, device=self.device)
                     logits = self.forward(tgt[:, :-1], cache, position_ids=pos)
                     lp = torch.cat([lp, self.logprobs(logits)], dim=1)
                     cache.crop(-(width - 1))  # back to the prompt (negative = tokens to remove, 5.x)
@@ -291,19 +298,20 @@ class _HFStepper:
         n, plen = len(prompts), max(len(p) for p in prompts)
         ids = torch.full((n, plen), PAD, dtype=torch.long)
         mask = torch.zeros((n, plen), dtype=torch.long)
+        pos = torch.zeros((n, plen), dtype=torch.long)
         for i, p in enumerate(prompts):  # left padding: every prompt ends at the last column
             ids[i, plen - len(p):] = torch.tensor(list(p), dtype=torch.long)
             mask[i, plen - len(p):] = 1
-        self.ids, self.mask = ids.to(dev), mask.to(dev)
+            pos[i, plen - len(p):] = torch.from_numpy(positions(p, lm.scheme))
+        self.ids, self.mask, self.pos = ids.to(dev), mask.to(dev), pos.to(dev)
         self.padded = bool((mask == 0).any())
-        self.next_pos = self.mask.sum(-1)
+        self.next_pos = next_position(self.pos[:, -1], self.ids[:, -1], lm.scheme)
         self.cache = _new_cache(lm.model)
         self.rows = n
 
     @torch.no_grad()
     def start(self):
-        pos = (self.mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.lm.forward(self.ids, self.cache, self.mask if self.padded else None, pos)
+        logits = self.lm.forward(self.ids, self.cache, self.mask if self.padded else None, self.pos)
         return self.lm.logprobs(logits[:, -1])
 
     @torch.no_grad()
@@ -316,9 +324,9 @@ class _HFStepper:
             self.next_pos = self.next_pos[parents]
             self.rows = parents.numel()
         self.mask = torch.cat([self.mask, self.mask.new_ones(self.rows, 1)], dim=1)
-        logits = self.lm.forward(tokens.to(self.lm.device)[:, None], self.cache,
-                                 self.mask if self.padded else None, self.next_pos[:, None])
-        self.next_pos = self.next_pos + 1
+        tokens = tokens.to(self.lm.device)
+        logits = self.lm.forward(tokens[:, None], self.cache, self.mask if self.padded else None, self.next_pos[:, None])
+        self.next_pos = next_position(self.next_pos, tokens, self.lm.scheme)
         return self.lm.logprobs(logits[:, -1])
 
 

@@ -17,8 +17,9 @@ DynamicCache grows by concatenation. `FastLM` instead:
 
 The arithmetic is the model's own (RMSNorm in fp32, rotary embedding from the model's module, SDPA
 with the grouped heads folded into the query length), so it agrees with `HFLM` to rounding; tests
-compare the two. `supports(model)` says whether a model can use it; `decode.as_lm` falls back to
-`HFLM` otherwise.
+compare the two. Position ids follow the model's scheme (llm/text.py); a step's are computed outside
+the graph and fed to it like the tokens. `supports(model)` says whether a model can use it;
+`decode.as_lm` falls back to `HFLM` otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from arcforge.llm.text import VOCAB_SIZE
+from arcforge.llm.text import VOCAB_SIZE, next_position, position_scheme, positions
 
 SUPPORTED = ("qwen2", "llama")
 COLUMN_STEP = 256  # graphs are captured for column spans rounded up to this
@@ -208,9 +209,9 @@ class Engine:
         self.pool = None  # a memory pool outlives no graph: a new one for the next captures
 
     @torch.no_grad()
-    def prefill(self, prompts) -> tuple[torch.Tensor, int]:
-        """Run each prompt (one at a time, unpadded) into cache row i, right-aligned to column
-        plen-1; returns the next-token logits [n, vocab] and plen."""
+    def prefill(self, prompts, pos) -> tuple[torch.Tensor, int]:
+        """Run each prompt (one at a time, unpadded, at positions pos[i]) into cache row i, right-aligned
+        to column plen-1; returns the next-token logits [n, vocab] and plen."""
         n, plen = len(prompts), max(len(p) for p in prompts)
         self.valid[:n] = False
         logits = []
@@ -219,7 +220,6 @@ class Engine:
             P = len(p)
             start = plen - P
             ids = torch.tensor([list(p)], dtype=torch.long, device=self.device)
-            pos = torch.arange(P, device=self.device)[None]
             x = F.embedding(ids, self.embed_w)
 
             def attend(li, q, k, v, i=i, start=start, P=P):
@@ -229,7 +229,7 @@ class Engine:
                     k, v = k.repeat_interleave(G, dim=1), v.repeat_interleave(G, dim=1)
                 return F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.head_dim ** -0.5)
 
-            logits.append(self._body(x, pos, attend)[0, -1])
+            logits.append(self._body(x, torch.as_tensor(pos[i], device=self.device)[None], attend)[0, -1])
             self.valid[i, start:plen] = True
         return torch.stack(logits), plen
 
@@ -329,12 +329,15 @@ class FastStepper:
         plen = max(len(p) for p in prompts)
         eng.reserve(self.n, plen + (max_new if max_new is not None else COLUMN_STEP))
         self.prompts = prompts
-        self.next_pos = torch.tensor([len(p) for p in prompts], dtype=torch.long, device=eng.device)
+        self.scheme = position_scheme(lm.model)
+        self.pos = [positions(p, self.scheme) for p in prompts]  # each prompt's own, from 0
+        after = [next_position(int(q[-1]), p[-1], self.scheme) for p, q in zip(prompts, self.pos, strict=True)]
+        self.next_pos = torch.tensor(after, dtype=torch.long, device=eng.device)
         self.col = plen
         self.rows = self.n
 
     def start(self) -> torch.Tensor:
-        logits, self.col = self.eng.prefill(self.prompts)
+        logits, self.col = self.eng.prefill(self.prompts, self.pos)
         return self.lm.logprobs(logits)
 
     def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -346,8 +349,9 @@ class FastStepper:
             self.rows = parents.numel()
         if self.col >= eng.K.shape[3]:
             eng.reserve(self.rows, self.col + COLUMN_STEP)
-        logits = eng.step(tokens.to(eng.device), self.next_pos, self.col)
-        self.next_pos = self.next_pos + 1
+        tokens = tokens.to(eng.device)
+        logits = eng.step(tokens, self.next_pos, self.col)
+        self.next_pos = next_position(self.next_pos, tokens, self.scheme)
         self.col += 1
         return self.lm.logprobs(logits)
 

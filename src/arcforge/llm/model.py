@@ -4,9 +4,12 @@
     model, info = load_model("Qwen/Qwen2.5-0.5B-Instruct", lora=LoraSettings())  # hub id or folder
     model, info = load_model("SmolLM2-135M-Instruct.Q4_1.gguf")   # a GGUF file (needs `gguf`)
     save_model(model, "runs/x/model"); model, info = load_model("runs/x/model")
+    model, info = load_model("tiny", positions="rows")            # row-aligned position ids (llm/text.py)
 
 Every model comes out speaking compact ids (llm/text.py): a pretrained model's embedding and output
 rows are cut down to the 16 rows of the tokens its tokenizer already has for those symbols.
+A model's position scheme lives in its config (`arc_positions`, saved in config.json); a LoRA
+adapter folder records its own in ADAPTER_META, which wins over its base's.
 Backends: "unsloth" (FastLanguageModel; default when it is installed and CUDA is present) and
 "transformers" (transformers + PEFT, everywhere).
 """
@@ -26,7 +29,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from arcforge.errors import ArcError
-from arcforge.llm.text import BOS, EOS, PAD, VOCAB_SIZE, pretrained_token_ids
+from arcforge.llm.text import (
+    BOS,
+    EOS,
+    PAD,
+    POSITIONS_ATTR,
+    VOCAB_SIZE,
+    check_positions,
+    next_position,
+    position_scheme,
+    positions,
+    pretrained_token_ids,
+)
 
 # Fresh models: the transformers Qwen2 architecture at a few sizes, compact vocabulary.
 PRESETS = {
@@ -43,6 +57,7 @@ PRESETS = {
 }
 MAX_POSITIONS = 16384
 PACKED_ATTENTION = "arcforge_packed"
+ADAPTER_META = "arcforge.json"  # beside a LoRA adapter: what its base's config cannot hold (the position scheme)
 
 
 @dataclass
@@ -213,14 +228,23 @@ def add_lora(model: nn.Module, lora: LoraSettings, backend: str = "transformers"
     return get_peft_model(model, cfg)
 
 
+def set_position_scheme(model: nn.Module, scheme: str) -> nn.Module:
+    """Make `scheme` the model's position scheme (its config's arc_positions; llm/text.py)."""
+    setattr(base_of(model).config, POSITIONS_ATTR, check_positions(scheme))
+    return model
+
+
 def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSettings | None = None,
                device: str | torch.device | None = None, dtype: torch.dtype | None = None, shrink: bool = True,
-               trainable: bool = True, seed: int = 0) -> tuple[nn.Module, ModelInfo]:
+               trainable: bool = True, seed: int = 0, positions: str | None = None) -> tuple[nn.Module, ModelInfo]:
     """A model by preset name, folder (full model or LoRA adapter) or hub id, on `device`.
 
     A LoRA adapter folder brings its base with it (its adapter_config names the base). `lora` adds a
     fresh adapter to a model that has none. dtype defaults to bf16 on CUDA and fp32 on CPU; full
-    fine-tuning on CUDA keeps fp32 weights (autocast does the bf16 work)."""
+    fine-tuning on CUDA keeps fp32 weights (autocast does the bf16 work). `positions` sets the
+    model's position scheme; None keeps its own ("linear" for a fresh preset)."""
+    if positions is not None:
+        check_positions(positions)  # before any loading
     device = torch.device(device) if device is not None else default_device()
     # a fresh preset is built by transformers; unsloth needs a folder or hub id to load from
     backend = backend or ("transformers" if spec in PRESETS else default_backend())
@@ -249,11 +273,18 @@ def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSetting
         base, ids = _load_base(base_spec, backend, dtype, device, shrink, full_finetuning=False)
         from peft import PeftModel
 
+        meta = Path(spec) / ADAPTER_META
+        if meta.is_file():
+            set_position_scheme(base, json.loads(meta.read_text())[POSITIONS_ATTR])
         model = PeftModel.from_pretrained(base, spec, is_trainable=trainable)
+        if positions is not None:
+            set_position_scheme(model, positions)
         return model, ModelInfo(spec, backend, True, ids)
     else:
         model, ids = _load_base(spec, backend, dtype, device, shrink, full_finetuning=lora is None)
     model.config._name_or_path = spec
+    if positions is not None:
+        set_position_scheme(model, positions)
     if lora is not None:
         model = add_lora(model, lora, backend)
     return model, ModelInfo(spec, backend, lora is not None, ids)
@@ -282,7 +313,9 @@ def save_model(model: nn.Module, out: str | Path, base_spec: str | None = None) 
         for cfg in model.peft_config.values():
             cfg.base_model_name_or_path = str(base_spec)
     model.save_pretrained(out)
-    if not is_peft(model) and model.config.vocab_size == VOCAB_SIZE:
+    if is_peft(model):
+        (out / ADAPTER_META).write_text(json.dumps({POSITIONS_ATTR: position_scheme(model)}) + "\n")
+    elif model.config.vocab_size == VOCAB_SIZE:
         compact_tokenizer().save_pretrained(out)
     return out
 
@@ -391,7 +424,11 @@ def greedy_generate(model: nn.Module, prompt: list[int], max_new_tokens: int, eo
     device = next(model.parameters()).device
     # transformers renamed past_key_values to cache; accept either version
     key = "cache" if "cache" in inspect.signature(base_of(model).forward).parameters else "past_key_values"
-    out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
+    scheme = position_scheme(model)
+    pos = positions(prompt, scheme)
+    out = model(input_ids=torch.tensor([prompt], device=device), position_ids=torch.as_tensor(pos, device=device)[None],
+                use_cache=True)
+    pos, last = int(pos[-1]), prompt[-1]
     new = []
     for _ in range(max_new_tokens):
         nxt = int(out.logits[0, -1].argmax())
@@ -401,5 +438,7 @@ def greedy_generate(model: nn.Module, prompt: list[int], max_new_tokens: int, eo
         past = getattr(out, key, None) if key == "cache" else out.past_key_values
         if past is None:
             past = out.past_key_values
-        out = model(input_ids=torch.tensor([[nxt]], device=device), use_cache=True, **{key: past})
+        pos, last = next_position(pos, last, scheme), nxt
+        out = model(input_ids=torch.tensor([[nxt]], device=device), position_ids=torch.tensor([[pos]], device=device),
+                    use_cache=True, **{key: past})
     return new

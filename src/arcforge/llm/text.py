@@ -6,12 +6,21 @@ Layout of a task (train pairs, then the test input; the model writes the test ou
 
 where each row is its cells' digits followed by NL. Training labels cover output rows and
 their EOS only; everything else is context.
+
+Position ids are a property of a model (its config's `arc_positions`, "linear" when absent):
+"linear" numbers tokens 0, 1, 2, ...; "rows" puts the token after each row break (NL, and the IN
+and OUT markers, after which a grid's first row comes) at the next multiple of ROW_STRIDE, any other
+token one further. Every grid row then starts on the stride: a cell's position modulo ROW_STRIDE is
+its column, and the cell above it is exactly ROW_STRIDE positions back. The next position depends
+on the previous position and token only, as incremental decoding needs. Every path that feeds a
+model (training, scoring, decoding) takes its ids from `positions` and `next_position`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from arcforge.errors import ArcError
 from arcforge.grid import MAX_SIDE, Grid
 from arcforge.task import Task
 
@@ -19,6 +28,10 @@ NL, IN, OUT, BOS, EOS, PAD = 10, 11, 12, 13, 14, 15
 VOCAB_SIZE = 16
 SYMBOLS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "\n", "I", "O", "<bos>", "<eos>", "<pad>")
 IGNORE = -100  # label value that the loss skips
+POSITION_SCHEMES = ("linear", "rows")
+POSITIONS_ATTR = "arc_positions"  # the model config attribute that holds the scheme
+ROW_STRIDE = 32  # at least the MAX_SIDE + 1 tokens of a row and its NL
+ROW_BREAKS = (NL, IN, OUT)  # "rows": the token after one of these starts on the stride
 
 
 def encode_grid(grid: Grid) -> list[int]:
@@ -50,6 +63,47 @@ def decode_grid(tokens: list[int]) -> Grid | None:
     if len(rows) > MAX_SIDE or w > MAX_SIDE or any(len(r) != w for r in rows):
         return None
     return np.array(rows, dtype=np.int8)
+
+
+def check_positions(scheme: str) -> str:
+    if scheme not in POSITION_SCHEMES:
+        raise ArcError(f"unknown position scheme '{scheme}': use {' or '.join(POSITION_SCHEMES)}")
+    return scheme
+
+
+def position_scheme(model) -> str:
+    """The position scheme of a model (plain or PEFT-wrapped): its config's arc_positions, else "linear"."""
+    get = getattr(model, "get_base_model", None)
+    config = getattr(get() if callable(get) else model, "config", None)
+    return check_positions(getattr(config, POSITIONS_ATTR, None) or "linear")
+
+
+def positions(ids, scheme: str = "linear", start: int = 0) -> np.ndarray:
+    """Position id of each token of `ids` (int64), the first at `start`: what `next_position` gives token
+    by token, without a Python loop."""
+    ids = np.asarray(ids)
+    idx = np.arange(len(ids), dtype=np.int64)
+    if check_positions(scheme) == "linear" or not len(ids):
+        return start + idx
+    ends = np.flatnonzero(np.isin(ids, ROW_BREAKS))  # each break ends a segment; the next one starts after it
+    first = np.concatenate([[0], ends + 1])  # first index of each segment
+    seg = np.searchsorted(ends, idx)  # segment of each token: the breaks before it
+    # a segment starting at a multiple of the stride moves the next one on by whole strides; only
+    # the first segment may start mid-stride (a continuation)
+    jump = ROW_STRIDE * ((ends - first[:-1]) // ROW_STRIDE + 1)
+    if len(ends):
+        jump[0] = ROW_STRIDE * ((start + ends[0]) // ROW_STRIDE + 1) - start
+    base = start + np.concatenate([[0], np.cumsum(jump)])
+    return base[seg] + idx - first[seg]
+
+
+def next_position(pos, token, scheme: str = "linear"):
+    """Position of the token after one with id `token` at position `pos`: ints, numpy arrays or torch
+    tensors, elementwise."""
+    if check_positions(scheme) == "linear":
+        return pos + 1
+    row_break = (token == NL) | (token == IN) | (token == OUT)
+    return pos + 1 + row_break * (ROW_STRIDE - 1 - pos % ROW_STRIDE)
 
 
 def max_output_tokens(h: int = MAX_SIDE, w: int = MAX_SIDE) -> int:

@@ -43,7 +43,7 @@ from arcforge.augment import random_view
 from arcforge.errors import ArcError
 from arcforge.generators import generate_task, generator_ids, get_generator
 from arcforge.llm.config import TrainConfig
-from arcforge.llm.text import IGNORE, PAD, encode_pairs
+from arcforge.llm.text import IGNORE, PAD, check_positions, encode_pairs, position_scheme, positions
 from arcforge.task import Task
 
 # ---- samples ----
@@ -129,11 +129,13 @@ def draw_samples(tasks: list[Task], rng: np.random.Generator, cfg: TrainConfig, 
 # ---- batches ----
 
 
-def packed_batch(samples: list[Sample], device: torch.device, token_ids: list[int] | None = None) -> dict:
-    """One row holding all samples back to back: input ids, per-sample positions, next-token targets
-    (IGNORE at each sample's last token) and the cumulative sample lengths for packed attention."""
+def packed_batch(samples: list[Sample], device: torch.device, token_ids: list[int] | None = None,
+                 scheme: str = "linear") -> dict:
+    """One row holding all samples back to back: input ids, per-sample positions (of the model's
+    `scheme`), next-token targets (IGNORE at each sample's last token) and the cumulative sample
+    lengths for packed attention."""
     ids = np.concatenate([s.ids for s in samples])
-    pos = np.concatenate([np.arange(len(s.ids)) for s in samples])
+    pos = np.concatenate([positions(s.ids, scheme) for s in samples])
     tgt = np.concatenate([[*s.labels[1:], IGNORE] for s in samples])
     lens = [len(s.ids) for s in samples]
     cu = np.concatenate([[0], np.cumsum(lens)])
@@ -146,21 +148,24 @@ def packed_batch(samples: list[Sample], device: torch.device, token_ids: list[in
                 cu_seq_lens_q=cu_t, cu_seq_lens_k=cu_t, max_length_q=max(lens), max_length_k=max(lens))
 
 
-def padded_batch(samples: list[Sample], device: torch.device, token_ids: list[int] | None = None) -> dict:
+def padded_batch(samples: list[Sample], device: torch.device, token_ids: list[int] | None = None,
+                 scheme: str = "linear") -> dict:
     """One row per sample, right-padded to the longest: for backends without packed attention."""
     L = max(len(s.ids) for s in samples)
     ids = np.full((len(samples), L), PAD)
     tgt = np.full((len(samples), L), IGNORE)
     mask = np.zeros((len(samples), L), dtype=np.int64)
+    pos = np.zeros((len(samples), L), dtype=np.int64)
     for i, s in enumerate(samples):
         ids[i, :len(s.ids)] = s.ids
         tgt[i, :len(s.ids)] = [*s.labels[1:], IGNORE]
         mask[i, :len(s.ids)] = 1
+        pos[i, :len(s.ids)] = positions(s.ids, scheme)
     if token_ids is not None:
         lut = np.asarray(token_ids)
         ids, tgt = lut[ids], np.where(tgt == IGNORE, IGNORE, lut[np.maximum(tgt, 0)])
     t = lambda a: torch.as_tensor(a, dtype=torch.long).to(device, non_blocking=True)
-    return dict(input_ids=t(ids), attention_mask=t(mask), targets=t(tgt))
+    return dict(input_ids=t(ids), attention_mask=t(mask), position_ids=t(pos), targets=t(tgt))
 
 
 def batch_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
@@ -215,11 +220,12 @@ def _uses_packing(backend: str) -> bool:
 
 def step_batches(tasks: list[Task], step: int, cfg: TrainConfig, device, packed: bool,
                  token_ids: list[int] | None = None, stream: int = 0,
-                 generators: list[str] | None = None) -> list[dict]:
-    """The micro-batches of one step, drawn afresh from (seed, stream, step): resumable by construction."""
+                 generators: list[str] | None = None, scheme: str = "linear") -> list[dict]:
+    """The micro-batches of one step, drawn afresh from (seed, stream, step): resumable by construction.
+    `scheme`: the model's position scheme."""
     rng = np.random.default_rng([cfg.seed, stream, step])
     make = packed_batch if packed else padded_batch
-    return [make(row, device, token_ids) for row in draw_samples(tasks, rng, cfg, cfg.grad_accum, generators)]
+    return [make(row, device, token_ids, scheme) for row in draw_samples(tasks, rng, cfg, cfg.grad_accum, generators)]
 
 
 def train_step(model, opt, sched, batches: list[dict], cfg: TrainConfig, packed: bool = True) -> float:
@@ -278,9 +284,10 @@ def train_steps(model, tasks: list[Task], steps: int, cfg: TrainConfig, start_st
     if opt is None:
         opt, sched = make_optimizer(model, cfg)
     packed = _uses_packing(backend)
+    scheme = position_scheme(model)
     losses = []
     for step in range(start_step, start_step + steps):
-        batches = step_batches(tasks, step, cfg, device, packed, token_ids, generators=generators)
+        batches = step_batches(tasks, step, cfg, device, packed, token_ids, generators=generators, scheme=scheme)
         losses.append(train_step(model, opt, sched, batches, cfg, packed))
         if on_step is not None:
             on_step(step, losses[-1], batches)
@@ -540,7 +547,12 @@ def import_checkpoint(src: str | Path, out: Path) -> dict:
 def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None = None) -> dict:
     """Train per cfg, writing out/checkpoint every cfg.save_every steps and the final model to
     out/model. Returns a summary (final loss, validation loss, tokens/s). `resume` continues
-    out/checkpoint; `resume_from` starts out/ from a checkpoint written by export_checkpoint."""
+    out/checkpoint; `resume_from` starts out/ from a checkpoint written by export_checkpoint.
+
+    Position scheme: cfg.positions, when set, is given to the model at the start (a fresh preset, or an
+    existing model re-trained under another scheme); unset, the model keeps its own (config.json's
+    arc_positions; "linear" for a fresh preset or a model without one). A resumed run keeps its
+    checkpoint's scheme and refuses a cfg.positions that differs."""
     from tqdm import tqdm
 
     from arcforge.llm.model import PRESETS, LoraSettings, load_model, save_model
@@ -548,6 +560,8 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     out = Path(cfg.out)
     if not 0.0 <= cfg.generated <= 1.0:
         raise ArcError(f"generated must be a fraction from 0 to 1, got {cfg.generated}")
+    if cfg.positions is not None:
+        check_positions(cfg.positions)
     tasks = load_training_tasks(cfg)
     train_tasks, val_tasks = split_validation(tasks, cfg.val_tasks, cfg.seed)
     if not train_tasks:
@@ -562,6 +576,8 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     if resume:
         model, info, opt, sched, start, state = load_checkpoint(out, cfg)
         base_spec, rewarm_from = state.get("base"), state.get("rewarm_from")
+        if cfg.positions not in (None, position_scheme(model)):
+            raise ArcError(f"{out}: the run's model has {position_scheme(model)} positions, not {cfg.positions}")
     else:
         if (out / "checkpoint").exists():
             raise ArcError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
@@ -569,9 +585,9 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
         base_spec = cfg.model
         if cfg.lora and cfg.model in PRESETS:
             # a fresh base has no home on disk: keep it beside the run so the adapter can find it
-            base, _ = load_model(cfg.model, cfg.backend, None, "cpu", seed=cfg.seed)
+            base, _ = load_model(cfg.model, cfg.backend, None, "cpu", seed=cfg.seed, positions=cfg.positions)
             base_spec = str(save_model(base, out / "base").resolve())
-        model, info = load_model(base_spec, cfg.backend, lora, cfg.device, seed=cfg.seed)
+        model, info = load_model(base_spec, cfg.backend, lora, cfg.device, seed=cfg.seed, positions=cfg.positions)
         opt, sched, start = *make_optimizer(model, cfg), 0
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -581,7 +597,9 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     # validation: held-out real tasks only; training: generators of held-out tasks left out
     val_cfg = TrainConfig(**{**cfg.to_dict(), "grad_accum": cfg.val_batches, "generated": 0.0})
     generators = generator_pool(val_tasks) if cfg.generated > 0 else None
-    val_batches = step_batches(val_tasks, 0, val_cfg, device, packed, token_ids, stream=1) if val_tasks else []
+    scheme = position_scheme(model)
+    val_batches = step_batches(val_tasks, 0, val_cfg, device, packed, token_ids, stream=1,
+                               scheme=scheme) if val_tasks else []
     # torch.manual_seed(...) is not needed: dropout is off and data depends on (seed, step) alone
 
     log = open(out / "log.jsonl", "a")
@@ -618,4 +636,4 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     seconds = time.perf_counter() - t0
     return {"steps": end, "loss": loss, "val_loss": val, "tokens": tokens, "seconds": round(seconds, 2),
             "tokens_per_s": round(tokens / max(seconds, 1e-9)), "model": str(out / "model"),
-            "train_tasks": len(train_tasks), "val_tasks": len(val_tasks)}
+            "train_tasks": len(train_tasks), "val_tasks": len(val_tasks), "positions": scheme}
