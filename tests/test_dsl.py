@@ -80,6 +80,14 @@ MOTIVATING = {
     "a2fd1cf0": "path_c2_c3_rows_c8",  # two lone cells joined by an L-shaped path
     "85c4e7cd": "rings_reverse",  # concentric rings' colours reversed
     "bda2d7a6": "rings_inward",  # ... or passed one ring in
+    "5521c0d9": "move4c[all:size_u_move]",  # every object moves up by its own height
+    "1caeab9d": "align_1_rows",  # objects moved onto the rows of a reference object
+    "d687bc17": "toward_same_vanish_stop",  # cells move to the wall of their colour; others vanish
+    "1a07d186": "toward_same_vanish_pass",  # ... passing over other lines
+    "7ddcd7ec": "tip_rays8",  # rays from the cells whose surroundings say so (tips of diagonals)
+    "045e512c": "repeat8_marker",  # a shape repeated toward each marker, in the marker's colour
+    "4938f0c2": "mirror_about_c3_hv",  # mirrored about the centre lines of a marker
+    "2bcee788": "mirror_about_c2_edge",  # ... or across the marker's facing side
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}
@@ -159,6 +167,40 @@ def test_colour_normalisation_renames_each_pair_consistently():
     for ex, nex, inv in zip(task.test, ntask.test, inverses, strict=True):
         assert np.array_equal(inv[nex.input], ex.input)  # predictions map back to the task's colours
     assert normalise(_TASKS["00d62c1b"]) is None  # the same colours in every pair: nothing to rename
+
+
+def _bfs_labels(g: np.ndarray, diag: bool, by_colour: bool) -> np.ndarray:
+    """Reference connected components by breadth-first search."""
+    h, w = g.shape
+    lab = np.zeros((h, w), int)
+    steps = [(0, 1), (1, 0), (0, -1), (-1, 0)] + ([(1, 1), (1, -1), (-1, 1), (-1, -1)] if diag else [])
+    n = 0
+    for y, x in zip(*np.nonzero(g)):
+        if lab[y, x]:
+            continue
+        n += 1
+        lab[y, x] = n
+        todo = [(y, x)]
+        while todo:
+            a, b = todo.pop()
+            for dy, dx in steps:
+                yy, xx = a + dy, b + dx
+                if 0 <= yy < h and 0 <= xx < w and g[yy, xx] and not lab[yy, xx] and (not by_colour or g[yy, xx] == g[a, b]):
+                    lab[yy, xx] = n
+                    todo.append((yy, xx))
+    return lab
+
+
+def test_labels_match_a_plain_search_on_real_grids():
+    # 025d127b: a shape of diagonal steps whose 4-connected pieces the vectorised labelling once split
+    grids = [g for t in load_tasks("arc1/train", limit=60) for ex in t.train for g in (ex.input, ex.output)]
+    for g in grids:
+        for diag in (False, True):
+            for by_colour in (False, True):
+                got, n = objects.label(g, diag, by_colour)
+                want = _bfs_labels(g, diag, by_colour)
+                assert n == want.max()
+                assert len(set(zip(got.ravel().tolist(), want.ravel().tolist(), strict=True))) == n + (g == 0).any()
 
 
 def test_components_and_lines():

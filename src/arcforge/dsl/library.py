@@ -161,6 +161,9 @@ def library(task: Task) -> list[Transform]:
         add(f"connect_hv_c{c}", lambda g, c=c: lines.connect(g, "hv", c))
     add("fill_colour_boxes", p.fill_colour_boxes)
     for c in in_nz:
+        for how in ("h", "v", "hv", "edge"):
+            add(f"mirror_about_c{c}_{how}", lambda g, c=c, how=how: p.mirror_about(g, c, how))
+    for c in in_nz:
         add(f"slide_c{c}", lambda g, c=c: p.slide(g, c, None))
         add(f"attract_c{c}", lambda g, c=c: p.attract(g, c))
         add(f"attract_paint_c{c}", lambda g, c=c: p.attract(g, c, True))

@@ -60,10 +60,11 @@ def label(g: Grid, diag: bool, by_colour: bool, bg: int = 0) -> tuple[np.ndarray
         old = lab
         lab = lab.copy()
         for a, b, link in links:
-            la, lb = lab[a], lab[b]
-            m = np.where(link, np.minimum(la, lb), 0)
-            lab[a] = np.where(link, m, la)
-            lab[b] = np.where(link, m, lab[b])
+            # both ends of a link take the smaller label; a cell in two links (as `a` of one and `b` of
+            # another, the slices overlap) keeps the smaller of what each gives it: labels only fall
+            m = np.minimum(lab[a], lab[b])
+            lab[a] = np.where(link, m, lab[a])
+            lab[b] = np.where(link, np.minimum(m, lab[b]), lab[b])
         flat = lab.ravel()
         nz = flat > 0
         flat[nz] = flat[flat[nz] - 1]  # jump: take the label of the cell my label points to

@@ -37,8 +37,10 @@ from arcforge.dsl.learned import (
     fit_window,
 )
 from arcforge.dsl.library import library
+from arcforge.dsl.moves import fit_move, fit_repeat
 from arcforge.dsl.normalise import normalise
 from arcforge.dsl.primitives import majority
+from arcforge.dsl.rays import fit_tip_rays
 from arcforge.dsl.size import predict_sizes
 from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
@@ -49,9 +51,9 @@ UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the sear
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
 NORM_SHARE = 0.3  # of the time limit, kept for the colour-normalised task
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
-FITS = (fit_lattice, fit_rays, fit_object_recolour, fit_object_source, fit_object_crop, fit_part_pick,
-        fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp,
-        fit_l_path, fit_output_lookup, fit_cell_rules)
+FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_recolour, fit_object_source, fit_move, fit_repeat, fit_object_crop,
+        fit_part_pick, fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy, fit_cell_features, fit_object_swap,
+        fit_stamp, fit_l_path, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
@@ -84,6 +86,7 @@ class DslSearch:
         self.max_depth = max_depth
         self.time_limit = time_limit
         self.sure_time = sure_time
+        self.trace: list = []  # (depth, frontier size, states expanded, seconds) per level searched
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
@@ -169,9 +172,12 @@ class DslSearch:
                 # deeper levels rarely finish in time: expand the states nearest the outputs first
                 frontier.sort(key=lambda st: _distance(st[1][:n], targets))
             nxt = []
+            expanded = 0
+            t_level = time.monotonic()
             for prog, imgs in frontier:
                 if time.monotonic() > level_deadline:
                     break
+                expanded += 1
                 for tname, fn in transforms:
                     first = None
                     if pruned:
@@ -189,6 +195,7 @@ class DslSearch:
                     evaluate(p2, out, depth)
                     if not last:
                         nxt.append((p2, out))
+            self.trace.append((depth, len(frontier), expanded, round(time.monotonic() - t_level, 3)))
             frontier = nxt
             if depth == 1 and not found and any(im.shape != s for im, s in zip(inputs, tshapes, strict=False)):
                 learned += self._learned_after(layers, targets, n, deadline)

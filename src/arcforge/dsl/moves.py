@@ -1,0 +1,277 @@
+"""Objects that move: rules fitted on the train pairs that translate some objects of a grid, each by a
+displacement that follows from the object and its surroundings.
+
+`fit_move` tries, for each way of cutting a grid into objects (4/8-connected, by colour or not):
+- which objects move: all of them, those of the colours that change in the train pairs, or the small
+  ones (at most as large as the largest that changes, when every unchanged object is larger);
+- how far: a fixed vector (read off the first moving object), its own height or width in one of four
+  directions, in one direction until it touches another cell or the edge (objects nearest that edge
+  first, so they pile up), toward the nearest object of its own colour (or of one colour) in its rows or
+  columns until it touches it, stopped by other cells or passing over them (objects with no such
+  object stay, or vanish), or onto the rows (or
+  columns) of a reference object of one colour;
+- whether the object leaves its place or is copied.
+
+A rule is kept only if it reproduces every train output exactly and applies to every test input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from arcforge.dsl import objects as ob
+from arcforge.grid import Grid
+
+I8 = np.int8
+DIRS4 = {"u": (-1, 0), "d": (1, 0), "l": (0, -1), "r": (0, 1)}
+MODES = ((False, True), (True, False), (False, False), (True, True))  # (diag, by_colour)
+MAX_OBJECTS = 30
+
+Disp = tuple[int, int] | None  # None: the object vanishes
+
+
+def _paint(out: Grid, g: Grid, o: ob.Obj, dy: int, dx: int) -> None:
+    """Paint object o of grid g onto out, shifted by (dy, dx); cells that leave the grid are dropped."""
+    ys, xs = np.nonzero(o.mask)
+    ny, nx = ys + dy, xs + dx
+    h, w = out.shape
+    ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+    out[ny[ok], nx[ok]] = g[ys[ok], xs[ok]]
+
+
+def _free_run(block: np.ndarray, o: ob.Obj, dy: int, dx: int) -> int:
+    """How many steps object o can move by (dy, dx) before a cell of `block` or the edge stops it."""
+    ys, xs = np.nonzero(o.mask)
+    h, w = block.shape
+    k = 0
+    while True:
+        ny, nx = ys + (k + 1) * dy, xs + (k + 1) * dx
+        if ny.min() < 0 or nx.min() < 0 or ny.max() >= h or nx.max() >= w or block[ny, nx].any():
+            return k
+        k += 1
+
+
+def _toward(block: np.ndarray, o: ob.Obj, target: np.ndarray) -> Disp:
+    """The shortest straight move (along a row or a column) that brings o next to a cell of `target`
+    without crossing a cell of `block`; None when no target cell lies in o's rows or columns."""
+    best = None
+    for dy, dx in DIRS4.values():
+        k = _free_run(block, o, dy, dx)
+        ys, xs = np.nonzero(o.mask)
+        ny, nx = ys + (k + 1) * dy, xs + (k + 1) * dx
+        h, w = block.shape
+        ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
+        if ok.any() and target[ny[ok], nx[ok]].any() and (best is None or k < best[0]):
+            best = (k, dy * k, dx * k)
+    return None if best is None else best[1:]
+
+
+def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
+    """g with the movers moved per `how`; None when the rule does not apply to g."""
+    kind = how[0]
+    keep = how[-1] == "copy"
+    rest = g.copy()
+    for o, m in zip(objs, movers, strict=True):
+        if m:
+            rest[o.mask] = 0
+    out = (g if keep else rest).copy()
+    moving = [o for o, m in zip(objs, movers, strict=True) if m]
+    if not moving:
+        return None
+    if kind == "wall":
+        dy, dx = DIRS4[how[1]]
+        block = rest != 0
+        # nearest the wall first, so that later objects stop on earlier ones
+        for o in sorted(moving, key=lambda o: -(o.y1 * dy + o.x1 * dx) if dy + dx > 0 else o.y0 * -dy + o.x0 * -dx):
+            k = _free_run(block, o, dy, dx)
+            _paint(out, g, o, dy * k, dx * k)
+            ys, xs = np.nonzero(o.mask)
+            block[ys + dy * k, xs + dx * k] = True
+        return out
+    for o in moving:
+        if kind == "shift":
+            d: Disp = how[1]
+        elif kind == "size":
+            dy, dx = DIRS4[how[1]]
+            d = (dy * (o.y1 - o.y0), dx * (o.x1 - o.x0))
+        elif kind == "toward":
+            colour = o.colour if how[1] == "same" else how[1]
+            target = (rest == colour) & ~o.mask
+            d = _toward(rest != 0 if how[3] == "stop" else target, o, target) if target.any() else None
+            if d is None and how[2] == "stay":
+                d = (0, 0)
+        elif kind == "align":
+            refs = [r for r in objs if r.colour == how[1] and r is not o]
+            if len(refs) != 1:
+                return None
+            r = refs[0]
+            d = (r.y0 - o.y0, 0) if how[2] == "rows" else (0, r.x0 - o.x0)
+        else:
+            raise ValueError(kind)
+        if d is not None:
+            _paint(out, g, o, *d)
+    return out
+
+
+def _shifts_seen(a: Grid, b: Grid, o: ob.Obj) -> list[tuple[int, int]]:
+    """Every non-zero shift that carries o's cells onto equal cells of b."""
+    ys, xs = np.nonzero(o.mask)
+    vals = a[ys, xs]
+    h, w = a.shape
+    out = []
+    for dy in range(-h + 1, h):
+        for dx in range(-w + 1, w):
+            if (dy, dx) == (0, 0):
+                continue
+            ny, nx = ys + dy, xs + dx
+            if ny.min() < 0 or nx.min() < 0 or ny.max() >= h or nx.max() >= w:
+                continue
+            if np.array_equal(b[ny, nx], vals):
+                out.append((dy, dx))
+    return out
+
+
+def _mover_rules(inputs, outputs, tr_objs) -> list[tuple[str, Callable]]:
+    """Which objects may move: predicates on an object, consistent with what changes in the train pairs."""
+    changed_cols, kept_cols, changed_size, kept_min = set(), set(), 0, 10**9
+    for a, b, objs in zip(inputs, outputs, tr_objs, strict=True):
+        for o in objs:
+            m = o.mask
+            if (a[m] != b[m]).any():
+                changed_cols.add(o.colour)
+                changed_size = max(changed_size, o.size)
+            else:
+                kept_cols.add(o.colour)
+                kept_min = min(kept_min, o.size)
+    if not changed_cols:
+        return []
+    rules: list[tuple[str, Callable]] = [("all", lambda o: True)]
+    if changed_cols - kept_cols == changed_cols:
+        cols = frozenset(changed_cols)
+        rules.append(("c" + "".join(map(str, sorted(cols))), lambda o, cols=cols: o.colour in cols))
+    if changed_size < kept_min < 10**9:
+        rules.append((f"size<={changed_size}", lambda o, s=changed_size: o.size <= s))
+    return rules
+
+
+def _hows(inputs, outputs, tr_objs, movers_of) -> list[tuple]:
+    """The displacement rules worth trying, simplest first."""
+    hows: list[tuple] = []
+    palette = sorted({int(c) for a in inputs for c in np.unique(a) if c})
+    first = next(((a, b, o) for a, b, objs in zip(inputs, outputs, tr_objs, strict=True)
+                  for o in objs if movers_of(o) and (a[o.mask] != b[o.mask]).any()), None)
+    if first is not None:
+        hows += [("shift", d) for d in _shifts_seen(*first)[:6]]
+    hows += [("size", d) for d in DIRS4] + [("wall", d) for d in DIRS4]
+    for target in ("same", *palette):
+        hows += [("toward", target, fall, block) for block in ("stop", "pass") for fall in ("stay", "vanish")]
+    for c in palette:
+        hows += [("align", c, "rows"), ("align", c, "cols")]
+    return hows
+
+
+def fit_move(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """(rank, rule name, test predictions) of every object-moving rule (module docstring) that reproduces
+    every train output and applies to every test input, simplest first."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    found = []
+    for mi, (diag, by_colour) in enumerate(MODES):
+        tr_objs = [ob.objects(a, diag, by_colour) for a in inputs]
+        te_objs = [ob.objects(t, diag, by_colour) for t in tests]
+        if any(not 2 <= len(os) <= MAX_OBJECTS for os in tr_objs + te_objs):
+            continue
+        for rname, pick in _mover_rules(inputs, outputs, tr_objs):
+            for hi, how in enumerate(_hows(inputs, outputs, tr_objs, pick)):
+                for keep in ("move", "copy"):
+                    full = (*how, keep)
+                    run = lambda g, os: _displace(g, os, [pick(o) for o in os], full)
+                    if not all((r := run(a, os)) is not None and np.array_equal(r, b)
+                               for a, b, os in zip(inputs, outputs, tr_objs, strict=True)):
+                        continue
+                    preds = [run(t, os) for t, os in zip(tests, te_objs, strict=True)]
+                    if any(p is None for p in preds):
+                        continue
+                    name = f"move{'8' if diag else '4'}{'c' if by_colour else ''}[{rname}:{'_'.join(map(str, full))}]"
+                    found.append((hi + 0.5 * (keep == "copy") + 0.1 * mi, name, preds))
+                    break
+        if found:
+            break
+    found.sort(key=lambda f: f[0])
+    return found
+
+
+# ---- repeating an object along a marker's direction ------------------------------------------
+
+def _step_to(t: ob.Obj, m: ob.Obj) -> tuple[int, int] | None:
+    """The shortest shift v that lays template t over all of marker m's cells, the copy coming no nearer
+    to t than the marker does: the marker is the start of the first copy."""
+    ty, tx = np.nonzero(t.mask)
+    my, mx = np.nonzero(m.mask)
+    own = set(zip(ty.tolist(), tx.tolist(), strict=True))
+    marker = list(zip(my.tolist(), mx.tolist(), strict=True))
+
+    def gap(ys, xs):  # Chebyshev distance from the template
+        return int(np.maximum(abs(ys[:, None] - ty[None]), abs(xs[:, None] - tx[None])).min())
+
+    near = gap(my, mx)
+    best = None
+    for y, x in own:
+        dy, dx = marker[0][0] - y, marker[0][1] - x
+        # a straight or diagonal step first, then the shortest
+        cost = (not (dy == 0 or dx == 0 or abs(dy) == abs(dx)), abs(dy) + abs(dx))
+        if best is not None and cost >= best[0]:
+            continue
+        moved = {(a + dy, b + dx) for a, b in own}
+        if moved.isdisjoint(own) and all(c in moved for c in marker) and gap(ty + dy, tx + dx) == near:
+            best = (cost, dy, dx)
+    return None if best is None else best[1:]
+
+
+def _repeat(g: Grid, diag: bool, by_colour: bool, colour: str) -> Grid | None:
+    """The largest object copied again and again from itself toward each other object (a marker that
+    is the start of the first copy), to the edge, in the marker's colour or its own."""
+    objs = ob.objects(g, diag, by_colour)
+    if len(objs) < 2 or len(objs) > 12:
+        return None
+    sizes = sorted((o.size for o in objs), reverse=True)
+    if sizes[0] == sizes[1]:
+        return None
+    t = max(objs, key=lambda o: o.size)
+    ty, tx = np.nonzero(t.mask)
+    h, w = g.shape
+    out = g.copy()
+    for m in objs:
+        if m is t:
+            continue
+        v = _step_to(t, m)
+        if v is None:
+            return None
+        k = 1
+        while True:
+            sy, sx = ty + k * v[0], tx + k * v[1]
+            ok = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+            if not ok.any():
+                break
+            out[sy[ok], sx[ok]] = m.colour if colour == "marker" else g[ty[ok], tx[ok]]
+            k += 1
+    return out
+
+
+def fit_repeat(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """The largest object repeated toward each marker object, to the edge (`_repeat`)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    found = []
+    for diag, by_colour in MODES:
+        for colour in ("marker", "own"):
+            if all((r := _repeat(a, diag, by_colour, colour)) is not None and np.array_equal(r, b)
+                   for a, b in zip(inputs, outputs, strict=True)):
+                preds = [_repeat(t, diag, by_colour, colour) for t in tests]
+                if all(p is not None for p in preds):
+                    found.append((len(found), f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}", preds))
+    return found
