@@ -88,6 +88,17 @@ MOTIVATING = {
     "045e512c": "repeat8_marker",  # a shape repeated toward each marker, in the marker's colour
     "4938f0c2": "mirror_about_c3_hv",  # mirrored about the centre lines of a marker
     "2bcee788": "mirror_about_c2_edge",  # ... or across the marker's facing side
+    "a1570a43": "align_3_centre",  # an object centred in the box of the corner marks
+    "97999447": "tip_rays_r_alt5",  # rays in one direction, alternating with another colour
+    "25d487eb": "marker_on",  # a line from an object's marker cell through its centre
+    "41e4d17e": "lines4_centre_hv_6",  # lines through the middle of every object (on a non-zero background)
+    "72322fa7": "complete",  # partial copies of templates completed
+    "36d67576": "complete_d8_richest",  # ... turned and mirrored, from the richest template
+    "d0f5fe59": "count[objects4:diag",  # a count drawn as a diagonal
+    "1fad071e": "count[objects4c_c1_big:fill",  # ... or as the first cells of a fixed grid
+    "9af7a82c": "colours[all:most:most:bars]",  # colours listed by count, as bars
+    "a3325580": "colours[largest:",  # ... the colours of the largest objects
+    "29623171": "part_fill[most_cells]",  # the separator cells with the most cells filled with their colour
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}

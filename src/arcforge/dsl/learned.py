@@ -403,6 +403,7 @@ def _features(g: Grid, objs) -> list[dict]:
 NUMERIC = ("size", "height", "width", "holes", "shape_count", "colour_count")
 FLAGS = ("has_hole", "border", "box_full", "square", "sym_lr", "sym_ud", "odd_box")  # paired in recolouring tables
 KEEP = -1
+OWN = -2  # (separator cells) filled with the cell's own main colour
 
 
 def _labels(a: Grid, b: Grid, objs) -> list[set] | None:
@@ -845,6 +846,18 @@ def _part_facts(p: Grid) -> dict:
     return f
 
 
+def _ranked_part_facts(parts: list[Grid]) -> list[dict]:
+    """_part_facts of each cell of one grid, with the rank of its count of non-zero cells among them
+    (0 = the most; cells with equal counts share a rank) and whether it has the most or the fewest."""
+    facts = [_part_facts(p) for p in parts]
+    counts = sorted({f["n_cells"] for f in facts}, reverse=True)
+    for f in facts:
+        f["count_rank"] = counts.index(f["n_cells"])
+        f["most_cells"] = f["n_cells"] == counts[0]
+        f["fewest_cells"] = f["n_cells"] == counts[-1]
+    return facts
+
+
 def fit_part_fill(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Grids cut into cells by separator lines, each cell in the output either kept or filled with one
     colour, chosen by a table of one fact about the cell (as in fit_cell_summary)."""
@@ -857,18 +870,20 @@ def fit_part_fill(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
     tr = []
     for a, b, boxes in zip(inputs, outputs, tr_l, strict=False):
         inside = np.zeros(a.shape, bool)
-        for box in boxes:
+        for box, facts in zip(boxes, _ranked_part_facts([a[box] for box in boxes]), strict=True):
             inside[box] = True
             got = np.unique(b[box])
             label = {int(got[0])} if len(got) == 1 else set()  # painted one colour, and/or kept
+            if len(got) == 1 and got[0] == facts["main_colour"] != 0:
+                label.add(OWN)
             if np.array_equal(a[box], b[box]):
                 label.add(KEEP)
-            tr.append((_part_facts(a[box]), label))
+            tr.append((facts, label))
         if (a[~inside] != b[~inside]).any():
             return []
     if any(not lab for _, lab in tr) or all(KEEP in lab for _, lab in tr):
         return []
-    te = [[_part_facts(t[box]) for box in boxes] for t, boxes in zip(tests, te_l, strict=False)]
+    te = [_ranked_part_facts([t[box] for box in boxes]) for t, boxes in zip(tests, te_l, strict=False)]
     found = []
     for k in tr[0][0]:
         table = _fit_table([f[k] for f, _ in tr], [lab for _, lab in tr])
@@ -878,7 +893,9 @@ def fit_part_fill(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
         for t, boxes, fs in zip(tests, te_l, te, strict=False):
             out = t.copy()
             for box, f in zip(boxes, fs, strict=False):
-                if table[f[k]] != KEEP:
+                if table[f[k]] == OWN:
+                    out[box] = f["main_colour"]
+                elif table[f[k]] != KEEP:
                     out[box] = table[f[k]]
             preds.append(out)
         found.append((len(table), f"part_fill[{k}]", preds))

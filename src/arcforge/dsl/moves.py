@@ -8,8 +8,8 @@ displacement that follows from the object and its surroundings.
   directions, in one direction until it touches another cell or the edge (objects nearest that edge
   first, so they pile up), toward the nearest object of its own colour (or of one colour) in its rows or
   columns until it touches it, stopped by other cells or passing over them (objects with no such
-  object stay, or vanish), or onto the rows (or
-  columns) of a reference object of one colour;
+  object stay, or vanish), onto the rows (or
+  columns) of a reference object of one colour, or centred in the box of the cells of one colour;
 - whether the object leaves its place or is copied.
 
 A rule is kept only if it reproduces every train output exactly and applies to every test input.
@@ -102,6 +102,11 @@ def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
             d = _toward(rest != 0 if how[3] == "stop" else target, o, target) if target.any() else None
             if d is None and how[2] == "stay":
                 d = (0, 0)
+        elif kind == "align" and how[2] == "centre":
+            ys, xs = np.nonzero((g == how[1]) & ~o.mask)
+            if not len(ys) or (ys.min() + ys.max() - o.y0 - o.y1 + 1) % 2 or (xs.min() + xs.max() - o.x0 - o.x1 + 1) % 2:
+                return None
+            d = ((ys.min() + ys.max() - o.y0 - o.y1 + 1) // 2, (xs.min() + xs.max() - o.x0 - o.x1 + 1) // 2)
         elif kind == "align":
             refs = [r for r in objs if r.colour == how[1] and r is not o]
             if len(refs) != 1:
@@ -168,7 +173,7 @@ def _hows(inputs, outputs, tr_objs, movers_of) -> list[tuple]:
     for target in ("same", *palette):
         hows += [("toward", target, fall, block) for block in ("stop", "pass") for fall in ("stay", "vanish")]
     for c in palette:
-        hows += [("align", c, "rows"), ("align", c, "cols")]
+        hows += [("align", c, "rows"), ("align", c, "cols"), ("align", c, "centre")]
     return hows
 
 

@@ -56,7 +56,8 @@ def _ray(g: Grid, y: int, x: int, dy: int, dx: int, through: bool) -> list[tuple
 
 
 def _shots(g: Grid, same: bool, dirs: tuple[int, ...], through: bool):
-    """Every (view key, colour, ray cells) of g's non-zero cells along the directions `dirs`."""
+    """Every (view key, colour, ray cells) of g's non-zero cells along the directions `dirs`; a key
+    holds the direction only when `dirs` is one direction."""
     ys, xs = np.nonzero(g)
     if len(ys) > MAX_SOURCES:
         return None
@@ -68,50 +69,145 @@ def _shots(g: Grid, same: bool, dirs: tuple[int, ...], through: bool):
             dy, dx = DIRS8[d]
             cells = _ray(g, y, x, dy, dx, through)
             if cells:
-                out.append(((d < 4,) + _view(occ, y, x, dy, dx), c, cells))
+                out.append(((d if len(dirs) == 1 else d < 4,) + _view(occ, y, x, dy, dx), c, cells))
     return out
+
+
+def _pattern(c: int, k: int, style: str) -> int:
+    """The colour of the k-th cell (1 = next to the source) of a ray of colour c: solid, every second
+    cell ("dash"), or alternating with colour a ("alt{a}")."""
+    if style == "solid" or k % 2 == 0:
+        return c
+    return 0 if style == "dash" else int(style[3:])
 
 
 def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Cells shoot rays of their own colour along the directions from which their surroundings look
     like those of the cells that shoot in the train pairs; every ray is drawn in full, stopping at the
-    first non-zero cell (or passing over them: "through"). Only zero cells change."""
+    first non-zero cell (or passing over them: "through"), solid, dashed or alternating with one other
+    colour. Only zero cells change."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
         return []
     if any(((a != 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=True)):
         return []
     if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=True)):
         return []
+    in_cols = {int(c) for a in inputs for c in np.unique(a)}
+    added = {int(c) for b in outputs for c in np.unique(b)} - in_cols
+    styles = ["solid", "dash"] + [f"alt{c}" for c in sorted(added)]
     found = []
     for through in (False, True):
         for same in (False, True):
-            for dname, dirs in (("8", tuple(range(8))), ("4", (0, 1, 2, 3)), ("x", (4, 5, 6, 7))):
+            for dname, dirs in (("8", tuple(range(8))), ("4", (0, 1, 2, 3)), ("x", (4, 5, 6, 7)),
+                                *((f"_{'udlrABCD'[d]}", (d,)) for d in range(8))):
                 shots = [_shots(a, same, dirs, through) for a in inputs]
                 if any(s is None for s in shots):
                     continue
-                fires: dict = {}
-                for b, ss in zip(outputs, shots, strict=True):
-                    for key, c, cells in ss:
-                        drawn = all(b[y, x] == c for y, x in cells)
-                        fires[key] = fires.get(key, True) and drawn
-                keys = {k for k, v in fires.items() if v}
-                if not keys:
-                    continue
+                for style in styles:
+                    fires: dict = {}
+                    for b, ss in zip(outputs, shots, strict=True):
+                        for key, c, cells in ss:
+                            drawn = all(b[y, x] == _pattern(c, k, style) for k, (y, x) in enumerate(cells, 1))
+                            fires[key] = fires.get(key, True) and drawn
+                    keys = {k for k, v in fires.items() if v}
+                    if not keys:
+                        continue
 
-                def paint(g, ss, keys=keys):
-                    out = g.copy()
-                    for key, c, cells in ss:
-                        if key in keys:
-                            for y, x in cells:
-                                out[y, x] = c
-                    return out
+                    def paint(g, ss, keys=keys, style=style):
+                        out = g.copy()
+                        for key, c, cells in ss:
+                            if key in keys:
+                                for k, (y, x) in enumerate(cells, 1):
+                                    v = _pattern(c, k, style)
+                                    if v:
+                                        out[y, x] = v
+                        return out
 
-                if not all(np.array_equal(paint(a, ss), b) for a, ss, b in zip(inputs, shots, outputs, strict=True)):
-                    continue
-                te = [_shots(t, same, dirs, through) for t in tests]
-                if any(s is None for s in te) or not any(key in keys for ss in te for key, _, _ in ss):
-                    continue
-                name = f"tip_rays{dname}{'_same' if same else ''}{'_through' if through else ''}"
-                found.append((len(found), name, [paint(t, ss) for t, ss in zip(tests, te, strict=True)]))
-                break
+                    if not all(np.array_equal(paint(a, ss), b) for a, ss, b in zip(inputs, shots, outputs, strict=True)):
+                        continue
+                    te = [_shots(t, same, dirs, through) for t in tests]
+                    if any(s is None for s in te) or not any(key in keys for ss in te for key, _, _ in ss):
+                        continue
+                    name = f"tip_rays{dname}{'_same' if same else ''}{'_through' if through else ''}"
+                    name += "" if style == "solid" else f"_{style}"
+                    found.append((len(found), name, [paint(t, ss) for t, ss in zip(tests, te, strict=True)]))
+                    break
+    return found
+
+
+# ---- lines drawn from objects ------------------------------------------------------------------
+
+LINE_KINDS = ("centre_h", "centre_v", "centre_hv", "marker_on", "marker_back")
+
+
+def _object_lines(g: Grid, kind: str, colour: int | None, diag: bool) -> Grid | None:
+    """Lines drawn on the zero cells for every object (non-zero, 4- or 8-connected): along the middle
+    row and/or column of its box across the grid ("centre_*"), or, for an object with one cell of a
+    colour it has only once (its marker), from that cell through the object's centre to the edge
+    ("marker_on") or away from it ("marker_back"), in `colour` or (None) the marker's or object's own."""
+    from arcforge.dsl import objects as ob
+
+    objs = ob.objects(g, diag, False)
+    if not objs or len(objs) > 30:
+        return None
+    h, w = g.shape
+    out = g.copy()
+    drew = False
+    for o in objs:
+        if kind.startswith("centre"):
+            if (o.y1 - o.y0) % 2 == 0 and kind != "centre_v" or (o.x1 - o.x0) % 2 == 0 and kind != "centre_h":
+                return None
+            cy, cx = (o.y0 + o.y1) // 2, (o.x0 + o.x1) // 2
+            c = o.colour if colour is None else colour
+            line = np.zeros((h, w), bool)
+            if kind in ("centre_h", "centre_hv"):
+                line[cy] = True
+            if kind in ("centre_v", "centre_hv"):
+                line[:, cx] = True
+            paint = line & (g == 0)
+            out[paint] = c
+            drew |= bool(paint.any())
+            continue
+        crop = np.where(o.mask, g, 0)
+        counts = np.bincount(crop[o.mask], minlength=10)
+        once = [c for c in range(1, 10) if counts[c] == 1]
+        if len(once) != 1 or o.n_colours < 2:
+            continue
+        my, mx = (int(v[0]) for v in np.nonzero(crop == once[0]))
+        ys, xs = np.nonzero(o.mask)
+        sy, sx = int(np.sign(ys.mean() - my)), int(np.sign(xs.mean() - mx))
+        if kind == "marker_back":
+            sy, sx = -sy, -sx
+        if sy == 0 and sx == 0:
+            return None
+        c = once[0] if colour is None else colour
+        y, x = my + sy, mx + sx
+        while 0 <= y < h and 0 <= x < w:
+            if g[y, x] == 0:
+                out[y, x] = c
+                drew = True
+            y, x = y + sy, x + sx
+    return out if drew else None
+
+
+def fit_object_lines(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Lines drawn from every object (`_object_lines`) that give every train output, in the one colour
+    the outputs add or in the objects' own."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    if any(((a != 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    new = {int(c) for a, b in zip(inputs, outputs, strict=True) for c in np.unique(b[a != b])}
+    colours = [None] + sorted(new) if len(new) == 1 else [None]
+    found = []
+    for kind in LINE_KINDS:
+        for colour in colours:
+            for diag in (False, True):
+                if all((r := _object_lines(a, kind, colour, diag)) is not None and np.array_equal(r, b)
+                       for a, b in zip(inputs, outputs, strict=True)):
+                    preds = [_object_lines(t, kind, colour, diag) for t in tests]
+                    if all(p is not None for p in preds):
+                        found.append((len(found), f"lines{'8' if diag else '4'}_{kind}_{'own' if colour is None else colour}",
+                                      preds))
+                        break
     return found

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from arcforge.dsl.counts import fit_colour_list, fit_count_render
 from arcforge.dsl.learned import (
     fit_cell_copy,
     fit_cell_features,
@@ -40,8 +41,9 @@ from arcforge.dsl.library import library
 from arcforge.dsl.moves import fit_move, fit_repeat
 from arcforge.dsl.normalise import normalise
 from arcforge.dsl.primitives import majority
-from arcforge.dsl.rays import fit_tip_rays
+from arcforge.dsl.rays import fit_object_lines, fit_tip_rays
 from arcforge.dsl.size import predict_sizes
+from arcforge.dsl.templates import fit_complete
 from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
 from arcforge.task import Task
@@ -51,9 +53,10 @@ UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the sear
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
 NORM_SHARE = 0.3  # of the time limit, kept for the colour-normalised task
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
-FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_recolour, fit_object_source, fit_move, fit_repeat, fit_object_crop,
-        fit_part_pick, fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy, fit_cell_features, fit_object_swap,
-        fit_stamp, fit_l_path, fit_output_lookup, fit_cell_rules)
+FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
+        fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy,
+        fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_l_path, fit_count_render, fit_colour_list,
+        fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
