@@ -99,6 +99,9 @@ MOTIVATING = {
     "9af7a82c": "colours[all:most:most:bars]",  # colours listed by count, as bars
     "a3325580": "colours[largest:",  # ... the colours of the largest objects
     "29623171": "part_fill[most_cells]",  # the separator cells with the most cells filled with their colour
+    "d6ad076f": "bridge1_c8",  # the gap between two facing objects bridged
+    "2bee17df": "clear_spans_c3",  # lines clear from wall to wall filled
+    "cdecee7f": "sequence[cols:snake]",  # cells read off by column, written back and forth
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}

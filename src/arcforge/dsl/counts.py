@@ -163,3 +163,46 @@ def fit_colour_list(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) 
                                 name = f"colours[{which}:{order}:{length}{':bars' if bars else ''}{':rows' if across else ''}]"
                                 found.append((len(found), name, preds))
     return found[:4]
+
+
+# ---- cells read off in order ---------------------------------------------------------------------
+
+def _sequence(g: Grid, order: str, how: str, shape: tuple[int, int] | None) -> Grid | None:
+    """The colours of g's non-zero cells read column by column ("cols") or row by row ("rows"), written
+    into a grid of `shape` in reading order ("fill") or in alternate directions ("snake"), or as one row
+    or column."""
+    ys, xs = np.nonzero(g)
+    if not len(ys) or len(ys) > MAX_SIDE * MAX_SIDE:
+        return None
+    keys = (xs, ys) if order == "cols" else (ys, xs)
+    seq = g[ys, xs][np.lexsort(keys[::-1])]
+    if how in ("row", "col"):
+        if len(seq) > MAX_SIDE:
+            return None
+        return seq[None].copy() if how == "row" else seq[:, None].copy()
+    h, w = shape
+    if len(seq) > h * w:
+        return None
+    flat = np.zeros(h * w, I8)
+    flat[: len(seq)] = seq
+    out = flat.reshape(h, w)
+    if how == "snake":
+        out[1::2] = out[1::2, ::-1]
+    return out
+
+
+def fit_sequence(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Outputs that hold the input's non-zero cells read off in order (`_sequence`)."""
+    if any(a.shape == b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    shapes = {b.shape for b in outputs}
+    fixed = shapes.pop() if len(shapes) == 1 else None
+    found = []
+    for order in ("cols", "rows"):
+        for how in ("row", "col") + (("fill", "snake") if fixed else ()):
+            if all((r := _sequence(a, order, how, fixed)) is not None and np.array_equal(r, b)
+                   for a, b in zip(inputs, outputs, strict=True)):
+                preds = [_sequence(t, order, how, fixed) for t in tests]
+                if all(p is not None for p in preds):
+                    found.append((len(found), f"sequence[{order}:{how}]", preds))
+    return found

@@ -159,6 +159,9 @@ def library(task: Task) -> list[Transform]:
     for c in new_cols:
         add(f"fill_boxes_c{c}", lambda g, c=c: p.fill_boxes(g, c))
         add(f"connect_hv_c{c}", lambda g, c=c: lines.connect(g, "hv", c))
+        add(f"clear_spans_c{c}", lambda g, c=c: lines.clear_spans(g, c))
+        for inset in (0, 1):
+            add(f"bridge{inset}_c{c}", lambda g, c=c, i=inset: lines.bridge(g, c, i))
     add("fill_colour_boxes", p.fill_colour_boxes)
     for c in in_nz:
         for how in ("h", "v", "hv", "edge"):

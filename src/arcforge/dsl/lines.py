@@ -68,3 +68,46 @@ def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None
         join = (g == 0) & (left == right) & (left != 0)
         out = np.where(join & (out == 0), left if colour is None else colour, out)
     return out.astype(I8)
+
+
+def clear_spans(g: Grid, colour: int) -> Grid | None:
+    """Every row and column whose cells between its first and last non-zero cells are all zero (a clear
+    line from wall to wall) filled there with `colour`."""
+    out = g.copy()
+    drew = False
+    for t, o in ((g, out), (g.T, out.T)):
+        nz = t != 0
+        for i in range(t.shape[0]):
+            idx = np.flatnonzero(nz[i])
+            if len(idx) == 2 and idx[1] - idx[0] > 1:
+                o[i, idx[0] + 1: idx[1]] = np.where(o[i, idx[0] + 1: idx[1]] == 0, colour, o[i, idx[0] + 1: idx[1]])
+                drew = True
+    return out if drew else None
+
+
+def bridge(g: Grid, colour: int, inset: int) -> Grid | None:
+    """The gap between every two objects (non-zero 4-connected components) that face each other across
+    zero cells, filled with `colour` over the rows (or columns) they share, less `inset` on each side."""
+    from arcforge.dsl import objects as ob
+
+    objs = ob.objects(g, False, False)
+    if not 2 <= len(objs) <= 12:
+        return None
+    out = g.copy()
+    drew = False
+    for i, a in enumerate(objs):
+        for b in objs[i + 1:]:
+            rows = (max(a.y0, b.y0) + inset, min(a.y1, b.y1) - inset)  # shared rows: side by side
+            cols = (max(a.x0, b.x0) + inset, min(a.x1, b.x1) - inset)  # shared columns: one above the other
+            left, right = sorted((a, b), key=lambda o: o.x0)
+            top, bottom = sorted((a, b), key=lambda o: o.y0)
+            boxes = []
+            if rows[1] > rows[0] and left.x1 < right.x0:
+                boxes.append((slice(*rows), slice(left.x1, right.x0)))
+            if cols[1] > cols[0] and top.y1 < bottom.y0:
+                boxes.append((slice(top.y1, bottom.y0), slice(*cols)))
+            for box in boxes:
+                if not g[box].any():
+                    out[box] = colour
+                    drew = True
+    return out if drew else None

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from arcforge.dsl.counts import fit_colour_list, fit_count_render
+from arcforge.dsl.counts import fit_colour_list, fit_count_render, fit_sequence
 from arcforge.dsl.learned import (
     fit_cell_copy,
     fit_cell_features,
@@ -56,7 +56,7 @@ NORM_COST = 1.5  # added to a program found on the normalised task: renaming cou
 FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
         fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy,
         fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_l_path, fit_count_render, fit_colour_list,
-        fit_output_lookup, fit_cell_rules)
+        fit_sequence, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
