@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from arcforge.datasets import load_tasks
-from arcforge.dsl import learned, lines, objects
+from arcforge.dsl import learned, lines, objects, templates
 from arcforge.dsl import primitives as p
 from arcforge.dsl.normalise import fixed_colours, normalise
 from arcforge.dsl.search import DslSearch, learn_colour_map
 from arcforge.dsl.size import rule_sizes
+from arcforge.dsl.supergrid import grow, supergrid
 from arcforge.pipeline import make_solver
 
 # task id -> a program text the solver must find (one of its two attempts), one or more per primitive family
@@ -102,6 +103,13 @@ MOTIVATING = {
     "d6ad076f": "bridge1_c8",  # the gap between two facing objects bridged
     "2bee17df": "clear_spans_c3",  # lines clear from wall to wall filled
     "cdecee7f": "sequence[cols:snake]",  # cells read off by column, written back and forth
+    "c444b776": "part_copy[only:replace]",  # the one filled separator cell copied into the others
+    "1e32b0e9": "part_copy[first:under:separator]",  # ... its missing cells drawn in the separator colour
+    "06df4c85": "cells:connect_hv",  # a program on the one-pixel-per-cell view of a separator layout
+    "0a938d79": "line_sequence",  # seed cells become lines repeated at their spacing
+    "e21d9049": "extend_runs",  # runs of cells repeated along their rows and columns
+    "8403a5d5": "seed_pattern",  # a pattern learned around every seed cell
+    "137eaa0f": "gather_c5",  # the pieces around every anchor cell laid over each other
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}
@@ -257,3 +265,22 @@ def test_symmetry_fill_restores_blotted_patterns():
     g = np.array([[1, 2, 3, 3, 2, 1], [4, 5, 0, 6, 5, 4]], np.int8)
     assert learned.symmetry_fill(g, 0, lattice_only=True) is None
     assert learned.symmetry_fill(g, 0).tolist()[1] == [4, 5, 6, 6, 5, 4]
+
+
+def test_cell_layout_view_round_trip():
+    task = _TASKS["06df4c85"]
+    small = supergrid(task)
+    assert small is not None and small.train[0].input.shape < task.train[0].input.shape
+    for ex, sex in zip(task.train, small.train, strict=True):
+        # one pixel per cell and back gives the grid again, separators kept
+        assert np.array_equal(grow(ex.input, sex.input), ex.input)
+        assert np.array_equal(grow(ex.output, sex.output), ex.output)
+    assert supergrid(_TASKS["67a3c6ac"]) is None  # no separator layout
+
+
+def test_seed_pattern_never_extrapolates():
+    # d06dbe63: a staircase drawn from a seed; one test cell lies at an offset no train seed showed
+    task = load_tasks("arc1/train", tasks=["d06dbe63"])[0]
+    ins, outs = [ex.input for ex in task.train], [ex.output for ex in task.train]
+    assert templates.fit_seed_pattern(ins, outs, ins)  # fits the train pairs ...
+    assert not templates.fit_seed_pattern(ins, outs, [ex.input for ex in task.test])  # ... but will not guess

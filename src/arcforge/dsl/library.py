@@ -176,6 +176,8 @@ def library(task: Task) -> list[Transform]:
     for c in in_nz:
         add(f"ray_udlr_c{c}", lambda g, c=c: lines.extend(g, "udlr", c))
     add("ray_diag", lines.extend_diag)
+    add("line_sequence", lines.line_sequence)
+    add("extend_runs", lines.extend_runs)
     for axes in ("hv", "h", "v"):
         add(f"connect_{axes}", lambda g, a=axes: lines.connect(g, a))
     for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):

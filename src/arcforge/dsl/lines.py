@@ -111,3 +111,39 @@ def bridge(g: Grid, colour: int, inset: int) -> Grid | None:
                     out[box] = colour
                     drew = True
     return out if drew else None
+
+
+def line_sequence(g: Grid) -> Grid | None:
+    """Seed cells at evenly spaced places along the grid's longer side become full lines across it, and
+    the run of lines goes on (the seeds' colours in turn, at the same spacing) to the far edge."""
+    t = g if g.shape[1] >= g.shape[0] else g.T
+    ys, xs = np.nonzero(t)
+    if not 2 <= len(xs) <= 6 or len(set(xs.tolist())) != len(xs):
+        return None
+    order = np.argsort(xs)
+    xs, cols = xs[order], t[ys[order], xs[order]]
+    step = int(xs[1] - xs[0])
+    if step < 1 or (np.diff(xs) != step).any():
+        return None
+    out = np.zeros_like(t)
+    for k, x in enumerate(range(int(xs[0]), t.shape[1], step)):
+        out[:, x] = cols[k % len(cols)]
+    return out if t is g else np.ascontiguousarray(out.T)
+
+
+def extend_runs(g: Grid) -> Grid | None:
+    """Every row and column holding one run of two or more non-zero cells repeats that run along its
+    whole length (over its zero cells), in both directions."""
+    out = g.copy()
+    drew = False
+    for t, o in ((g, out), (g.T, out.T)):
+        for i in range(t.shape[0]):
+            idx = np.flatnonzero(t[i])
+            if len(idx) < 2 or idx[-1] - idx[0] + 1 != len(idx):
+                continue
+            run = t[i, idx[0]: idx[-1] + 1]
+            full = run[(np.arange(t.shape[1]) - idx[0]) % len(run)]
+            free = o[i] == 0
+            o[i, free] = full[free]
+            drew |= bool(free.any())
+    return out if drew else None

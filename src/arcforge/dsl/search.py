@@ -40,10 +40,12 @@ from arcforge.dsl.learned import (
 from arcforge.dsl.library import library
 from arcforge.dsl.moves import fit_move, fit_repeat
 from arcforge.dsl.normalise import normalise
+from arcforge.dsl.parts import fit_part_copy
 from arcforge.dsl.primitives import majority
 from arcforge.dsl.rays import fit_object_lines, fit_tip_rays
 from arcforge.dsl.size import predict_sizes
-from arcforge.dsl.templates import fit_complete
+from arcforge.dsl.supergrid import grow, supergrid
+from arcforge.dsl.templates import fit_complete, fit_gather, fit_seed_pattern
 from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
 from arcforge.task import Task
@@ -51,12 +53,13 @@ from arcforge.task import Task
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
 UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the search
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
-NORM_SHARE = 0.3  # of the time limit, kept for the colour-normalised task
+NORM_SHARE = 0.3  # of the time limit, kept for the other views of the task (normalised, cells)
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
+CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
-        fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_window, fit_cell_summary, fit_cell_copy,
-        fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_l_path, fit_count_render, fit_colour_list,
-        fit_sequence, fit_output_lookup, fit_cell_rules)
+        fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_part_copy, fit_window, fit_cell_summary,
+        fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_seed_pattern, fit_l_path,
+        fit_count_render, fit_colour_list, fit_sequence, fit_gather, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
@@ -93,29 +96,40 @@ class DslSearch:
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
-        and, when its pairs use their colours differently, on the colour-normalised task (normalise.py)
-        up to depth 2, mapped back to each test input's colours. The normalised search runs once the
-        task's own depth 2 is done (before its depth 3), in a share of the time kept for it."""
+        and on other views of it, up to depth 2, mapped back to each test input: the colour-normalised
+        task when its pairs use their colours differently (normalise.py), and the one-pixel-per-cell
+        task when its grids are layouts of one-colour cells (supergrid.py). The other views are searched
+        once the task's own depth 2 is done (before its depth 3), in a share of the time kept for them."""
         deadline = min(deadline, time.monotonic() + self.time_limit)
+        views = []  # (tag, task, map back (test index, image) -> image or None, added cost)
         norm = normalise(task)
+        if norm is not None:
+            inverses = norm[1]
+            views.append(("norm", norm[0], lambda i, g: inverses[i][g].astype(np.int8), NORM_COST))
+        cells = supergrid(task)
+        if cells is not None:
+            views.append(("cells", cells, lambda i, g: grow(task.test[i].input, g), CELLS_COST))
         found: list = []
         ran = False
 
-        def normalised() -> None:
+        def other_views() -> None:
             nonlocal ran
-            if norm is None or ran or time.monotonic() >= deadline:
+            if ran:
                 return
             ran = True
-            ntask, inverses = norm
-            nfound, _ = self._search(ntask, min(deadline, time.monotonic() + NORM_SHARE * self.time_limit),
-                                     min(2, self.max_depth))
-            for c, text, tests in nfound:
-                back = [inv[g].astype(np.int8) for inv, g in zip(inverses, tests, strict=True)]
-                found.append((c + NORM_COST, f"norm:{text}", back))
+            for tag, vtask, back, cost in views:
+                if time.monotonic() >= deadline:
+                    return
+                vfound, _ = self._search(vtask, min(deadline, time.monotonic() + NORM_SHARE * self.time_limit),
+                                         min(2, self.max_depth))
+                for c, text, tests in vfound:
+                    mapped = [back(i, g) for i, g in enumerate(tests)]
+                    if all(m is not None for m in mapped):
+                        found.append((c + cost, f"{tag}:{text}", mapped))
 
-        reserve = NORM_SHARE * self.time_limit if norm is not None else 0.0
-        raw, layers = self._search(task, deadline, self.max_depth, before_deep=normalised, reserve=reserve)
-        normalised()  # the task's own search ended before a third level
+        reserve = NORM_SHARE * self.time_limit if views else 0.0
+        raw, layers = self._search(task, deadline, self.max_depth, before_deep=other_views, reserve=reserve)
+        other_views()  # the task's own search ended before a third level
         return rank(found + raw, len(task.test), self._sizes(task, layers))
 
     def _search(self, task: Task, deadline: float, max_depth: int, before_deep=None,

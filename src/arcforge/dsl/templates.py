@@ -113,3 +113,115 @@ def fit_complete(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
                         name = f"complete{'_d8' if d8 else ''}{'' if strict else '_some'}{'_richest' if richest else ''}"
                         found.append((len(found), name, preds))
     return found
+
+
+# ---- a learned pattern around every seed cell ----------------------------------------------------
+
+OWN = 10  # a pattern cell in the seed's own colour
+MAX_SEEDS = 12
+
+
+def _seed_pattern(inputs, outputs, per_colour: bool) -> dict | None:
+    """The pattern the train outputs draw around every non-zero input cell (a seed): offset -> colour
+    (OWN for the seed's own; 0 for seen and empty), per seed colour or one for all; an offset enters the
+    pattern when every seed that can see it (inside its grid) shows the same non-zero colour there."""
+    seen: dict = {}
+    for a, b in zip(inputs, outputs, strict=True):
+        h, w = a.shape
+        ys, xs = np.nonzero(a)
+        if not 1 <= len(ys) <= MAX_SEEDS:
+            return None
+        for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+            c = int(a[y, x])
+            key = c if per_colour else 0
+            rel = b.astype(np.int16)
+            rel = np.where(rel == c, OWN, rel)
+            table = seen.setdefault(key, {})
+            for yy in range(h):
+                for xx in range(w):
+                    off = (yy - y, xx - x)
+                    v = int(rel[yy, xx])
+                    if off == (0, 0):
+                        continue
+                    old = table.get(off)
+                    table[off] = v if old is None or old == v else -1
+    return {k: {o: max(v, 0) for o, v in t.items()} for k, t in seen.items()}
+
+
+def _draw_seeds(g: Grid, patterns: dict, per_colour: bool) -> Grid | None:
+    ys, xs = np.nonzero(g)
+    if not 1 <= len(ys) <= MAX_SEEDS:
+        return None
+    h, w = g.shape
+    out = g.copy()
+    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+        c = int(g[y, x])
+        pat = patterns.get(c if per_colour else 0)
+        if pat is None:
+            return None
+        for yy in range(h):
+            for xx in range(w):
+                v = pat.get((yy - y, xx - x))
+                if v is None and (yy, xx) != (y, x):
+                    return None  # the train pairs never showed this far from a seed: no guessing
+                if v and out[yy, xx] == 0:
+                    out[yy, xx] = c if v == OWN else v
+    return out
+
+
+def fit_seed_pattern(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Every non-zero input cell draws the same learned pattern around itself (one for all seeds, its
+    colours relative to the seed's, or one per seed colour); the patterns must give every train output."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    if any(((a != 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    found = []
+    for per_colour in (False, True):
+        pats = _seed_pattern(inputs, outputs, per_colour)
+        if not pats or not any(v for pat in pats.values() for v in pat.values()):
+            continue
+        if all((r := _draw_seeds(a, pats, per_colour)) is not None and np.array_equal(r, b)
+               for a, b in zip(inputs, outputs, strict=True)):
+            preds = [_draw_seeds(t, pats, per_colour) for t in tests]
+            if all(p is not None for p in preds):
+                found.append((len(found), f"seed_pattern{'_per_colour' if per_colour else ''}", preds))
+    return found
+
+
+# ---- pieces gathered around their anchors -------------------------------------------------------
+
+def _gather(g: Grid, anchor: int, shape: tuple[int, int]) -> Grid | None:
+    """The windows of `shape` centred on every cell of colour `anchor`, laid over each other (their
+    non-zero cells must agree where they meet)."""
+    h, w = shape
+    if h % 2 == 0 or w % 2 == 0:
+        return None
+    ys, xs = np.nonzero(g == anchor)
+    if len(ys) < 2:
+        return None
+    pad = np.pad(g, ((h // 2, h // 2), (w // 2, w // 2)))
+    out = np.zeros(shape, np.int8)
+    for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
+        win = pad[y: y + h, x: x + w]
+        clash = (out != 0) & (win != 0) & (out != win)
+        if clash.any():
+            return None
+        out = np.where(win != 0, win, out)
+    return out
+
+
+def fit_gather(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Outputs of one odd shape that lay the pieces around every cell of one colour (an anchor) over
+    each other, anchors at the centre."""
+    shapes = {b.shape for b in outputs}
+    if len(shapes) != 1:
+        return []
+    shape = shapes.pop()
+    found = []
+    for c in range(1, 10):
+        if all((r := _gather(a, c, shape)) is not None and np.array_equal(r, b) for a, b in zip(inputs, outputs, strict=True)):
+            preds = [_gather(t, c, shape) for t in tests]
+            if all(p is not None for p in preds):
+                found.append((len(found), f"gather_c{c}", preds))
+    return found

@@ -1,0 +1,80 @@
+"""Grids cut into equal cells by separator lines, where one cell (the source) is copied into the others:
+in place of them, or under or over what they hold, in its own colours or in one colour (such as the
+separator's). `fit_part_copy` learns which cell is the source and how it is copied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arcforge.dsl.learned import _part_boxes
+from arcforge.grid import Grid
+
+SOURCES = ("only", "fullest", "first")
+HOWS = ("replace", "under", "over")
+
+
+def _source(g: Grid, boxes, which: str) -> int | None:
+    """Index of the source cell: the only non-empty one, the one with the most non-zero cells (no tie),
+    or the first."""
+    counts = [int((g[b] != 0).sum()) for b in boxes]
+    if which == "first":
+        return 0
+    if which == "only":
+        full = [i for i, c in enumerate(counts) if c]
+        return full[0] if len(full) == 1 else None
+    top = max(counts)
+    return counts.index(top) if top and counts.count(top) == 1 else None
+
+
+def _copy(g: Grid, which: str, how: str, colour: int | None) -> Grid | None:
+    boxes = _part_boxes(g)
+    if boxes is None:
+        return None
+    shapes = {(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes}
+    if len(shapes) != 1:
+        return None
+    i = _source(g, boxes, which)
+    if i is None:
+        return None
+    src = g[boxes[i]]
+    if colour == -1:  # the separator colour
+        edge = np.ones(g.shape, bool)
+        for b in boxes:
+            edge[b] = False
+        cols = np.unique(g[edge])
+        if len(cols) != 1:
+            return None
+        colour = int(cols[0])
+    paint = src if colour is None else np.where(src != 0, colour, 0)
+    out = g.copy()
+    for j, b in enumerate(boxes):
+        if j == i:
+            continue
+        cell = out[b]
+        if how == "replace":
+            out[b] = paint
+        elif how == "under":
+            out[b] = np.where(cell == 0, paint, cell)
+        else:
+            out[b] = np.where(src != 0, paint, cell)
+    return out
+
+
+def fit_part_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """A source cell of a separator layout copied into every other cell (module docstring)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    found = []
+    for which in SOURCES:
+        for how in HOWS:
+            for colour in (None, -1):
+                if all((r := _copy(a, which, how, colour)) is not None and np.array_equal(r, b)
+                       for a, b in zip(inputs, outputs, strict=True)):
+                    preds = [_copy(t, which, how, colour) for t in tests]
+                    if all(p is not None for p in preds):
+                        name = f"part_copy[{which}:{how}{':separator' if colour == -1 else ''}]"
+                        found.append((len(found), name, preds))
+    return found

@@ -1,0 +1,70 @@
+"""Grids of one-colour cells between separator lines, seen as small grids: one pixel per cell. A task
+whose every grid is such a layout (each output the layout of its input) is searched again in that view,
+and a prediction is drawn back into the test input's layout, cell by cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from arcforge.dsl.learned import _part_spans
+from arcforge.grid import Grid
+from arcforge.task import Example, Task
+
+I8 = np.int8
+
+
+def shrink(g: Grid) -> Grid | None:
+    """One pixel per cell of g's separator layout, when every cell has one colour; else None."""
+    spans = _part_spans(g)
+    if spans is None:
+        return None
+    ry, rx = spans
+    out = np.zeros((len(ry), len(rx)), I8)
+    for i, (a, b) in enumerate(ry):
+        for j, (c, d) in enumerate(rx):
+            cell = g[a:b, c:d]
+            if (cell != cell[0, 0]).any():
+                return None
+            out[i, j] = cell[0, 0]
+    return out
+
+
+def grow(g: Grid, small: Grid) -> Grid | None:
+    """g with each cell of its separator layout painted the colour of small's pixel for it; None when
+    small does not have the layout's shape."""
+    spans = _part_spans(g)
+    if spans is None:
+        return None
+    ry, rx = spans
+    if small.shape != (len(ry), len(rx)):
+        return None
+    out = g.copy()
+    for i, (a, b) in enumerate(ry):
+        for j, (c, d) in enumerate(rx):
+            out[a:b, c:d] = small[i, j]
+    return out
+
+
+def supergrid(task: Task) -> Task | None:
+    """The task in the one-pixel-per-cell view, when every grid allows it, each output has its input's
+    layout and the view is smaller than the grids; else None."""
+    train = []
+    for ex in task.train:
+        a, b = shrink(ex.input), shrink(ex.output)
+        if a is None or b is None or ex.input.shape != ex.output.shape or a.shape != b.shape:
+            return None
+        if _part_spans(ex.input) != _part_spans(ex.output):
+            return None
+        train.append(Example(a, b))
+    test = []
+    for ex in task.test:
+        a = shrink(ex.input)
+        if a is None:
+            return None
+        test.append(Example(a))
+    if all(ex.input.shape == big.input.shape for ex, big in zip(train, task.train, strict=True)):
+        return None
+    return replace(task, train=tuple(train), test=tuple(test))
