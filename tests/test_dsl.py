@@ -90,7 +90,7 @@ MOTIVATING = {
     "4938f0c2": "mirror_about_c3_hv",  # mirrored about the centre lines of a marker
     "2bcee788": "mirror_about_c2_edge",  # ... or across the marker's facing side
     "a1570a43": "align_3_centre",  # an object centred in the box of the corner marks
-    "97999447": "tip_rays_r_alt5",  # rays in one direction, alternating with another colour
+    "97999447": "tip_rays_r_same_alt5",  # rays in one direction, alternating with another colour
     "25d487eb": "marker_on",  # a line from an object's marker cell through its centre
     "41e4d17e": "lines4_centre_hv_6",  # lines through the middle of every object (on a non-zero background)
     "72322fa7": "complete",  # partial copies of templates completed
@@ -110,6 +110,8 @@ MOTIVATING = {
     "e21d9049": "extend_runs",  # runs of cells repeated along their rows and columns
     "8403a5d5": "seed_pattern",  # a pattern learned around every seed cell
     "137eaa0f": "gather_c5",  # the pieces around every anchor cell laid over each other
+    "7c008303": "key_mask",  # a mask coloured by a small key scaled up to it
+    "77fdfe62": "key_mask",  # ... the key's pixels in the corner cells
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}

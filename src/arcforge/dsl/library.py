@@ -201,6 +201,7 @@ def library(task: Task) -> list[Transform]:
         add(f"count{int(diag)}", lambda g, d=diag: ob.count_objects(g, d))
 
     add("cell_colours", ob.cell_colours)
+    add("key_mask", ob.key_mask)
     splits = {"cells": ob.cells, "halves_v": lambda g: ob.equal_parts(g, 2, 0),
               "halves_h": lambda g: ob.equal_parts(g, 2, 1), "thirds_v": lambda g: ob.equal_parts(g, 3, 0),
               "thirds_h": lambda g: ob.equal_parts(g, 3, 1),

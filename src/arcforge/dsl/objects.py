@@ -335,3 +335,39 @@ def pick_cell(parts: tuple[Grid, ...], how: str) -> Grid | None:
     best = max(vals) if how in ("most", "most_colours") else min(vals)
     hits = [p for p, v in zip(parts, vals, strict=False) if v == best]
     return hits[0] if len(hits) == 1 else None
+
+
+def key_mask(g: Grid) -> Grid | None:
+    """A layout of separator cells holding a small many-coloured key (one k x k cell, or k x k corner
+    cells of one pixel each) and a one-colour mask: the mask's cells take the colour of the key pixel
+    whose block (the key scaled up to the mask's size) they lie in."""
+    sep = separators(g)
+    if sep is None:
+        return None
+    rs, cs, _ = sep
+    ry, rx = _spans(rs, g.shape[0]), _spans(cs, g.shape[1])
+    full = [(i, j, g[a:b, c:d]) for i, (a, b) in enumerate(ry) for j, (c, d) in enumerate(rx)
+            if g[a:b, c:d].any()]
+    if not full:
+        return None
+    mask = max((p for _, _, p in full), key=lambda p: p.size)
+    if len(np.unique(mask[mask != 0])) != 1 or sum(p.size == mask.size for _, _, p in full) != 1:
+        return None
+    rest = [(i, j, p) for i, j, p in full if p is not mask]
+    if len(rest) == 1:
+        key = rest[0][2]
+    elif len(rest) == 4 and all(p.shape == (1, 1) for _, _, p in rest):
+        rows, cols = sorted({i for i, _, _ in rest}), sorted({j for _, j, _ in rest})
+        if len(rows) != 2 or len(cols) != 2:
+            return None
+        key = np.zeros((2, 2), I8)
+        for i, j, p in rest:
+            key[rows.index(i), cols.index(j)] = p[0, 0]
+    else:
+        return None
+    kh, kw = key.shape
+    mh, mw = mask.shape
+    if (key == 0).any() or mh % kh or mw % kw:
+        return None
+    big = np.kron(key, np.ones((mh // kh, mw // kw), I8)).astype(I8)
+    return np.where(mask != 0, big, 0).astype(I8)

@@ -128,6 +128,8 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
                     te = [_shots(t, same, dirs, through) for t in tests]
                     if any(s is None for s in te) or not any(key in keys for ss in te for key, _, _ in ss):
                         continue
+                    if any(key not in fires for ss in te for key, _, _ in ss):
+                        continue  # a test cell whose surroundings no train cell had: no guessing
                     name = f"tip_rays{dname}{'_same' if same else ''}{'_through' if through else ''}"
                     name += "" if style == "solid" else f"_{style}"
                     found.append((len(found), name, [paint(t, ss) for t, ss in zip(tests, te, strict=True)]))

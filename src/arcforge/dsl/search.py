@@ -53,7 +53,7 @@ from arcforge.task import Task
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
 UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the search
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
-NORM_SHARE = 0.3  # of the time limit, kept for the other views of the task (normalised, cells)
+NORM_SHARE = 0.3  # of the time limit, at most, for each other view of the task (normalised, cells)
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
@@ -96,40 +96,39 @@ class DslSearch:
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
-        and on other views of it, up to depth 2, mapped back to each test input: the colour-normalised
-        task when its pairs use their colours differently (normalise.py), and the one-pixel-per-cell
-        task when its grids are layouts of one-colour cells (supergrid.py). The other views are searched
-        once the task's own depth 2 is done (before its depth 3), in a share of the time kept for them."""
+        and on other views of it, up to depth 2, mapped back to each test input: the one-pixel-per-cell
+        task when its grids are layouts of one-colour cells (supergrid.py; small, so searched first),
+        and the colour-normalised task when its pairs use their colours differently (normalise.py;
+        searched once the task's own depth 2 is done, before its depth 3, in a share of the time kept
+        for it)."""
         deadline = min(deadline, time.monotonic() + self.time_limit)
-        views = []  # (tag, task, map back (test index, image) -> image or None, added cost)
-        norm = normalise(task)
-        if norm is not None:
-            inverses = norm[1]
-            views.append(("norm", norm[0], lambda i, g: inverses[i][g].astype(np.int8), NORM_COST))
+        found: list = []
+
+        def search_view(tag, vtask, back, cost) -> None:
+            if time.monotonic() >= deadline:
+                return
+            vfound, _ = self._search(vtask, min(deadline, time.monotonic() + NORM_SHARE * self.time_limit),
+                                     min(2, self.max_depth))
+            for c, text, tests in vfound:
+                mapped = [back(i, g) for i, g in enumerate(tests)]
+                if all(m is not None for m in mapped):
+                    found.append((c + cost, f"{tag}:{text}", mapped))
+
         cells = supergrid(task)
         if cells is not None:
-            views.append(("cells", cells, lambda i, g: grow(task.test[i].input, g), CELLS_COST))
-        found: list = []
+            search_view("cells", cells, lambda i, g: grow(task.test[i].input, g), CELLS_COST)
+        norm = normalise(task)
         ran = False
 
-        def other_views() -> None:
+        def normalised() -> None:
             nonlocal ran
-            if ran:
-                return
-            ran = True
-            for tag, vtask, back, cost in views:
-                if time.monotonic() >= deadline:
-                    return
-                vfound, _ = self._search(vtask, min(deadline, time.monotonic() + NORM_SHARE * self.time_limit),
-                                         min(2, self.max_depth))
-                for c, text, tests in vfound:
-                    mapped = [back(i, g) for i, g in enumerate(tests)]
-                    if all(m is not None for m in mapped):
-                        found.append((c + cost, f"{tag}:{text}", mapped))
+            if norm is not None and not ran:
+                ran = True
+                search_view("norm", norm[0], lambda i, g: norm[1][i][g].astype(np.int8), NORM_COST)
 
-        reserve = NORM_SHARE * self.time_limit if views else 0.0
-        raw, layers = self._search(task, deadline, self.max_depth, before_deep=other_views, reserve=reserve)
-        other_views()  # the task's own search ended before a third level
+        reserve = NORM_SHARE * self.time_limit if norm is not None else 0.0
+        raw, layers = self._search(task, deadline, self.max_depth, before_deep=normalised, reserve=reserve)
+        normalised()  # the task's own search ended before a third level
         return rank(found + raw, len(task.test), self._sizes(task, layers))
 
     def _search(self, task: Task, deadline: float, max_depth: int, before_deep=None,
