@@ -112,6 +112,10 @@ MOTIVATING = {
     "137eaa0f": "gather_c5",  # the pieces around every anchor cell laid over each other
     "7c008303": "key_mask",  # a mask coloured by a small key scaled up to it
     "77fdfe62": "key_mask",  # ... the key's pixels in the corner cells
+    "d23f8c26": "middle_col",  # only the middle column kept
+    "91714a58": "largest_rect",  # the solid block hidden in noise (a transform too slow for the search)
+    "3eda0437": "fill_largest_empty_c6",  # the largest empty rectangle filled
+    "aabf363d": "norm:",  # a colour map that would leave test colours unseen ranks after the normalised task
 }
 
 _TASKS = {t.id: t for t in load_tasks("arc1/train", tasks=list(MOTIVATING) + ["8731374e", "67a3c6ac"])}

@@ -74,6 +74,8 @@ def library(task: Task) -> list[Transform]:
     add("dedup", p.dedup_lines)
     add("strip_border", p.strip_border)
     add("pad_edge", p.pad_edge)
+    add("middle_row", lambda g: p.middle_line(g, 0))
+    add("middle_col", lambda g: p.middle_line(g, 1))
     for which in ("top", "bottom", "left", "right"):
         add(f"half_{which}", lambda g, w=which: p.half(g, w))
     for vy in ("top", "bottom"):
@@ -213,3 +215,32 @@ def library(task: Task) -> list[Transform]:
             for how in ("odd", "most", "fewest", "most_colours", "fewest_colours"):
                 add(f"cell_{how}", lambda g, h=how: ob.pick_cell(ob.cells(g), h))
     return T
+
+
+def slow(outputs: list[Grid]) -> list[Transform]:
+    """Transforms too slow to try on every state of the search, tried once on the inputs (fit_slow),
+    with the colours the outputs show as their parameters."""
+    cols = _colours(outputs)
+    out = [("largest_rect", p.largest_rect)]
+    for c in cols:
+        out.append((f"fill_largest_empty_c{c}", lambda g, c=c: p.fill_largest_empty(g, c)))
+        for k in (2, 3):
+            out.append((f"fill_empty{k}_c{c}", lambda g, c=c, k=k: p.fill_empty_windows(g, k, c)))
+    return out
+
+
+def fit_slow(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """The slow transforms, alone or followed by a crop to the non-zero cells, as rules: kept when they
+    give every train output."""
+    found = []
+    for name, fn in slow(outputs):
+        for crop in (False, True):
+            def run(g, fn=fn, crop=crop):
+                r = fn(g)
+                return p.crop(r) if crop and r is not None else r
+            if all((r := run(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
+                   for a, b in zip(inputs, outputs, strict=True)):
+                preds = [run(t) for t in tests]
+                if all(x is not None for x in preds):
+                    found.append((len(found), name + (" > crop" if crop else ""), preds))
+    return found

@@ -303,6 +303,76 @@ def kron_colour(g: Grid) -> Grid | None:
     return np.kron(g, (g != 0).astype(I8)).astype(I8)
 
 
+def largest_rect(g: Grid) -> Grid | None:
+    """Only the largest solid rectangle of one non-zero colour (at least 2 x 2) kept, everything else
+    erased: a block hidden in noise. None when two rectangles tie."""
+    best, box, ties = 0, None, 0
+    h, w = g.shape
+    for c in np.unique(g[g != 0]):
+        run = np.zeros(w, int)  # cells of colour c straight up from the current row
+        for y in range(h):
+            run = np.where(g[y] == c, run + 1, 0)
+            for x0 in range(w):
+                top = h
+                for x1 in range(x0, w):
+                    top = min(top, run[x1])
+                    if top < 2:
+                        break
+                    area = top * (x1 - x0 + 1)
+                    if x1 > x0 and area >= best:
+                        ties = ties + 1 if area == best else 0
+                        best, box = area, (y - top + 1, y + 1, x0, x1 + 1)
+    if box is None or ties:
+        return None
+    out = np.zeros_like(g)
+    y0, y1, x0, x1 = box
+    out[y0:y1, x0:x1] = g[y0:y1, x0:x1]
+    return out
+
+
+def fill_empty_windows(g: Grid, k: int, c: int) -> Grid | None:
+    """Every cell of a k x k window of zero cells painted c."""
+    h, w = g.shape
+    if h < k or w < k:
+        return None
+    z = (g == 0).astype(np.int32)
+    s = np.pad(z, ((1, 0), (1, 0))).cumsum(0).cumsum(1)  # summed-area table
+    full = (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) == k * k  # windows by top-left corner
+    if not full.any():
+        return None
+    cover = np.zeros((h, w), bool)
+    for dy in range(k):
+        for dx in range(k):
+            cover[dy: dy + h - k + 1, dx: dx + w - k + 1] |= full
+    out = g.copy()
+    out[cover] = c
+    return out
+
+
+def fill_largest_empty(g: Grid, c: int) -> Grid | None:
+    """The largest rectangle of zero cells (at least 2 cells wide and tall) painted c; None on a tie."""
+    z = np.where(g == 0, 1, 0).astype(np.int8)
+    r = largest_rect(z)
+    if r is None:
+        return None
+    out = g.copy()
+    out[r != 0] = c
+    return out
+
+
+def middle_line(g: Grid, axis: int) -> Grid | None:
+    """Only the middle row (axis 0) or column (axis 1) kept, of a grid with an odd number of them."""
+    n = g.shape[axis]
+    if n % 2 == 0 or n < 3:
+        return None
+    out = np.zeros_like(g)
+    if axis == 0:
+        out[n // 2] = g[n // 2]
+    else:
+        out[:, n // 2] = g[:, n // 2]
+    return out
+
+
 # ---- symmetry completion and pattern fill ---------------------------------------------------
 
 def symmetrize(g: Grid, how: str, hole: int) -> Grid | None:

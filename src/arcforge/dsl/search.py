@@ -37,7 +37,7 @@ from arcforge.dsl.learned import (
     fit_stamp,
     fit_window,
 )
-from arcforge.dsl.library import library
+from arcforge.dsl.library import fit_slow, library
 from arcforge.dsl.moves import fit_move, fit_repeat
 from arcforge.dsl.normalise import normalise
 from arcforge.dsl.parts import fit_part_copy
@@ -56,7 +56,8 @@ SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explain
 NORM_SHARE = 0.3  # of the time limit, at most, for each other view of the task (normalised, cells)
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
-FITS = (fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
+UNSEEN_COST = 3.0  # added to a learned colour map that meets a test colour the train pairs never showed
+FITS = (fit_slow, fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
         fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_part_copy, fit_window, fit_cell_summary,
         fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_seed_pattern, fit_l_path,
         fit_count_render, fit_colour_list, fit_sequence, fit_gather, fit_output_lookup, fit_cell_rules)
@@ -159,10 +160,10 @@ class DslSearch:
             if lut is not None:
                 tests = [apply_lut(g, lut) for g in imgs[n:]]
                 pairs = ",".join(f"{a}{b}" for a, b in enumerate(lut) if b >= 0 and a != b)
-                # a test image with colours the map never saw is less likely right; a map onto 1x1
-                # outputs only memorises the train pairs
+                # a test image with colours the map never saw is a guess: it ranks after fitted rules and
+                # programs on the colour-normalised task; a map onto 1x1 outputs only memorises the pairs
                 unseen = any((lut[np.unique(g)] < 0).any() for g in imgs[n:])
-                found.append((depth + 0.5 + 0.3 * unseen + tiny_outputs, _text(prog) + f" | map {pairs}", tests))
+                found.append((depth + 0.5 + UNSEEN_COST * unseen + tiny_outputs, _text(prog) + f" | map {pairs}", tests))
 
         evaluate((), inputs, 0)
         learned = self._learned(task)
