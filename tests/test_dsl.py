@@ -115,6 +115,7 @@ MOTIVATING = {
     "d23f8c26": "middle_col",  # only the middle column kept
     "91714a58": "largest_rect",  # the solid block hidden in noise (a transform too slow for the search)
     "3eda0437": "fill_largest_empty_c6",  # the largest empty rectangle filled
+    "8e5a5113": "part_turns[rot90,rot180]",  # the first separator cell copied turned into the others
     "aabf363d": "norm:",  # a colour map that would leave test colours unseen ranks after the normalised task
 }
 

@@ -490,8 +490,7 @@ def fit_object_recolour(inputs: list[Grid], outputs: list[Grid], tests: list[Gri
                             out[o.mask] = c
                     preds.append(out)
                 found.append((len(table), f"recolour{tag}[{pname}]", preds))
-    found.sort(key=lambda f: f[0])
-    return found
+    return _by_votes(found)
 
 
 def _grow(m: np.ndarray) -> np.ndarray:
@@ -678,8 +677,18 @@ def fit_object_crop(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) 
                         preds.append(np.ascontiguousarray(got[0]))
                     else:
                         found.append((rank_i, f"crop{tag}_{cname}[{sname}]", preds))
-    found.sort(key=lambda f: f[0])
-    return found
+    return _by_votes(found)
+
+
+def _by_votes(found: list[tuple[int, str, list[Grid]]]) -> list[tuple[int, str, list[Grid]]]:
+    """Rules that predict the same test grids pooled: the predictions most rules agree on first (ties by
+    the best rank among them), one entry each, named by its best rule."""
+    groups: dict[bytes, list] = {}
+    for f in found:
+        key = b"|".join(bytes(g.shape) + g.tobytes() for g in f[2])
+        groups.setdefault(key, []).append(f)
+    pooled = sorted(groups.values(), key=lambda fs: (-len(fs), min(f[0] for f in fs)))
+    return [(i, min(fs, key=lambda f: f[0])[1], fs[0][2]) for i, fs in enumerate(pooled)]
 
 
 def fit_window(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
@@ -745,8 +754,7 @@ def fit_part_pick(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
     found = []
     for split_name, split in PART_SPLITS.items():
         found += [(r, f"{split_name}:{text}", preds) for r, text, preds in _fit_part_pick(inputs, outputs, tests, split)]
-    found.sort(key=lambda f: f[0])
-    return found
+    return _by_votes(found)
 
 
 def _fit_part_pick(inputs, outputs, tests, split) -> list[tuple[int, str, list[Grid]]]:

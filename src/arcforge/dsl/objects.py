@@ -212,12 +212,19 @@ def count_objects(g: Grid, diag: bool) -> Grid | None:
 
 def separators(g: Grid) -> tuple[list[int], list[int], int] | None:
     """Rows and columns entirely of one colour that cut the grid into cells (the colour is the
-    same for all of them)."""
+    same for all of them; a colour found only on such lines comes first)."""
     h, w = g.shape
     full_r = [r for r in range(h) if (g[r] == g[r, 0]).all()]
     full_c = [c for c in range(w) if (g[:, c] == g[0, c]).all()]
     colours = {int(g[r, 0]) for r in full_r} | {int(g[0, c]) for c in full_c}
-    for col in sorted(colours):
+
+    def lines_only(col):  # every cell of the colour lies on its full lines: a true separator colour
+        on = np.zeros(g.shape, bool)
+        on[[r for r in full_r if g[r, 0] == col]] = True
+        on[:, [c for c in full_c if g[0, c] == col]] = True
+        return not ((g == col) & ~on).any()
+
+    for col in sorted(colours, key=lambda col: (not lines_only(col), col)):
         rs = [r for r in full_r if g[r, 0] == col]
         cs = [c for c in full_c if g[0, c] == col]
         if (rs or cs) and len(rs) < h and len(cs) < w and (col != 0 or not (g == 0).all()):

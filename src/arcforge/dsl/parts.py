@@ -78,3 +78,41 @@ def fit_part_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
                         name = f"part_copy[{which}:{how}{':separator' if colour == -1 else ''}]"
                         found.append((len(found), name, preds))
     return found
+
+
+D8 = {"id": lambda a: a, "rot90": lambda a: np.rot90(a, -1), "rot180": lambda a: np.rot90(a, 2),
+      "rot270": lambda a: np.rot90(a, 1), "flip_lr": lambda a: a[:, ::-1], "flip_ud": lambda a: a[::-1],
+      "transpose": lambda a: a.T, "anti_transpose": lambda a: np.rot90(a, 2).T}
+
+
+def fit_part_turns(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Separator layouts whose first cell is copied into each other cell turned or mirrored, a symmetry
+    learned per cell position (the same in every train pair)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    layouts = [_part_boxes(g) for g in inputs + tests]
+    if any(b is None for b in layouts) or len({len(b) for b in layouts}) != 1:
+        return []
+    n = len(layouts[0])
+    if any(g[b].any() for g, boxes in zip(inputs + tests, layouts, strict=True) for b in boxes[1:]):
+        return []  # the other cells must be empty, waiting for their copies
+    chosen = []
+    for j in range(1, n):
+        ok = [name for name, f in D8.items()
+              if all((t := f(a[boxes[0]])).shape == b[boxes[j]].shape and np.array_equal(t, b[boxes[j]])
+                     for a, b, boxes in zip(inputs, outputs, layouts, strict=False))]
+        if not ok:
+            return []
+        chosen.append(ok[0])
+    if all(np.array_equal(a[boxes[0]], b[boxes[0]]) for a, b, boxes in zip(inputs, outputs, layouts, strict=False)):
+        preds = []
+        for t, boxes in zip(tests, layouts[len(inputs):], strict=True):
+            out = t.copy()
+            for j, name in enumerate(chosen, 1):
+                cell = D8[name](t[boxes[0]])
+                if cell.shape != out[boxes[j]].shape:
+                    return []
+                out[boxes[j]] = cell
+            preds.append(out)
+        return [(0, f"part_turns[{','.join(chosen)}]", preds)]
+    return []

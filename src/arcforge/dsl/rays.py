@@ -74,8 +74,10 @@ def _shots(g: Grid, same: bool, dirs: tuple[int, ...], through: bool):
 
 
 def _pattern(c: int, k: int, style: str) -> int:
-    """The colour of the k-th cell (1 = next to the source) of a ray of colour c: solid, every second
-    cell ("dash"), or alternating with colour a ("alt{a}")."""
+    """The colour of the k-th cell (1 = next to the source) of a ray of colour c: solid, only the first
+    n cells ("len{n}"), every second cell ("dash"), or alternating with colour a ("alt{a}")."""
+    if style.startswith("len"):
+        return c if k <= int(style[3:]) else 0
     if style == "solid" or k % 2 == 0:
         return c
     return 0 if style == "dash" else int(style[3:])
@@ -84,8 +86,8 @@ def _pattern(c: int, k: int, style: str) -> int:
 def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Cells shoot rays of their own colour along the directions from which their surroundings look
     like those of the cells that shoot in the train pairs; every ray is drawn in full, stopping at the
-    first non-zero cell (or passing over them: "through"), solid, dashed or alternating with one other
-    colour. Only zero cells change."""
+    first non-zero cell (or passing over them: "through"), solid, one or two cells long, dashed or
+    alternating with one other colour. Only zero cells change."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
         return []
     if any(((a != 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=True)):
@@ -94,7 +96,7 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
         return []
     in_cols = {int(c) for a in inputs for c in np.unique(a)}
     added = {int(c) for b in outputs for c in np.unique(b)} - in_cols
-    styles = ["solid", "dash"] + [f"alt{c}" for c in sorted(added)]
+    styles = ["solid", "len1", "len2", "dash"] + [f"alt{c}" for c in sorted(added)]
     found = []
     for through in (False, True):
         for same in (False, True):
