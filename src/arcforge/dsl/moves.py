@@ -83,8 +83,9 @@ def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
     if kind == "wall":
         dy, dx = DIRS4[how[1]]
         block = rest != 0
-        # nearest the wall first, so that later objects stop on earlier ones
-        for o in sorted(moving, key=lambda o: -(o.y1 * dy + o.x1 * dx) if dy + dx > 0 else o.y0 * -dy + o.x0 * -dx):
+        h, w = g.shape
+        gap = {"u": lambda o: o.y0, "d": lambda o: h - o.y1, "l": lambda o: o.x0, "r": lambda o: w - o.x1}[how[1]]
+        for o in sorted(moving, key=gap):  # nearest the wall first, so that later objects stop on earlier ones
             k = _free_run(block, o, dy, dx)
             _paint(out, g, o, dy * k, dx * k)
             ys, xs = np.nonzero(o.mask)
