@@ -93,7 +93,7 @@ class DslSearch:
         self.max_depth = max_depth
         self.time_limit = time_limit
         self.sure_time = sure_time
-        self.trace: list = []  # (depth, frontier size, states expanded, seconds) per level searched
+        self.trace: list = []  # the last task's (depth, frontier size, states expanded, seconds) per level searched
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
@@ -103,6 +103,7 @@ class DslSearch:
         searched once the task's own depth 2 is done, before its depth 3, in a share of the time kept
         for it)."""
         deadline = min(deadline, time.monotonic() + self.time_limit)
+        self.trace = []
         found: list = []
 
         def search_view(tag, vtask, back, cost) -> None:
