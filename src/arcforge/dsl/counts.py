@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arcforge.dsl import objects as ob
+from arcforge.dsl.fitting import explains
 from arcforge.grid import MAX_SIDE, Grid
 
 I8 = np.int8
@@ -156,12 +157,10 @@ def fit_colour_list(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) 
                 for length in ("most", "n", "fixed"):
                     for bars in (False, True):
                         args = (which, order, length, bars, across, fixed)
-                        if all((r := _list_colours(a, *args)) is not None and np.array_equal(r, b)
-                               for a, b in zip(inputs, outputs, strict=True)):
-                            preds = [_list_colours(t, *args) for t in tests]
-                            if all(p is not None for p in preds):
-                                name = f"colours[{which}:{order}:{length}{':bars' if bars else ''}{':rows' if across else ''}]"
-                                found.append((len(found), name, preds))
+                        preds = explains(lambda g, args=args: _list_colours(g, *args), inputs, outputs, tests)
+                        if preds is not None:
+                            name = f"colours[{which}:{order}:{length}{':bars' if bars else ''}{':rows' if across else ''}]"
+                            found.append((len(found), name, preds))
     return found[:4]
 
 
@@ -200,9 +199,7 @@ def fit_sequence(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
     found = []
     for order in ("cols", "rows"):
         for how in ("row", "col") + (("fill", "snake") if fixed else ()):
-            if all((r := _sequence(a, order, how, fixed)) is not None and np.array_equal(r, b)
-                   for a, b in zip(inputs, outputs, strict=True)):
-                preds = [_sequence(t, order, how, fixed) for t in tests]
-                if all(p is not None for p in preds):
-                    found.append((len(found), f"sequence[{order}:{how}]", preds))
+            preds = explains(lambda g, o=order, h=how: _sequence(g, o, h, fixed), inputs, outputs, tests)
+            if preds is not None:
+                found.append((len(found), f"sequence[{order}:{how}]", preds))
     return found

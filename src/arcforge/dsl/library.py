@@ -10,6 +10,7 @@ import numpy as np
 from arcforge.dsl import lines
 from arcforge.dsl import objects as ob
 from arcforge.dsl import primitives as p
+from arcforge.dsl.fitting import explains
 from arcforge.grid import Grid
 from arcforge.task import Task
 
@@ -238,9 +239,7 @@ def fit_slow(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
             def run(g, fn=fn, crop=crop):
                 r = fn(g)
                 return p.crop(r) if crop and r is not None else r
-            if all((r := run(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
-                   for a, b in zip(inputs, outputs, strict=True)):
-                preds = [run(t) for t in tests]
-                if all(x is not None for x in preds):
-                    found.append((len(found), name + (" > crop" if crop else ""), preds))
+            preds = explains(run, inputs, outputs, tests)
+            if preds is not None:
+                found.append((len(found), name + (" > crop" if crop else ""), preds))
     return found

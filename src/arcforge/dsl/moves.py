@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arcforge.dsl import objects as ob
+from arcforge.dsl.fitting import explains
 from arcforge.grid import Grid
 
 I8 = np.int8
@@ -275,9 +276,7 @@ def fit_repeat(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
     found = []
     for diag, by_colour in MODES:
         for colour in ("marker", "own"):
-            if all((r := _repeat(a, diag, by_colour, colour)) is not None and np.array_equal(r, b)
-                   for a, b in zip(inputs, outputs, strict=True)):
-                preds = [_repeat(t, diag, by_colour, colour) for t in tests]
-                if all(p is not None for p in preds):
-                    found.append((len(found), f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}", preds))
+            preds = explains(lambda g, d=diag, b=by_colour, c=colour: _repeat(g, d, b, c), inputs, outputs, tests)
+            if preds is not None:
+                found.append((len(found), f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}", preds))
     return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from arcforge.dsl.fitting import explains
 from arcforge.dsl.learned import _part_boxes
 from arcforge.grid import Grid
 
@@ -71,12 +72,9 @@ def fit_part_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
     for which in SOURCES:
         for how in HOWS:
             for colour in (None, -1):
-                if all((r := _copy(a, which, how, colour)) is not None and np.array_equal(r, b)
-                       for a, b in zip(inputs, outputs, strict=True)):
-                    preds = [_copy(t, which, how, colour) for t in tests]
-                    if all(p is not None for p in preds):
-                        name = f"part_copy[{which}:{how}{':separator' if colour == -1 else ''}]"
-                        found.append((len(found), name, preds))
+                preds = explains(lambda g, w=which, h=how, c=colour: _copy(g, w, h, c), inputs, outputs, tests)
+                if preds is not None:
+                    found.append((len(found), f"part_copy[{which}:{how}{':separator' if colour == -1 else ''}]", preds))
     return found
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from arcforge.dsl.fitting import explains
 from arcforge.dsl.primitives import DIRS8
 from arcforge.grid import Grid
 
@@ -207,11 +208,9 @@ def fit_object_lines(inputs: list[Grid], outputs: list[Grid], tests: list[Grid])
     for kind in LINE_KINDS:
         for colour in colours:
             for diag in (False, True):
-                if all((r := _object_lines(a, kind, colour, diag)) is not None and np.array_equal(r, b)
-                       for a, b in zip(inputs, outputs, strict=True)):
-                    preds = [_object_lines(t, kind, colour, diag) for t in tests]
-                    if all(p is not None for p in preds):
-                        found.append((len(found), f"lines{'8' if diag else '4'}_{kind}_{'own' if colour is None else colour}",
-                                      preds))
-                        break
+                preds = explains(lambda g, k=kind, c=colour, d=diag: _object_lines(g, k, c, d), inputs, outputs, tests)
+                if preds is not None:
+                    found.append((len(found), f"lines{'8' if diag else '4'}_{kind}_{'own' if colour is None else colour}",
+                                  preds))
+                    break
     return found

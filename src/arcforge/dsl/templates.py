@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from arcforge.dsl import objects as ob
+from arcforge.dsl.fitting import explains
 from arcforge.grid import Grid
 
 MAX_LOOSE = 60
@@ -106,12 +107,10 @@ def fit_complete(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
     for d8 in (False, True):
         for strict in (True, False):
             for richest in (False, True):
-                if all((r := _complete(a, d8, strict, richest)) is not None and np.array_equal(r, b)
-                       for a, b in zip(inputs, outputs, strict=True)):
-                    preds = [_complete(t, d8, strict, richest) for t in tests]
-                    if all(p is not None for p in preds):
-                        name = f"complete{'_d8' if d8 else ''}{'' if strict else '_some'}{'_richest' if richest else ''}"
-                        found.append((len(found), name, preds))
+                preds = explains(lambda g, d=d8, s=strict, r=richest: _complete(g, d, s, r), inputs, outputs, tests)
+                if preds is not None:
+                    name = f"complete{'_d8' if d8 else ''}{'' if strict else '_some'}{'_richest' if richest else ''}"
+                    found.append((len(found), name, preds))
     return found
 
 
@@ -220,8 +219,7 @@ def fit_gather(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
     shape = shapes.pop()
     found = []
     for c in range(1, 10):
-        if all((r := _gather(a, c, shape)) is not None and np.array_equal(r, b) for a, b in zip(inputs, outputs, strict=True)):
-            preds = [_gather(t, c, shape) for t in tests]
-            if all(p is not None for p in preds):
-                found.append((len(found), f"gather_c{c}", preds))
+        preds = explains(lambda g, c=c: _gather(g, c, shape), inputs, outputs, tests)
+        if preds is not None:
+            found.append((len(found), f"gather_c{c}", preds))
     return found
