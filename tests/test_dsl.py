@@ -106,6 +106,7 @@ MOTIVATING = {
     "c444b776": "part_copy[only:replace]",  # the one filled separator cell copied into the others
     "1e32b0e9": "part_copy[first:under:separator]",  # ... its missing cells drawn in the separator colour
     "06df4c85": "cells:connect_hv",  # a program on the one-pixel-per-cell view of a separator layout
+    "09629e4f": "cells:cell_fewest",  # ... of the output only: the cell to draw, read from the whole input
     "0a938d79": "line_sequence",  # seed cells become lines repeated at their spacing
     "e21d9049": "extend_runs",  # runs of cells repeated along their rows and columns
     "8403a5d5": "seed_pattern",  # a pattern learned around every seed cell
@@ -283,6 +284,10 @@ def test_cell_layout_view_round_trip():
         assert np.array_equal(grow(ex.input, sex.input), ex.input)
         assert np.array_equal(grow(ex.output, sex.output), ex.output)
     assert supergrid(_TASKS["67a3c6ac"]) is None  # no separator layout
+    # outputs of one-colour cells from inputs whose cells hold patterns: only the outputs are shrunk
+    mixed = supergrid(_TASKS["09629e4f"])
+    assert mixed is not None and mixed.train[0].input.shape == _TASKS["09629e4f"].train[0].input.shape
+    assert mixed.train[0].output.shape == (3, 3)
 
 
 def test_seed_pattern_never_extrapolates():

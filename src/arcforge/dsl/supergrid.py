@@ -49,22 +49,24 @@ def grow(g: Grid, small: Grid) -> Grid | None:
 
 
 def supergrid(task: Task) -> Task | None:
-    """The task in the one-pixel-per-cell view, when every grid allows it, each output has its input's
-    layout and the view is smaller than the grids; else None."""
-    train = []
+    """The task in the one-pixel-per-cell view, when every output is a layout of one-colour cells with
+    its input's separators and the view is smaller than the grids; else None. Inputs are shrunk too
+    when all of theirs are one-colour (test inputs included), else left as they are: the view then asks
+    for one small grid from the whole input (e.g. the cell to copy, drawn a pixel per cell)."""
+    outs = []
     for ex in task.train:
-        a, b = shrink(ex.input), shrink(ex.output)
-        if a is None or b is None or ex.input.shape != ex.output.shape or a.shape != b.shape:
+        b = shrink(ex.output)
+        if b is None or ex.input.shape != ex.output.shape or _part_spans(ex.input) != _part_spans(ex.output):
             return None
-        if _part_spans(ex.input) != _part_spans(ex.output):
-            return None
-        train.append(Example(a, b))
-    test = []
-    for ex in task.test:
-        a = shrink(ex.input)
-        if a is None:
-            return None
-        test.append(Example(a))
-    if all(ex.input.shape == big.input.shape for ex, big in zip(train, task.train, strict=True)):
+        outs.append(b)
+    if any(_part_spans(ex.input) is None for ex in task.test):
         return None
-    return replace(task, train=tuple(train), test=tuple(test))
+    small_in = [shrink(ex.input) for ex in task.train + task.test]
+    if any(a is None for a in small_in):
+        small_in = [ex.input for ex in task.train + task.test]
+    n = len(task.train)
+    train = tuple(Example(a, b) for a, b in zip(small_in[:n], outs, strict=True))
+    test = tuple(Example(a) for a in small_in[n:])
+    if all(ex.output.shape == big.output.shape for ex, big in zip(train, task.train, strict=True)):
+        return None
+    return replace(task, train=train, test=test)
