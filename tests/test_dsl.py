@@ -106,6 +106,8 @@ MOTIVATING = {
     "c444b776": "part_copy[only:replace]",  # the one filled separator cell copied into the others
     "1e32b0e9": "part_copy[first:under:separator]",  # ... its missing cells drawn in the separator colour
     "06df4c85": "cells:connect_hv",  # a program on the one-pixel-per-cell view of a separator layout
+    "63613498": "shape_twins[box]",  # the object shaped like the boxed reference takes the box's colour
+    "776ffc46": "shape_twins[ref:closed]",  # ... or the reference's, when the box walls it in
     "09629e4f": "cells:cell_fewest",  # ... of the output only: the cell to draw, read from the whole input
     "0a938d79": "line_sequence",  # seed cells become lines repeated at their spacing
     "e21d9049": "extend_runs",  # runs of cells repeated along their rows and columns

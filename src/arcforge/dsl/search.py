@@ -45,7 +45,7 @@ from arcforge.dsl.primitives import majority
 from arcforge.dsl.rays import fit_object_lines, fit_tip_rays
 from arcforge.dsl.size import predict_sizes
 from arcforge.dsl.supergrid import grow, supergrid
-from arcforge.dsl.templates import fit_complete, fit_gather, fit_seed_pattern
+from arcforge.dsl.templates import fit_complete, fit_gather, fit_seed_pattern, fit_shape_twins
 from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
 from arcforge.task import Task
@@ -59,7 +59,7 @@ CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 UNSEEN_COST = 3.0  # added to a learned colour map that meets a test colour the train pairs never showed
 FITS = (fit_slow, fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
         fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_part_copy, fit_part_turns, fit_window, fit_cell_summary,
-        fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_seed_pattern, fit_l_path,
+        fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_shape_twins, fit_seed_pattern, fit_l_path,
         fit_count_render, fit_colour_list, fit_sequence, fit_gather, fit_output_lookup, fit_cell_rules)
 
 

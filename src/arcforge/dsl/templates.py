@@ -223,3 +223,67 @@ def fit_gather(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
         if preds is not None:
             found.append((len(found), f"gather_c{c}", preds))
     return found
+
+
+def _walls(h: ob.Obj, o: ob.Obj) -> bool:
+    """Whether h has cells on all four sides of o's box, in its rows and columns."""
+    m = h.mask
+    return bool(m[:o.y0, o.x0:o.x1].any() and m[o.y1:, o.x0:o.x1].any() and m[o.y0:o.y1, :o.x0].any()
+                and m[o.y0:o.y1, o.x1:].any())
+
+
+def _boxed_by(o: ob.Obj, objs, closed: bool) -> ob.Obj | None:
+    """The smallest other object whose bounding box holds o's (a frame drawn around a reference shape, or
+    a corner box whose other sides are the grid's edges); with `closed`, one walling o in on all sides."""
+    hosts = [h for h in objs if h is not o and h.y0 <= o.y0 and h.x0 <= o.x0 and h.y1 >= o.y1 and h.x1 >= o.x1
+             and (h.y1 - h.y0) * (h.x1 - h.x0) > (o.y1 - o.y0) * (o.x1 - o.x0) and (not closed or _walls(h, o))]
+    return min(hosts, key=lambda h: (h.y1 - h.y0) * (h.x1 - h.x0), default=None)
+
+
+def _shape_twins(g: Grid, d8: bool, closed: bool, source: str | int) -> Grid | None:
+    """Every free object shaped like a boxed reference object of another colour takes a colour: the
+    reference's (`source` "ref"), its box's ("box") or a fixed one; None when nothing matches or a free
+    object matches references that disagree."""
+    from arcforge.dsl.learned import _shape_d8
+
+    objs = ob.objects(g, True, True)
+    if len(objs) > 60:
+        return None
+    boxes = {o.idx: _boxed_by(o, objs, closed) for o in objs}
+    key = _shape_d8 if d8 else ob.Obj.shape_key
+    refs = [(key(o), o) for o in objs if boxes[o.idx] is not None]
+    if not refs:
+        return None
+    out = g.copy()
+    changed = False
+    for o in objs:
+        if boxes[o.idx] is not None:
+            continue
+        k = key(o)
+        colours = {r.colour if source == "ref" else boxes[r.idx].colour if source == "box" else source
+                   for rk, r in refs if rk == k and r.colour != o.colour}
+        if len(colours) > 1:
+            return None
+        if colours:
+            out[o.mask] = colours.pop()
+            changed = True
+    return out if changed else None
+
+
+def fit_shape_twins(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Objects recoloured for having the shape of a reference object set apart in a box (_shape_twins):
+    whether turned or mirrored shapes count, and where the new colour comes from."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    new = set()
+    for a, b in zip(inputs, outputs, strict=True):
+        new |= set(np.unique(b[a != b]).tolist())
+    found = []
+    for source in ("ref", "box", *sorted(new)):
+        for closed in (True, False):
+            for d8 in (False, True):
+                preds = explains(lambda g, s=source, d=d8, c=closed: _shape_twins(g, d, c, s), inputs, outputs, tests)
+                if preds is not None:
+                    name = f"shape_twins[{source}{':closed' if closed else ''}{':d8' if d8 else ''}]"
+                    found.append((len(found), name, preds))
+    return found[:2]
