@@ -181,6 +181,7 @@ def library(task: Task) -> list[Transform]:
     add("ray_diag", lines.extend_diag)
     add("line_sequence", lines.line_sequence)
     add("extend_runs", lines.extend_runs)
+    add("bounce", lines.bounce)
     for axes in ("hv", "h", "v"):
         add(f"connect_{axes}", lambda g, a=axes: lines.connect(g, a))
     for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):

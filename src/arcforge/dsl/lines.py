@@ -147,3 +147,31 @@ def extend_runs(g: Grid) -> Grid | None:
             o[i, free] = full[free]
             drew |= bool(free.any())
     return out if drew else None
+
+
+def bounce(g: Grid) -> Grid | None:
+    """A grid's one non-zero cell, lying on an edge, sends a diagonal line across to the opposite edge
+    that turns back off each side wall it meets (a zigzag): first away from the wall it starts on."""
+    ys, xs = np.nonzero(g)
+    if len(ys) != 1:
+        return None
+    h, w = g.shape
+    y, x = int(ys[0]), int(xs[0])
+    if y not in (0, h - 1):
+        if x in (0, w - 1) and h > 1:
+            t = bounce(np.ascontiguousarray(g.T))
+            return None if t is None else np.ascontiguousarray(t.T)
+        return None
+    if w < 2 or h < 2:
+        return None
+    dy = -1 if y == h - 1 else 1
+    dx = 1 if x < w - 1 else -1
+    out = g.copy()
+    for _ in range(h - 1):
+        y += dy
+        x += dx
+        if not 0 <= x < w:
+            dx = -dx
+            x += 2 * dx
+        out[y, x] = g[ys[0], xs[0]]
+    return out
