@@ -228,6 +228,7 @@ def slow(outputs: list[Grid]) -> list[Transform]:
         out.append((f"fill_largest_empty_c{c}", lambda g, c=c: p.fill_largest_empty(g, c)))
         for k in (2, 3):
             out.append((f"fill_empty{k}_c{c}", lambda g, c=c, k=k: p.fill_empty_windows(g, k, c)))
+            out.append((f"fill_empty{k}_greedy_c{c}", lambda g, c=c, k=k: p.fill_empty_windows(g, k, c, True)))
     return out
 
 

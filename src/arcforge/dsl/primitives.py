@@ -330,8 +330,9 @@ def largest_rect(g: Grid) -> Grid | None:
     return out
 
 
-def fill_empty_windows(g: Grid, k: int, c: int) -> Grid | None:
-    """Every cell of a k x k window of zero cells painted c."""
+def fill_empty_windows(g: Grid, k: int, c: int, greedy: bool = False) -> Grid | None:
+    """Every cell of a k x k window of zero cells painted c; with `greedy`, windows are taken in
+    reading order of their top-left corners, each only if it still is all zero (so none overlap)."""
     h, w = g.shape
     if h < k or w < k:
         return None
@@ -340,6 +341,14 @@ def fill_empty_windows(g: Grid, k: int, c: int) -> Grid | None:
     full = (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) == k * k  # windows by top-left corner
     if not full.any():
         return None
+    if greedy:
+        out = g.copy()
+        taken = np.zeros((h, w), bool)
+        for y, x in np.argwhere(full):
+            if not taken[y: y + k, x: x + k].any():
+                taken[y: y + k, x: x + k] = True
+        out[taken] = c
+        return out
     cover = np.zeros((h, w), bool)
     for dy in range(k):
         for dx in range(k):
