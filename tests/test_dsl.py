@@ -110,6 +110,7 @@ MOTIVATING = {
     "776ffc46": "shape_twins[ref:closed]",  # ... or the reference's, when the box walls it in
     "09629e4f": "cells:cell_fewest",  # ... of the output only: the cell to draw, read from the whole input
     "0a938d79": "line_sequence",  # seed cells become lines repeated at their spacing
+    "28e73c20": "spiral_c3",  # an empty grid filled with a square spiral
     "a3df8b1e": "bounce",  # a lone edge cell's diagonal zigzag between the side walls
     "e179c5f4": "bounce | map",  # ... then the background recoloured
     "e21d9049": "extend_runs",  # runs of cells repeated along their rows and columns

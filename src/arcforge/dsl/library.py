@@ -89,6 +89,7 @@ def library(task: Task) -> list[Transform]:
         add(f"erase_c{c}", lambda g, c=c: p.erase_colour(g, c))
     for c in out_cols:
         add(f"paint_c{c}", lambda g, c=c: p.paint_nonzero(g, c))
+        add(f"spiral_c{c}", lambda g, c=c: p.spiral(g, c))
     add("bg_to_0", p.erase_majority)
     add("most_colour", lambda g: p.colour_cell(g, True))
     add("least_colour", lambda g: p.colour_cell(g, False))

@@ -903,3 +903,25 @@ def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid 
             if out[my, mx] == hole:
                 out[my, mx] = c
     return None if np.array_equal(out, g) else out
+
+
+def spiral(g: Grid, c: int) -> Grid | None:
+    """An empty grid filled with a clockwise square spiral of c from the top-left corner, one empty
+    cell between its turns; None for a grid that is not empty."""
+    if g.any():
+        return None
+    h, w = g.shape
+    out = np.zeros_like(g)
+    out[0, 0] = c
+    steps = ((0, 1), (1, 0), (0, -1), (-1, 0))
+    y = x = d = 0
+    turned = 0
+    while turned < 2:
+        dy, dx = steps[d]
+        ny, nx, fy, fx = y + dy, x + dx, y + 2 * dy, x + 2 * dx
+        if 0 <= ny < h and 0 <= nx < w and not out[ny, nx] and not (0 <= fy < h and 0 <= fx < w and out[fy, fx]):
+            y, x, turned = ny, nx, 0
+            out[y, x] = c
+        else:
+            d, turned = (d + 1) % 4, turned + 1
+    return out
