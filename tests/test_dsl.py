@@ -57,6 +57,8 @@ MOTIVATING = {
     "e40b9e2f": "sym_turns_h0",  # a figure completed by the quarter turns about its own centre
     "49d1d64f": "pad_edge",  # a border repeating the edge cells
     "95990924": "cellc[",  # colour-free cell rule on neighbour masks
+    "3bdb4ada": "cellc[oy%2,ox%2]",  # ... by a cell's place in its object's box (every other cell)
+    "ce9e57f2": "cellc[o_low_half]",  # ... (the lower half of each bar)
     "f8b3ba0a": "colour_rank_rest",  # colours ranked by count
     "d631b094": "cells_row",  # the non-zero cells as a row
     "3345333e": "norm:",  # a program on the colour-normalised task (each pair draws in other colours)

@@ -228,8 +228,31 @@ def _feature_table(g: Grid) -> tuple[list[str], np.ndarray]:
     cols["row_any"] = (cols["row_nz"] > 0).astype(np.int64)
     cols["col_any"] = (cols["col_nz"] > 0).astype(np.int64)
     cols["border"] = ((ys == 0) | (xs == 0) | (ys == h - 1) | (xs == w - 1)).astype(np.int64)
+    cols.update(_object_places(g))
     names = list(cols)
     return names, np.stack([g.astype(np.int64).ravel()] + [cols[k].ravel() for k in names], axis=1)
+
+
+def _object_places(g: Grid) -> dict[str, np.ndarray]:
+    """Where each cell lies in the box of its one-colour object (4-connected): row and column offsets
+    from the top and left modulo 2, whether it is on the box's top or bottom row, and whether it is in
+    the box's lower or right half (the last floor(size / 2) rows or columns). Zero cells get 2 in each."""
+    lab, n = ob.label(g, False, True)
+    ys, xs = np.indices(g.shape)
+    fg = lab > 0
+    top, left = np.full(n + 1, g.shape[0]), np.full(n + 1, g.shape[1])
+    bottom, right = np.full(n + 1, -1), np.full(n + 1, -1)
+    np.minimum.at(top, lab[fg], ys[fg])
+    np.minimum.at(left, lab[fg], xs[fg])
+    np.maximum.at(bottom, lab[fg], ys[fg])
+    np.maximum.at(right, lab[fg], xs[fg])
+    oy, ox = ys - top[lab], xs - left[lab]
+    hh, ww = bottom[lab] - top[lab] + 1, right[lab] - left[lab] + 1
+    places = {"oy%2": oy % 2, "ox%2": ox % 2,
+              "o_edge_row": ((oy == 0) | (oy == hh - 1)).astype(np.int64),
+              "o_low_half": (bottom[lab] - ys < hh // 2).astype(np.int64),
+              "o_right_half": (right[lab] - xs < ww // 2).astype(np.int64)}
+    return {k: np.where(fg, v, 2) for k, v in places.items()}
 
 
 def _useful_columns(tr: np.ndarray) -> list[int]:
