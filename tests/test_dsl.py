@@ -298,6 +298,14 @@ def test_cell_layout_view_round_trip():
     assert mixed.train[0].output.shape == (3, 3)
 
 
+def test_objects_move_by_their_cell_count():
+    # arc2/train 8e301a54: on a background of 7, every object falls by its number of cells
+    task = load_tasks("arc2/train", tasks=["8e301a54"])[0]
+    cands = DslSearch().solve(task, time.monotonic() + 30)
+    assert cands[0][0].source == "dsl:bg7:move4c[all:count_d_move]"
+    assert _solved(task, cands)
+
+
 def test_seed_pattern_never_extrapolates():
     # d06dbe63: a staircase drawn from a seed; one test cell lies at an offset no train seed showed
     task = load_tasks("arc1/train", tasks=["d06dbe63"])[0]

@@ -4,8 +4,8 @@ displacement that follows from the object and its surroundings.
 `fit_move` tries, for each way of cutting a grid into objects (4/8-connected, by colour or not):
 - which objects move: all of them, those of the colours that change in the train pairs, or the small
   ones (at most as large as the largest that changes, when every unchanged object is larger);
-- how far: a fixed vector (read off the first moving object), its own height or width in one of four
-  directions, in one direction until it touches another cell or the edge (objects nearest that edge
+- how far: a fixed vector (read off the first moving object), its own height or width or its number
+  of cells in one of four directions, in one direction until it touches another cell or the edge (objects nearest that edge
   first, so they pile up), toward the nearest object of its own colour (or of one colour) in its rows or
   columns until it touches it, stopped by other cells or passing over them (objects with no such
   object stay, or vanish), onto the rows (or
@@ -98,6 +98,9 @@ def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
         elif kind == "size":
             dy, dx = DIRS4[how[1]]
             d = (dy * (o.y1 - o.y0), dx * (o.x1 - o.x0))
+        elif kind == "count":
+            dy, dx = DIRS4[how[1]]
+            d = (dy * o.size, dx * o.size)
         elif kind == "toward":
             colour = o.colour if how[1] == "same" else how[1]
             target = (rest == colour) & ~o.mask
@@ -171,7 +174,7 @@ def _hows(inputs, outputs, tr_objs, movers_of) -> list[tuple]:
                   for o in objs if movers_of(o) and (a[o.mask] != b[o.mask]).any()), None)
     if first is not None:
         hows += [("shift", d) for d in _shifts_seen(*first)[:6]]
-    hows += [("size", d) for d in DIRS4] + [("wall", d) for d in DIRS4]
+    hows += [("size", d) for d in DIRS4] + [("count", d) for d in DIRS4] + [("wall", d) for d in DIRS4]
     for target in ("same", *palette):
         hows += [("toward", target, fall, block) for block in ("stop", "pass") for fall in ("stay", "vanish")]
     for c in palette:
