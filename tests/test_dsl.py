@@ -306,6 +306,15 @@ def test_objects_move_by_their_cell_count():
     assert _solved(task, cands)
 
 
+def test_shear_into_a_parallelogram():
+    # arc2/train 3cd86f4f: each row slid right by its height above the bottom row
+    task = load_tasks("arc2/train", tasks=["3cd86f4f"])[0]
+    cands = DslSearch().solve(task, time.monotonic() + 30)
+    assert cands[0][0].source == "dsl:shearx_up" and _solved(task, cands)
+    g = np.array([[1, 2], [3, 4]], np.int8)
+    assert p.shear(g, False, 1).tolist() == [[1, 0], [3, 2], [0, 4]]
+
+
 def test_seed_pattern_never_extrapolates():
     # d06dbe63: a staircase drawn from a seed; one test cell lies at an offset no train seed showed
     task = load_tasks("arc1/train", tasks=["d06dbe63"])[0]

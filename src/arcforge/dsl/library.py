@@ -75,6 +75,9 @@ def library(task: Task) -> list[Transform]:
     add("dedup", p.dedup_lines)
     add("strip_border", p.strip_border)
     add("pad_edge", p.pad_edge)
+    for axis in (0, 1):
+        for up in (True, False):
+            add(f"shear{'xy'[axis]}_{'up' if up else 'down'}", lambda g, u=up, a=axis: p.shear(g, u, a))
     add("middle_row", lambda g: p.middle_line(g, 0))
     add("middle_col", lambda g: p.middle_line(g, 1))
     for which in ("top", "bottom", "left", "right"):

@@ -925,3 +925,19 @@ def spiral(g: Grid, c: int) -> Grid | None:
         else:
             d, turned = (d + 1) % 4, turned + 1
     return out
+
+
+def shear(g: Grid, up: bool, axis: int = 0) -> Grid | None:
+    """Rows slid sideways into a parallelogram on a wider zero canvas: row i moves right by h-1-i (`up`:
+    the top row furthest right) or by i; with axis 1 the same for columns, slid down."""
+    if axis == 1:
+        t = shear(np.ascontiguousarray(g.T), up)
+        return None if t is None else np.ascontiguousarray(t.T)
+    h, w = g.shape
+    if h < 2 or w + h - 1 > MAX_SIDE:
+        return None
+    out = np.zeros((h, w + h - 1), g.dtype)
+    for i in range(h):
+        k = h - 1 - i if up else i
+        out[i, k: k + w] = g[i]
+    return out
