@@ -315,6 +315,14 @@ def test_shear_into_a_parallelogram():
     assert p.shear(g, False, 1).tolist() == [[1, 0], [3, 2], [0, 4]]
 
 
+def test_segments_drawn_across_the_grid():
+    # arc2/train 9344f635: on a background of 7, short segments become full lines, rows over columns
+    task = load_tasks("arc2/train", tasks=["9344f635"])[0]
+    cands = DslSearch().solve(task, time.monotonic() + 30)
+    assert cands[0][0].source == "dsl:segments_h_over" and _solved(task, cands)
+    assert lines.segments_to_lines(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]], np.int8), True) is None  # an L
+
+
 def test_seed_pattern_never_extrapolates():
     # d06dbe63: a staircase drawn from a seed; one test cell lies at an offset no train seed showed
     task = load_tasks("arc1/train", tasks=["d06dbe63"])[0]

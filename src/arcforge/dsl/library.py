@@ -186,6 +186,8 @@ def library(task: Task) -> list[Transform]:
     add("line_sequence", lines.line_sequence)
     add("extend_runs", lines.extend_runs)
     add("bounce", lines.bounce)
+    add("segments_h_over", lambda g: lines.segments_to_lines(g, True))
+    add("segments_v_over", lambda g: lines.segments_to_lines(g, False))
     for axes in ("hv", "h", "v"):
         add(f"connect_{axes}", lambda g, a=axes: lines.connect(g, a))
     for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):

@@ -175,3 +175,38 @@ def bounce(g: Grid) -> Grid | None:
             x += 2 * dx
         out[y, x] = g[ys[0], xs[0]]
     return out
+
+
+def segments_to_lines(g: Grid, horizontal_last: bool) -> Grid | None:
+    """Every straight one-colour segment of two or more cells (on the grid's most common colour) drawn
+    on across the whole grid along its axis, the horizontal ones over the vertical ones
+    (`horizontal_last`) or under them; None when the grid has no such segment or holds other shapes."""
+    from arcforge.dsl import objects as ob
+
+    bg = int(np.bincount(g.ravel(), minlength=10).argmax())
+    lab, n = ob.label(g, False, True, bg)
+    if n == 0 or n > 60:
+        return None
+    rows, cols = [], []
+    for i in range(1, n + 1):
+        ys, xs = np.nonzero(lab == i)
+        if len(ys) < 2:
+            continue
+        c = int(g[ys[0], xs[0]])
+        if (ys == ys[0]).all():
+            rows.append((int(ys[0]), c))
+        elif (xs == xs[0]).all():
+            cols.append((int(xs[0]), c))
+        else:
+            return None
+    if not rows and not cols:
+        return None
+    out = g.copy()
+    order = ((cols, True), (rows, False)) if horizontal_last else ((rows, False), (cols, True))
+    for group, vertical in order:
+        for k, c in group:
+            if vertical:
+                out[:, k] = c
+            else:
+                out[k, :] = c
+    return out
