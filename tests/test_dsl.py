@@ -323,6 +323,13 @@ def test_segments_drawn_across_the_grid():
     assert lines.segments_to_lines(np.array([[1, 1, 0], [0, 1, 0], [0, 0, 0]], np.int8), True) is None  # an L
 
 
+def test_mirror_across_dividing_lines():
+    # arc2/train 60d73be6: the pattern in one quarter mirrored across a dividing row and column
+    task = load_tasks("arc2/train", tasks=["60d73be6"])[0]
+    cands = DslSearch().solve(task, time.monotonic() + 30)
+    assert cands[0][0].source == "dsl:mirror_dividers" and _solved(task, cands)
+
+
 def test_seed_pattern_never_extrapolates():
     # d06dbe63: a staircase drawn from a seed; one test cell lies at an offset no train seed showed
     task = load_tasks("arc1/train", tasks=["d06dbe63"])[0]

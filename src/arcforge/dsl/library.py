@@ -78,6 +78,7 @@ def library(task: Task) -> list[Transform]:
     for axis in (0, 1):
         for up in (True, False):
             add(f"shear{'xy'[axis]}_{'up' if up else 'down'}", lambda g, u=up, a=axis: p.shear(g, u, a))
+    add("mirror_dividers", p.mirror_dividers)
     add("middle_row", lambda g: p.middle_line(g, 0))
     add("middle_col", lambda g: p.middle_line(g, 1))
     for which in ("top", "bottom", "left", "right"):

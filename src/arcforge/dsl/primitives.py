@@ -941,3 +941,34 @@ def shear(g: Grid, up: bool, axis: int = 0) -> Grid | None:
         k = h - 1 - i if up else i
         out[i, k: k + w] = g[i]
     return out
+
+
+def mirror_dividers(g: Grid) -> Grid | None:
+    """The pattern beside one-colour dividing lines (a full row and/or a full column) mirrored across
+    each of them onto the cells of the grid's most common colour; None without exactly one divider
+    of each kind present (at least one in all) or without anything to mirror."""
+    bg = int(np.bincount(g.ravel(), minlength=10).argmax())
+    rows = np.flatnonzero((g == g[:, :1]).all(axis=1) & (g[:, 0] != bg)).tolist()
+    cols = np.flatnonzero((g == g[:1]).all(axis=0) & (g[0] != bg)).tolist()
+    if len(rows) > 1 or len(cols) > 1 or not rows + cols:
+        return None
+    out = g.copy()
+    ys, xs = np.nonzero(g != bg)
+    keep = ~np.isin(ys, rows) & ~np.isin(xs, cols)
+    ys, xs = ys[keep], xs[keep]
+    if not len(ys):
+        return None
+    images = [(ys, xs)]
+    if rows:
+        images.append((2 * rows[0] - ys, xs))
+    if cols:
+        images.append((ys, 2 * cols[0] - xs))
+    if rows and cols:
+        images.append((2 * rows[0] - ys, 2 * cols[0] - xs))
+    vals = g[ys, xs]
+    for iy, ix in images[1:]:
+        ok = (iy >= 0) & (iy < g.shape[0]) & (ix >= 0) & (ix < g.shape[1])
+        ty, tx, v = iy[ok], ix[ok], vals[ok]
+        free = out[ty, tx] == bg
+        out[ty[free], tx[free]] = v[free]
+    return out
