@@ -330,6 +330,13 @@ def test_mirror_across_dividing_lines():
     assert cands[0][0].source == "dsl:mirror_dividers" and _solved(task, cands)
 
 
+def test_each_colour_moves_its_own_way():
+    # arc2/train 342dd610: on a background of 8, each colour's cells shift two cells in a direction of its own
+    task = load_tasks("arc2/train", tasks=["342dd610"])[0]
+    cands = DslSearch().solve(task, time.monotonic() + 30)
+    assert cands[0][0].source.startswith("dsl:colour_steps[") and _solved(task, cands)
+
+
 def test_seed_pattern_never_extrapolates():
     # d06dbe63: a staircase drawn from a seed; one test cell lies at an offset no train seed showed
     task = load_tasks("arc1/train", tasks=["d06dbe63"])[0]

@@ -283,3 +283,70 @@ def fit_repeat(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
             if preds is not None:
                 found.append((len(found), f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}", preds))
     return found
+
+
+# ---- every colour moving its own way ----------------------------------------------------------
+
+MAX_COLOUR_STEP = 5
+
+
+def _bg(g: Grid) -> int:
+    return int(np.bincount(g.ravel(), minlength=10).argmax())
+
+
+def _colour_steps(inputs: list[Grid], outputs: list[Grid]) -> dict[int, tuple[int, int]] | None:
+    """For each colour of the inputs (but their background), the one shift (up to MAX_COLOUR_STEP cells
+    each way, the shortest first) that carries its cells onto that colour's cells in every output."""
+    steps = {}
+    colours = {c for a in inputs for c in np.unique(a).tolist() if c != _bg(a)}
+    r = range(-MAX_COLOUR_STEP, MAX_COLOUR_STEP + 1)
+    for c in sorted(colours):
+        for dy, dx in sorted(((dy, dx) for dy in r for dx in r), key=lambda d: abs(d[0]) + abs(d[1])):
+            if all(_shifted(a == c, dy, dx) is not None and np.array_equal(_shifted(a == c, dy, dx), b == c)
+                   for a, b in zip(inputs, outputs, strict=True) if (a == c).any()):
+                steps[c] = (dy, dx)
+                break
+        else:
+            return None
+    return steps if any(d != (0, 0) for d in steps.values()) else None
+
+
+def _shifted(m: np.ndarray, dy: int, dx: int) -> np.ndarray | None:
+    """Mask m moved by (dy, dx); None when a cell would leave the grid."""
+    ys, xs = np.nonzero(m)
+    ys, xs = ys + dy, xs + dx
+    if len(ys) and (ys.min() < 0 or xs.min() < 0 or ys.max() >= m.shape[0] or xs.max() >= m.shape[1]):
+        return None
+    out = np.zeros_like(m)
+    out[ys, xs] = True
+    return out
+
+
+def _move_colours(g: Grid, steps: dict[int, tuple[int, int]]) -> Grid | None:
+    """g with each colour's cells moved by its step, the still colours drawn first; None when g has a
+    colour with no step or a cell would leave the grid."""
+    bg = _bg(g)
+    out = np.full_like(g, bg)
+    colours = [c for c in np.unique(g).tolist() if c != bg]
+    if any(c not in steps for c in colours):
+        return None
+    for c in sorted(colours, key=lambda c: steps[c] != (0, 0)):
+        m = _shifted(g == c, *steps[c])
+        if m is None:
+            return None
+        out[m] = c
+    return out
+
+
+def fit_colour_steps(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Each colour moved by a shift of its own, learned from the train pairs (`_colour_steps`)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    steps = _colour_steps(inputs, outputs)
+    if steps is None:
+        return []
+    preds = explains(lambda g: _move_colours(g, steps), inputs, outputs, tests)
+    if preds is None:
+        return []
+    name = ",".join(f"{c}{dy:+d}{dx:+d}" for c, (dy, dx) in steps.items() if (dy, dx) != (0, 0))
+    return [(0, f"colour_steps[{name}]", preds)]

@@ -38,7 +38,7 @@ from arcforge.dsl.learned import (
     fit_window,
 )
 from arcforge.dsl.library import fit_slow, library
-from arcforge.dsl.moves import fit_move, fit_repeat
+from arcforge.dsl.moves import fit_colour_steps, fit_move, fit_repeat
 from arcforge.dsl.normalise import normalise
 from arcforge.dsl.parts import fit_part_copy, fit_part_turns
 from arcforge.dsl.primitives import majority
@@ -57,10 +57,11 @@ NORM_SHARE = 0.3  # of the time limit, at most, for each other view of the task 
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 UNSEEN_COST = 3.0  # added to a learned colour map that meets a test colour the train pairs never showed
-FITS = (fit_slow, fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source, fit_move,
-        fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_part_copy, fit_part_turns, fit_window, fit_cell_summary,
-        fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp, fit_complete, fit_shape_twins, fit_seed_pattern, fit_l_path,
-        fit_count_render, fit_colour_list, fit_sequence, fit_gather, fit_output_lookup, fit_cell_rules)
+FITS = (fit_slow, fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source,
+        fit_move, fit_colour_steps, fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_part_copy,
+        fit_part_turns, fit_window, fit_cell_summary, fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp,
+        fit_complete, fit_shape_twins, fit_seed_pattern, fit_l_path, fit_count_render, fit_colour_list, fit_sequence,
+        fit_gather, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
