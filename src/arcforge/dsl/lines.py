@@ -184,6 +184,17 @@ def segments_to_lines(g: Grid, horizontal_last: bool) -> Grid | None:
     from arcforge.dsl import objects as ob
 
     bg = int(np.bincount(g.ravel(), minlength=10).argmax())
+    fg = g != bg
+    same_h = fg[:, 1:] & (g[:, 1:] == g[:, :-1])
+    same_v = fg[1:] & (g[1:] == g[:-1])
+    has_h = np.zeros(g.shape, bool)
+    has_h[:, 1:] |= same_h
+    has_h[:, :-1] |= same_h
+    has_v = np.zeros(g.shape, bool)
+    has_v[1:] |= same_v
+    has_v[:-1] |= same_v
+    if (has_h & has_v).any() or not (has_h | has_v).any():
+        return None  # a cell with same-coloured neighbours along both axes: not a straight segment
     lab, n = ob.label(g, False, True, bg)
     if n == 0 or n > 60:
         return None
