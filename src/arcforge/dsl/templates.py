@@ -2,6 +2,10 @@
 colours) and loose cells that are part of a copy of one (a few of its cells, in its colours); every
 such copy is drawn in full. `fit_complete` learns whether copies may be turned or mirrored and whether
 every loose cell must be explained.
+
+Also here: patterns learned around seed cells (`fit_seed_pattern`), the pieces around anchor cells laid
+over each other (`fit_gather`), and objects recoloured for sharing the shape of a boxed reference
+object (`fit_shape_twins`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import numpy as np
 
 from arcforge.dsl import objects as ob
 from arcforge.dsl.fitting import explains
+from arcforge.dsl.learned import _shape_d8
 from arcforge.grid import Grid
 
 MAX_LOOSE = 60
@@ -244,8 +249,6 @@ def _shape_twins(g: Grid, d8: bool, closed: bool, source: str | int) -> Grid | N
     """Every free object shaped like a boxed reference object of another colour takes a colour: the
     reference's (`source` "ref"), its box's ("box") or a fixed one; None when nothing matches or a free
     object matches references that disagree."""
-    from arcforge.dsl.learned import _shape_d8
-
     objs = ob.objects(g, True, True)
     if len(objs) > 60:
         return None
