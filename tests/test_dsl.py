@@ -97,7 +97,7 @@ MOTIVATING = {
     "41e4d17e": "lines4_centre_hv_6",  # lines through the middle of every object (on a non-zero background)
     "72322fa7": "complete",  # partial copies of templates completed
     "36d67576": "complete_d8_richest",  # ... turned and mirrored, from the richest template
-    "d0f5fe59": "count[objects4:diag",  # a count drawn as a diagonal
+    "d0f5fe59": "count",  # a count drawn as a diagonal (fitted, or counted then sheared)
     "1fad071e": "count[objects4c_c1_big:fill",  # ... or as the first cells of a fixed grid
     "9af7a82c": "colours[all:most:most:bars]",  # colours listed by count, as bars
     "a3325580": "colours[largest:",  # ... the colours of the largest objects
