@@ -6,11 +6,12 @@ which count and which drawing reproduce every train output.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product
 
 import numpy as np
 
 from arcforge.dsl import objects as ob
-from arcforge.dsl.fitting import explains
+from arcforge.dsl.fitting import explaining
 from arcforge.grid import MAX_SIDE, Grid
 
 I8 = np.int8
@@ -148,20 +149,16 @@ def fit_colour_list(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) 
     columns or rows of one length, filled or as bars of each colour's count (`_list_colours`)."""
     if any(a.shape == b.shape for a, b in zip(inputs, outputs, strict=True)):
         return []
-    found = []
-    for across in (False, True):
-        lens = {(b.shape[1] if across else b.shape[0]) for b in outputs}
-        fixed = lens.pop() if len(lens) == 1 else None
-        for which in ("all", "largest"):
-            for order in ORDERS:
-                for length in ("most", "n", "fixed"):
-                    for bars in (False, True):
-                        args = (which, order, length, bars, across, fixed)
-                        preds = explains(lambda g, args=args: _list_colours(g, *args), inputs, outputs, tests)
-                        if preds is not None:
-                            name = f"colours[{which}:{order}:{length}{':bars' if bars else ''}{':rows' if across else ''}]"
-                            found.append((len(found), name, preds))
-    return found[:4]
+
+    def rules():
+        for across in (False, True):
+            lens = {(b.shape[1] if across else b.shape[0]) for b in outputs}
+            fixed = lens.pop() if len(lens) == 1 else None
+            for which, order, length, bars in product(("all", "largest"), ORDERS, ("most", "n", "fixed"), (False, True)):
+                args = (which, order, length, bars, across, fixed)
+                yield (f"colours[{which}:{order}:{length}{':bars' if bars else ''}{':rows' if across else ''}]",
+                       lambda g, args=args: _list_colours(g, *args))
+    return explaining(rules(), inputs, outputs, tests)[:4]
 
 
 # ---- cells read off in order ---------------------------------------------------------------------
@@ -196,10 +193,6 @@ def fit_sequence(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
         return []
     shapes = {b.shape for b in outputs}
     fixed = shapes.pop() if len(shapes) == 1 else None
-    found = []
-    for order in ("cols", "rows"):
-        for how in ("row", "col") + (("fill", "snake") if fixed else ()):
-            preds = explains(lambda g, o=order, h=how: _sequence(g, o, h, fixed), inputs, outputs, tests)
-            if preds is not None:
-                found.append((len(found), f"sequence[{order}:{how}]", preds))
-    return found
+    hows = ("row", "col") + (("fill", "snake") if fixed else ())
+    return explaining(((f"sequence[{order}:{how}]", lambda g, o=order, h=how: _sequence(g, o, h, fixed))
+                       for order, how in product(("cols", "rows"), hows)), inputs, outputs, tests)

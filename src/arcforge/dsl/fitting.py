@@ -3,7 +3,7 @@ apply to each test input."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -20,3 +20,15 @@ def explains(rule: Callable[[Grid], Grid | None], inputs: list[Grid], outputs: l
             return None
     preds = [rule(t) for t in tests]
     return None if any(p is None for p in preds) else preds
+
+
+def explaining(rules: Iterable[tuple[str, Callable[[Grid], Grid | None]]], inputs: list[Grid], outputs: list[Grid],
+               tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """(rank, name, test predictions) of each named rule that `explains` the task, ranked in the order
+    the rules come."""
+    found = []
+    for name, rule in rules:
+        preds = explains(rule, inputs, outputs, tests)
+        if preds is not None:
+            found.append((len(found), name, preds))
+    return found

@@ -10,7 +10,7 @@ import numpy as np
 from arcforge.dsl import lines
 from arcforge.dsl import objects as ob
 from arcforge.dsl import primitives as p
-from arcforge.dsl.fitting import explains
+from arcforge.dsl.fitting import explaining
 from arcforge.grid import Grid
 from arcforge.task import Task
 
@@ -242,13 +242,8 @@ def slow(outputs: list[Grid]) -> list[Transform]:
 def fit_slow(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """The slow transforms, alone or followed by a crop to the non-zero cells, as rules: kept when they
     give every train output."""
-    found = []
-    for name, fn in slow(outputs):
-        for crop in (False, True):
-            def run(g, fn=fn, crop=crop):
-                r = fn(g)
-                return p.crop(r) if crop and r is not None else r
-            preds = explains(run, inputs, outputs, tests)
-            if preds is not None:
-                found.append((len(found), name + (" > crop" if crop else ""), preds))
-    return found
+    def run(g, fn, crop):
+        r = fn(g)
+        return p.crop(r) if crop and r is not None else r
+    return explaining(((name + (" > crop" if crop else ""), lambda g, fn=fn, crop=crop: run(g, fn, crop))
+                       for name, fn in slow(outputs) for crop in (False, True)), inputs, outputs, tests)

@@ -18,11 +18,12 @@ A rule is kept only if it reproduces every train output exactly and applies to e
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import product
 
 import numpy as np
 
 from arcforge.dsl import objects as ob
-from arcforge.dsl.fitting import explains
+from arcforge.dsl.fitting import explaining, explains
 from arcforge.grid import Grid
 
 I8 = np.int8
@@ -276,13 +277,9 @@ def fit_repeat(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
     """The largest object repeated toward each marker object, to the edge (`_repeat`)."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
         return []
-    found = []
-    for diag, by_colour in MODES:
-        for colour in ("marker", "own"):
-            preds = explains(lambda g, d=diag, b=by_colour, c=colour: _repeat(g, d, b, c), inputs, outputs, tests)
-            if preds is not None:
-                found.append((len(found), f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}", preds))
-    return found
+    return explaining(((f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}",
+                        lambda g, d=diag, b=by_colour, c=colour: _repeat(g, d, b, c))
+                       for (diag, by_colour), colour in product(MODES, ("marker", "own"))), inputs, outputs, tests)
 
 
 # ---- every colour moving its own way ----------------------------------------------------------
@@ -302,7 +299,7 @@ def _colour_steps(inputs: list[Grid], outputs: list[Grid]) -> dict[int, tuple[in
     r = range(-MAX_COLOUR_STEP, MAX_COLOUR_STEP + 1)
     for c in sorted(colours):
         for dy, dx in sorted(((dy, dx) for dy in r for dx in r), key=lambda d: abs(d[0]) + abs(d[1])):
-            if all(_shifted(a == c, dy, dx) is not None and np.array_equal(_shifted(a == c, dy, dx), b == c)
+            if all((m := _shifted(a == c, dy, dx)) is not None and np.array_equal(m, b == c)
                    for a, b in zip(inputs, outputs, strict=True) if (a == c).any()):
                 steps[c] = (dy, dx)
                 break

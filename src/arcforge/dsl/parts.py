@@ -5,9 +5,11 @@ separator's). `fit_part_copy` learns which cell is the source and how it is copi
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
-from arcforge.dsl.fitting import explains
+from arcforge.dsl.fitting import explaining
 from arcforge.dsl.learned import _part_boxes
 from arcforge.grid import Grid
 
@@ -68,14 +70,9 @@ def fit_part_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
         return []
     if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=True)):
         return []
-    found = []
-    for which in SOURCES:
-        for how in HOWS:
-            for colour in (None, -1):
-                preds = explains(lambda g, w=which, h=how, c=colour: _copy(g, w, h, c), inputs, outputs, tests)
-                if preds is not None:
-                    found.append((len(found), f"part_copy[{which}:{how}{':separator' if colour == -1 else ''}]", preds))
-    return found
+    return explaining(((f"part_copy[{which}:{how}{':separator' if colour == -1 else ''}]",
+                        lambda g, w=which, h=how, c=colour: _copy(g, w, h, c))
+                       for which, how, colour in product(SOURCES, HOWS, (None, -1))), inputs, outputs, tests)
 
 
 D8 = {"id": lambda a: a, "rot90": lambda a: np.rot90(a, -1), "rot180": lambda a: np.rot90(a, 2),

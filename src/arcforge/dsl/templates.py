@@ -10,10 +10,12 @@ object (`fit_shape_twins`).
 
 from __future__ import annotations
 
+from itertools import product
+
 import numpy as np
 
 from arcforge.dsl import objects as ob
-from arcforge.dsl.fitting import explains
+from arcforge.dsl.fitting import explaining
 from arcforge.dsl.learned import _shape_d8
 from arcforge.grid import Grid
 
@@ -108,15 +110,10 @@ def fit_complete(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
         return []
     if all(np.array_equal(a, b) for a, b in zip(inputs, outputs, strict=True)):
         return []
-    found = []
-    for d8 in (False, True):
-        for strict in (True, False):
-            for richest in (False, True):
-                preds = explains(lambda g, d=d8, s=strict, r=richest: _complete(g, d, s, r), inputs, outputs, tests)
-                if preds is not None:
-                    name = f"complete{'_d8' if d8 else ''}{'' if strict else '_some'}{'_richest' if richest else ''}"
-                    found.append((len(found), name, preds))
-    return found
+    return explaining(((f"complete{'_d8' if d8 else ''}{'' if strict else '_some'}{'_richest' if richest else ''}",
+                        lambda g, d=d8, s=strict, r=richest: _complete(g, d, s, r))
+                       for d8, strict, richest in product((False, True), (True, False), (False, True))),
+                      inputs, outputs, tests)
 
 
 # ---- a learned pattern around every seed cell ----------------------------------------------------
@@ -222,12 +219,8 @@ def fit_gather(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
     if len(shapes) != 1:
         return []
     shape = shapes.pop()
-    found = []
-    for c in range(1, 10):
-        preds = explains(lambda g, c=c: _gather(g, c, shape), inputs, outputs, tests)
-        if preds is not None:
-            found.append((len(found), f"gather_c{c}", preds))
-    return found
+    return explaining(((f"gather_c{c}", lambda g, c=c: _gather(g, c, shape)) for c in range(1, 10)),
+                      inputs, outputs, tests)
 
 
 def _walls(h: ob.Obj, o: ob.Obj) -> bool:
@@ -281,12 +274,7 @@ def fit_shape_twins(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) 
     new = set()
     for a, b in zip(inputs, outputs, strict=True):
         new |= set(np.unique(b[a != b]).tolist())
-    found = []
-    for source in ("ref", "box", *sorted(new)):
-        for closed in (True, False):
-            for d8 in (False, True):
-                preds = explains(lambda g, s=source, d=d8, c=closed: _shape_twins(g, d, c, s), inputs, outputs, tests)
-                if preds is not None:
-                    name = f"shape_twins[{source}{':closed' if closed else ''}{':d8' if d8 else ''}]"
-                    found.append((len(found), name, preds))
-    return found[:2]
+    return explaining(((f"shape_twins[{source}{':closed' if closed else ''}{':d8' if d8 else ''}]",
+                        lambda g, s=source, d=d8, c=closed: _shape_twins(g, d, c, s))
+                       for source, closed, d8 in product(("ref", "box", *sorted(new)), (True, False), (False, True))),
+                      inputs, outputs, tests)[:2]
