@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from arcforge.cli import parse_duration
 from arcforge.datasets import load_tasks
+from arcforge.errors import parse_duration
 from arcforge.pipeline import RESULTS, SolveConfig, run_solve
 
 

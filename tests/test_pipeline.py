@@ -153,14 +153,11 @@ def test_solve_defaults_to_the_dsl_and_the_shipped_model(cli, tmp_path):
 
 
 def test_cpu_profile_fills_only_unset_options():
-    import torch
+    from arcforge.llm.config import LLMOptions, resolve_options
 
-    from arcforge.llm.solver import resolve_options
-    from arcforge.pipeline import LLMOptions
-
-    cpu = resolve_options(LLMOptions(views=4), torch.device("cpu"))
+    cpu = resolve_options(LLMOptions(views=4), "cpu")
     assert (cpu.ttt, cpu.views, cpu.max_prompt_tokens, cpu.task_time_s) == ("off", 4, 2048, 6)
-    gpu = resolve_options(LLMOptions(ttt="joint"), torch.device("cuda"))
+    gpu = resolve_options(LLMOptions(ttt="joint"), "cuda")
     assert (gpu.ttt, gpu.views, gpu.threshold, gpu.max_prompt_tokens) == ("joint", 8, 0.1, 8192)
 
 

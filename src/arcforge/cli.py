@@ -9,28 +9,28 @@ import re
 import sys
 from pathlib import Path
 
-from arcforge.errors import ArcError
-
-
-def parse_duration(text: str) -> float:
-    """'90', '90s', '30m', '12h', '1h30m' -> seconds."""
-    t = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", t):
-        return float(t)
-    m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?", t)
-    if not t or not m:
-        raise ArcError(f"bad duration '{text}': use e.g. 90s, 30m, 12h, 1h30m")
-    h, mi, s = (float(x) if x else 0.0 for x in m.groups())
-    return h * 3600 + mi * 60 + s
+from arcforge.errors import ArcError, parse_duration
 
 
 def _task_ids(text: str | None) -> list[str] | None:
     return [t for t in text.split(",") if t] if text else None
 
 
+def default_workers(args) -> int:
+    """One CPU worker per core, less the cores that model workers on GPUs keep busy feeding them."""
+    cores = os.cpu_count() or 1
+    if "llm" not in args.solver.split(",") or args.device == "cpu" or args.gpus == 0:
+        return cores
+    from arcforge.pipeline import MODEL_WORKERS_PER_GPU, visible_gpus
+
+    gpus = len(visible_gpus()) if args.gpus is None else args.gpus
+    return max(1, cores - gpus * (args.model_workers or MODEL_WORKERS_PER_GPU))
+
+
 def cmd_solve(args) -> int:
     from arcforge.datasets import load_tasks
-    from arcforge.pipeline import LLMOptions, SolveConfig, run_solve
+    from arcforge.llm.config import LLMOptions
+    from arcforge.pipeline import SolveConfig, run_solve
 
     tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
     shard = None
@@ -46,8 +46,10 @@ def cmd_solve(args) -> int:
         dataset=args.dataset,
         solvers=[s for s in args.solver.split(",") if s],
         budget_s=parse_duration(args.budget) if args.budget else None,
-        task_time_s=parse_duration(args.task_time),
-        workers=args.workers or os.cpu_count() or 1,
+        task_time_s=parse_duration(args.task_time) if args.task_time else None,
+        workers=args.workers or default_workers(args),
+        gpus=args.gpus,
+        model_workers=args.model_workers,
         dsl_first=args.dsl_first,
         shard=shard,
         llm=llm,
@@ -174,8 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--limit", type=int, help="only the first N tasks")
     s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
     s.add_argument("--budget", help="wall-clock budget for the run, e.g. 30m, 12h")
-    s.add_argument("--task-time", default="60s", help="time limit per task (default 60s)")
-    s.add_argument("--workers", type=int, default=0, help="worker processes (default: one per core)")
+    s.add_argument("--task-time", help="each solver's time limit per task, e.g. 30s (default: the solver's own: "
+                                       "dsl 8s; llm 6s on a CPU, 60s on a GPU; transforms none)")
+    s.add_argument("--workers", type=int, default=0,
+                   help="CPU worker processes (default: one per core, less the model workers on GPUs)")
+    s.add_argument("--gpus", type=int, help="GPUs for the model solvers (default: every visible one; 0: the CPU)")
+    s.add_argument("--model-workers", type=int,
+                   help="model worker processes per GPU (default 8: a small model's decoding is launch-bound; "
+                        "1 on a CPU)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = s.add_argument_group("LLM solver (--solver ...,llm)")
     g.add_argument("--model", help="HF id, folder or preset (default: the model shipped in the package)")

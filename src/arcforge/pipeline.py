@@ -2,17 +2,21 @@
 
     arcforge solve arc1/eval --out runs/demo
 
-CPU solvers (the DSL search) run in a pool of worker processes; solvers that hold a model (the LLM)
-run in this process, task after task, while the pool works ahead. Each task's candidates from all
-solvers meet in `select`, and the finished task is appended to results.jsonl at once.
+One scheduler (`run_solve`) drives every solver through the `Solver` contract (solver.py). Solvers
+that need only a CPU (the DSL search) run in a pool of CPU worker processes; solvers that hold a
+model (the LLM) run in model workers, several per GPU, each loading its model once. Each pool runs
+its solvers' run-level `prepare` once, then takes tasks one at a time. A task's candidates from all
+pools meet in `select`, and the finished task is appended to results.jsonl by this process alone.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
+import queue
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,30 +24,18 @@ import numpy as np
 
 from arcforge.errors import ArcError
 from arcforge.grid import to_list
+from arcforge.llm.config import LLMOptions
 from arcforge.select import select, top_attempts
 from arcforge.solver import Candidate, Solver
 from arcforge.submission import atomic_write_text, build_submission, is_correct, score_attempts, write_submission
 from arcforge.task import Task
+from arcforge.workers import FAILED, READY, InlinePool, ProcessPool
 
 RESULTS = "results.jsonl"
-IN_PROCESS = {"llm"}  # solvers that hold a model: made once, run in the main process
-
-
-@dataclass
-class LLMOptions:
-    """Settings of the LLM solver. None means: the device's default (see llm/solver.py DEVICE_DEFAULTS),
-    full work on a GPU, a light touch on a CPU."""
-    model: str | None = None  # HF id, folder, preset; None = the model shipped in the package
-    backend: str | None = None  # unsloth | transformers; None = best available
-    ttt: str | None = None  # off | per-task | joint
-    ttt_steps: int | None = None
-    ttt_lr: float = 1e-4
-    ttt_rank: int = 32  # LoRA rank; 0 = full fine-tuning
-    views: int | None = None
-    threshold: float | None = None  # DFS keeps completions above this probability
-    max_prompt_tokens: int | None = None  # longer tasks are left to the other solvers
-    device: str | None = None  # cuda | cpu; None = cuda when there is one
-    task_time_s: float | None = None  # the LLM's own limit per task (0 = only the run's --task-time)
+PREPARED = "prepared"  # the run folder's subfolder where solvers keep their run-level work, one folder each
+# Model workers per GPU when --model-workers is not given: a small model's decoding is bound by kernel
+# launches, so several processes keep one GPU busy (measured on one H200: see README, "Solving on GPUs").
+MODEL_WORKERS_PER_GPU = 8
 
 
 @dataclass
@@ -51,29 +43,47 @@ class SolveConfig:
     dataset: str
     solvers: list[str] = field(default_factory=lambda: ["dsl", "llm"])
     budget_s: float | None = None  # wall-clock budget for the whole run
-    task_time_s: float = 60.0  # per-task limit
-    workers: int = 1
-    # skip in-process solvers on tasks a pool solver already explains; None: the LLM solver decides
-    # (on for a CPU, where its time is dear; off for a GPU)
+    task_time_s: float | None = None  # each solver's limit per task; None: the solver's own default
+    workers: int = 1  # CPU worker processes (1: in this process)
+    gpus: int | None = None  # GPUs for model solvers; None: every visible one; 0: run them on the CPU
+    model_workers: int | None = None  # model workers per GPU (None: MODEL_WORKERS_PER_GPU; 1 on a CPU)
+    # run model solvers only on tasks the CPU solvers leave unexplained; None: each solver's own
+    # `only_unexplained` (the LLM says yes on a CPU, where its time is dear, and no on a GPU)
     dsl_first: bool | None = None
     shard: tuple[int, int] | None = None  # (i, k): only tasks i, i+k, i+2k, ... of the dataset
     llm: LLMOptions = field(default_factory=LLMOptions)
 
 
-def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
+SOLVERS = ("dsl", "transforms", "llm")
+
+
+def solver_class(name: str) -> type[Solver]:
     if name == "dsl":
         from arcforge.dsl.search import DslSearch
 
-        return DslSearch()
+        return DslSearch
     if name == "transforms":
         from arcforge.dsl.transforms import TransformSearch
 
-        return TransformSearch()
+        return TransformSearch
     if name == "llm":
         from arcforge.llm.solver import LLMSolver
 
-        return LLMSolver((cfg or SolveConfig("")).llm)
-    raise ArcError(f"unknown solver '{name}' (known: dsl, transforms, llm)")
+        return LLMSolver
+    raise ArcError(f"unknown solver '{name}' (known: {', '.join(SOLVERS)})")
+
+
+def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
+    """The solver `name` with the run's settings; --task-time, when given, is every solver's limit."""
+    cfg = cfg or SolveConfig("")
+    cls = solver_class(name)
+    if name == "dsl":
+        return cls(time_limit=cfg.task_time_s) if cfg.task_time_s else cls()
+    if name == "llm":
+        from dataclasses import replace
+
+        return cls(replace(cfg.llm, task_time_s=cfg.task_time_s) if cfg.task_time_s else cfg.llm)
+    return cls()
 
 
 def read_results(path: Path) -> dict[str, dict]:
@@ -107,25 +117,25 @@ class Part:
     timed_out: bool = False
 
 
-def run_solvers(task: Task, solvers: list[Solver], task_time_s: float, run_deadline: float | None) -> Part:
-    """Run solvers one after another on the task with its test outputs hidden, within the limits."""
-    start = time.monotonic()
-    deadline = start + task_time_s
-    if run_deadline is not None:
-        deadline = min(deadline, run_deadline)
+def run_solvers(task: Task, solvers: list[Solver], task_time_s: float | None, run_deadline: float | None) -> Part:
+    """Run solvers one after another on the task with its test outputs hidden. Each gets `task_time_s`
+    (or, when None, its own `task_time_s`), cut short by the run's deadline."""
     hidden = task.without_test_outputs()
     part = Part()
     for s in solvers:
         t0 = time.monotonic()
+        limit = task_time_s or s.task_time_s
+        deadline = min(t0 + limit if limit else float("inf"), run_deadline if run_deadline is not None else float("inf"))
         try:
             part.candidates[s.name] = s.solve(hidden, deadline)
         except Exception as e:  # one solver's bug must not sink the run; it is recorded
             part.errors[s.name] = f"{type(e).__name__}: {e}"
             part.candidates[s.name] = [[] for _ in task.test]
-        part.seconds[s.name] = round(time.monotonic() - t0, 3)
-        for stage, sec in (getattr(s, "timings", None) or {}).items():
+        t1 = time.monotonic()
+        part.seconds[s.name] = round(t1 - t0, 3)
+        for stage, sec in s.stages().items():
             part.stages[f"{s.name}.{stage}"] = round(sec, 3)
-    part.timed_out = time.monotonic() > deadline
+        part.timed_out |= t1 > deadline
     return part
 
 
@@ -168,135 +178,245 @@ def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
     return rec
 
 
-def solve_task(task: Task, solvers: list[Solver], task_time_s: float, run_deadline: float | None) -> dict:
+def solve_task(task: Task, solvers: list[Solver], task_time_s: float | None, run_deadline: float | None) -> dict:
     """All solvers on one task, in this process: its record."""
     return finish_task(task, [s.name for s in solvers], [run_solvers(task, solvers, task_time_s, run_deadline)])
 
 
-_WORKER_SOLVERS: list[Solver] = []
+# ---- what a worker process does ----
 
 
-def _init_worker(names: list[str], cfg: SolveConfig) -> None:
-    global _WORKER_SOLVERS
-    _WORKER_SOLVERS = [make_solver(n, cfg) for n in names]
+@dataclass
+class WorkerArg:
+    names: list[str]  # the solvers a worker of this pool runs
+    cfg: SolveConfig
+    threads: int | None = None  # torch threads (model workers)
 
 
-def _work(task: Task, task_time_s: float, run_deadline_unix: float | None) -> Part:
-    # monotonic clocks are per process: the run deadline travels as wall-clock time
-    run_deadline = None if run_deadline_unix is None else time.monotonic() + (run_deadline_unix - time.time())
+class WorkerSolvers:
+    """A worker's state: its solvers, built once."""
+
+    def __init__(self, arg: WorkerArg, slot: int):
+        if arg.threads:
+            import torch
+
+            torch.set_num_threads(arg.threads)
+        self.solvers = [make_solver(n, arg.cfg) for n in arg.names]
+
+    def info(self) -> dict[str, bool]:
+        return {s.name: s.only_unexplained for s in self.solvers}
+
+
+def _mono(unix: float | None) -> float | None:
+    # monotonic clocks are per process: deadlines travel between processes as wall-clock times
+    return None if unix is None else time.monotonic() + (unix - time.time())
+
+
+def handle_job(state: WorkerSolvers, job: tuple):
+    """One job for a worker: ("prepare", tasks, deadline, folder), ("load", folder) or
+    ("solve", task, task_time_s, deadline); deadlines are time.time() values or None."""
+    op = job[0]
+    if op == "prepare":
+        _, tasks, deadline, folder = job
+        for s in state.solvers:
+            s.prepare(tasks, _mono(deadline), Path(folder) / s.name)
+        return None
+    if op == "load":
+        for s in state.solvers:
+            s.load(Path(job[1]) / s.name)
+        return None
+    _, task, task_time_s, deadline = job
+    run_deadline = _mono(deadline)
     if run_deadline is not None and time.monotonic() > run_deadline:
         return Part()  # past the budget: not started
-    return run_solvers(task, _WORKER_SOLVERS, task_time_s, run_deadline)
+    return run_solvers(task, state.solvers, task_time_s, run_deadline)
+
+
+# ---- the scheduler ----
+
+
+def visible_gpus() -> list[str]:
+    """CUDA device ids this process may use (as CUDA_VISIBLE_DEVICES names them for a child)."""
+    import torch
+
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    named = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return named[:n] if named else [str(i) for i in range(n)]
+
+
+def start_pools(cfg: SolveConfig, events) -> dict[str, ProcessPool | InlinePool]:
+    """The CPU pool (cfg.workers processes; in this process when 1) and the model pool (model workers
+    spread over the GPUs, each seeing only its own; one worker in this process on a CPU)."""
+    cpu_names = [n for n in cfg.solvers if solver_class(n).resource == "cpu"]
+    model_names = [n for n in cfg.solvers if solver_class(n).resource == "model"]
+    pools: dict[str, ProcessPool | InlinePool] = {}
+    try:
+        if cpu_names:
+            arg = WorkerArg(cpu_names, cfg)
+            pools["cpu"] = (InlinePool("cpu", WorkerSolvers, handle_job, arg, events) if cfg.workers <= 1 else
+                            ProcessPool("cpu", cfg.workers, WorkerSolvers, handle_job, arg, events, start_method="fork"))
+        if model_names:
+            gpus = [] if cfg.llm.device == "cpu" else visible_gpus()
+            if cfg.gpus is not None:
+                if cfg.gpus > len(gpus):
+                    raise ArcError(f"--gpus {cfg.gpus}: only {len(gpus)} GPU(s) visible")
+                gpus = gpus[:cfg.gpus]
+            if gpus:
+                n = len(gpus) * (cfg.model_workers or MODEL_WORKERS_PER_GPU)
+                envs = [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(n)]
+                threads = 1
+            else:
+                n, envs = cfg.model_workers or 1, None
+                threads = max(1, ((os.cpu_count() or 1) - (cfg.workers if cpu_names else 0)) // n)
+            arg = WorkerArg(model_names, cfg, threads)
+            pools["model"] = (InlinePool("model", WorkerSolvers, handle_job, arg, events) if n == 1 else
+                              ProcessPool("model", n, WorkerSolvers, handle_job, arg, events, envs, "spawn"))
+    except BaseException:
+        for p in pools.values():
+            p.stop()
+        raise
+    return pools
+
+
+def next_event(pools: dict, events) -> tuple[str, int, object]:
+    """The next answer of any worker: (pool, slot, payload). A worker that failed, or died holding a
+    job, stops the run with an error naming it (finished tasks are already on disk)."""
+    while True:
+        try:
+            name, slot, kind, payload = events.get(timeout=1.0)
+        except queue.Empty:
+            for name, pool in pools.items():
+                if isinstance(pool, ProcessPool):
+                    for slot in pool.busy:
+                        if not pool.procs[slot].is_alive():
+                            job = pool.busy[slot]
+                            what = f" on task '{job[1].id}'" if job[0] == "solve" else f" in {job[0]}"
+                            raise ArcError(f"{name} worker {slot} died (exit code {pool.procs[slot].exitcode}){what}") from None
+            continue
+        if kind == FAILED:
+            raise ArcError(f"{name} worker {slot}: {payload}")
+        return name, slot, kind, payload
+
+
+def wait_all(pools: dict, events, jobs: dict[str, list[tuple[int, tuple]]]) -> None:
+    """Send each pool's jobs ((slot, job) pairs) and wait for all their answers."""
+    left = 0
+    for name, pairs in jobs.items():
+        for slot, job in pairs:
+            pools[name].send(slot, job)
+            left += 1
+    while left:
+        name, slot, _, _ = next_event(pools, events)
+        pools[name].answered(slot)
+        left -= 1
 
 
 def check_run_dir(out: Path, cfg: SolveConfig) -> None:
     """A run folder belongs to one dataset and solver set; resuming with others would mix results."""
     meta_path = out / "run.json"
-    meta = {"dataset": cfg.dataset, "solvers": cfg.solvers}
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
-        if {k: old.get(k) for k in meta} != meta:
+        if old.get("dataset") != cfg.dataset or old.get("solvers") != cfg.solvers:
             raise ArcError(f"{out}: holds a run of {old.get('dataset')} with solvers {old.get('solvers')}; "
                            f"use another --out for {cfg.dataset} with {cfg.solvers}")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(meta_path, json.dumps({**meta, "config": asdict(cfg)}, indent=1))
+
+
+def start_run_dir(out: Path, cfg: SolveConfig) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "run.json").exists():
+        meta = {"dataset": cfg.dataset, "solvers": cfg.solvers, "config": asdict(cfg)}
+        atomic_write_text(out / "run.json", json.dumps(meta, indent=1))
 
 
 def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = True) -> dict:
     """Solve `tasks`, appending one line per finished task to out/results.jsonl; skip tasks an
     earlier run finished. Writes out/submission.json (and out/score.json if solutions are known)."""
     start = time.monotonic()
-    run_deadline = start + cfg.budget_s if cfg.budget_s else None
-    run_deadline_unix = time.time() + cfg.budget_s if cfg.budget_s else None
+    deadline_unix = time.time() + cfg.budget_s if cfg.budget_s else None
     if cfg.shard is not None:
         i, k = cfg.shard
         tasks = tasks[i::k]
-    pool_names = [n for n in cfg.solvers if n not in IN_PROCESS]
-    local_names = [n for n in cfg.solvers if n in IN_PROCESS]
-    use_pool = cfg.workers > 1 and bool(pool_names)
-    pool_solvers = [] if use_pool else [make_solver(n, cfg) for n in pool_names]  # also fails fast on bad names
-    if use_pool:
-        for n in pool_names:
-            make_solver(n, cfg)
-    local_solvers = [make_solver(n, cfg) for n in local_names]  # a missing model fails before anything is written
-    dsl_first = cfg.dsl_first
-    if dsl_first is None:
-        dsl_first = any(getattr(s, "prefers_dsl_first", False) for s in local_solvers)
-    for s in local_solvers:  # the pool's workers have the other cores
-        if hasattr(s, "set_threads") and use_pool:
-            s.set_threads(max(1, (os.cpu_count() or 1) - cfg.workers))
+    for n in cfg.solvers:
+        solver_class(n)  # unknown names fail before anything starts
     check_run_dir(out, cfg)
-    results_path = out / RESULTS
-    done = read_results(results_path)
-    todo = [t for t in tasks if t.id not in done]
-    for s in local_solvers:  # e.g. joint test-time training on every task still to do
-        if hasattr(s, "prepare") and todo:
-            s.prepare([t.without_test_outputs() for t in todo], run_deadline)
-    solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
+    events = mp.get_context("spawn").Queue()  # every worker's answers, in this process's order of arrival
+    pools: dict = {}
+    try:
+        pools = start_pools(cfg, events)
+        only_unexplained = False
+        for _ in range(sum(len(p) for p in pools.values())):  # every worker built: a bad model fails here
+            name, _, kind, info = next_event(pools, events)
+            if name == "model" and kind == READY:
+                only_unexplained |= any(info.values())
+        if cfg.dsl_first is not None:
+            only_unexplained = cfg.dsl_first
+        start_run_dir(out, cfg)
+        results_path = out / RESULTS
+        done = read_results(results_path)
+        todo = [t for t in tasks if t.id not in done]
+        if todo:  # run-level preparation (e.g. training on every task's demonstrations), then every worker loads it
+            hidden = [t.without_test_outputs() for t in todo]
+            folder = str(out / PREPARED)
+            wait_all(pools, events, {n: [(0, ("prepare", hidden, deadline_unix, folder))] for n in pools})
+            wait_all(pools, events, {n: [(s, ("load", folder)) for s in range(len(p))] for n, p in pools.items()})
+        return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, deadline_unix, start, progress)
+    finally:
+        for p in pools.values():
+            p.stop()
 
+
+def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, deadline_unix, start, progress) -> dict:
+    """The loop: hand tasks to idle workers, take their answers, append each finished task."""
+    results_path = out / RESULTS
+    cpu, model = pools.get("cpu"), pools.get("model")
+    skip = only_unexplained and cpu is not None and model is not None  # model work waits for the CPU's answer
+    queues = {"cpu": deque(todo if cpu else []), "model": deque(todo if model and not skip else [])}
+    owed = {t.id: (cpu is not None) + (model is not None and not skip) for t in todo}  # answers still to come
+    parts: dict[str, list[Part]] = {t.id: [] for t in todo}
+    solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="solve", unit="task", dynamic_ncols=True)
-
-    def out_of_time() -> bool:
-        return run_deadline is not None and time.monotonic() > run_deadline
-
-    def record(task: Task, parts: list[Part]) -> None:
-        nonlocal solved
-        if not any(p.candidates for p in parts):
-            return  # never started (past the budget): a later run does it
-        rec = finish_task(task, cfg.solvers, parts)
-        done[rec["task_id"]] = rec
-        with open(results_path, "a") as f:
-            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        solved += bool(rec.get("correct")) and all(rec["correct"])
+    try:
+        while True:
+            if deadline_unix is None or time.time() < deadline_unix:
+                for name, pool in pools.items():
+                    for slot in pool.idle():
+                        if not queues[name]:
+                            break
+                        pool.send(slot, ("solve", queues[name].popleft(), cfg.task_time_s, deadline_unix))
+            if not any(p.busy for p in pools.values()):
+                break  # every task answered, or the budget is spent and nothing is in flight
+            name, slot, _, part = next_event(pools, events)
+            task = pools[name].answered(slot)[1]
+            parts[task.id].append(part)
+            owed[task.id] -= 1
+            if name == "cpu" and skip and part.candidates and not explained(part):
+                queues["model"].append(task)
+                owed[task.id] += 1
+            if owed[task.id]:
+                continue
+            task_parts = parts.pop(task.id)
+            if not any(p.candidates for p in task_parts):
+                continue  # never started (past the budget): a later run does it
+            rec = finish_task(task, cfg.solvers, task_parts)
+            done[task.id] = rec
+            with open(results_path, "a") as f:
+                f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            solved += bool(rec.get("correct")) and all(rec["correct"])
+            if bar is not None:
+                post = {"solved": solved}
+                if deadline_unix is not None:
+                    post["left"] = f"{max(0, deadline_unix - time.time()):.0f}s"
+                bar.set_postfix(post)
+                bar.update(1)
+    finally:
         if bar is not None:
-            post = {"solved": solved}
-            if run_deadline is not None:
-                post["left"] = f"{max(0, run_deadline - time.monotonic()):.0f}s"
-            bar.set_postfix(post)
-            bar.update(1)
-
-    def local_part(task: Task, pool_part: Part | None) -> Part:
-        if not local_solvers or out_of_time():
-            return Part()
-        if dsl_first and pool_part is not None and explained(pool_part):
-            return Part()
-        return run_solvers(task, local_solvers, cfg.task_time_s, run_deadline)
-
-    if not use_pool:
-        for task in todo:
-            if out_of_time():
-                break
-            pool_part = run_solvers(task, pool_solvers, cfg.task_time_s, run_deadline) if pool_solvers else None
-            record(task, [p for p in (pool_part, local_part(task, pool_part)) if p is not None])
-    else:
-        with ProcessPoolExecutor(cfg.workers, initializer=_init_worker, initargs=(pool_names, cfg)) as pool:
-            # the pool works through every task while this process runs the in-process solvers in order
-            futures: dict[Future, Task] = {pool.submit(_work, t, cfg.task_time_s, run_deadline_unix): t
-                                           for t in todo}
-            if local_solvers:
-                for fut, task in futures.items():
-                    if dsl_first:
-                        pool_part = fut.result()
-                        record(task, [pool_part, local_part(task, pool_part)])
-                    else:
-                        lp = local_part(task, None)
-                        record(task, [fut.result(), lp])
-            else:
-                pending = set(futures)
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        record(futures[fut], [fut.result()])
-    if bar is not None:
-        bar.close()
-
+            bar.close()
     summary = {
         "dataset": cfg.dataset,
         "tasks": len(tasks),

@@ -1,9 +1,11 @@
-"""The interface every solver implements: a task in, scored candidates per test input out."""
+"""The contract between the scheduler (pipeline.py) and every solver: what it needs, how it is
+prepared for a run, how it solves one task, and where its time went."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,10 +27,36 @@ class Candidate:
         return Candidate(np.array(d["grid"], dtype=np.int8), float(d["score"]), d["source"])
 
 
-class Solver(Protocol):
-    name: str
+class Solver:
+    """A solver as the scheduler sees it. Subclasses set `name` and implement `solve`; the rest has
+    defaults that suit a CPU search with nothing to prepare.
+
+    Life of a solver in a run: it is built once in each worker process of its kind (`resource`);
+    `prepare` runs once for the whole run, in one of those workers, before any task is solved;
+    then every worker calls `load` and solves tasks one at a time with `solve`."""
+
+    name: ClassVar[str] = ""
+    # "cpu": runs in the pool of CPU worker processes (one per core by default);
+    # "model": holds a model, runs in model workers (several per GPU, or one on a CPU)
+    resource: ClassVar[str] = "cpu"
+    # Run this solver only on tasks the CPU solvers leave without a candidate for some test input.
+    only_unexplained: bool = False
+    # Its own time limit per task (seconds) when the run sets none with --task-time; None: no limit.
+    task_time_s: float | None = None
+
+    def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
+        """Run-level work over every task still to solve (test outputs hidden), e.g. training on all
+        their demonstrations; writes what `load` needs into `folder` (the run's own, so a resumed run
+        finds it). `deadline` is a time.monotonic() value or None. Default: nothing to do."""
+
+    def load(self, folder: Path) -> None:
+        """Take up what `prepare` wrote (called in every worker, after `prepare` ran in one of them)."""
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
-        """Candidates for each test input of `task` (whose test outputs are never given),
-        best first. Must return by `deadline` (a time.monotonic() value) with what it has."""
-        ...
+        """Candidates for each test input of `task` (whose test outputs are never given), best first.
+        Must return by `deadline` (a time.monotonic() value) with what it has."""
+        raise NotImplementedError
+
+    def stages(self) -> dict[str, float]:
+        """Seconds per stage (e.g. ttt, decode, score) spent on the last task solved."""
+        return {}

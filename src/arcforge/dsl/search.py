@@ -47,7 +47,7 @@ from arcforge.dsl.size import predict_sizes
 from arcforge.dsl.supergrid import grow, supergrid
 from arcforge.dsl.templates import fit_complete, fit_gather, fit_seed_pattern, fit_shape_twins
 from arcforge.grid import Grid, grid_key
-from arcforge.solver import Candidate
+from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
@@ -85,14 +85,15 @@ def apply_lut(g: Grid, lut: np.ndarray) -> Grid:
     return full[g].astype(np.int8)
 
 
-class DslSearch:
-    """Breadth-first search over compositions of `library(task)` transforms, up to `max_depth`."""
+class DslSearch(Solver):
+    """Breadth-first search over compositions of `library(task)` transforms, up to `max_depth`, for at
+    most `time_limit` seconds a task (the run's --task-time when given)."""
 
     name = "dsl"
 
     def __init__(self, max_depth: int = 3, time_limit: float = 8.0, sure_time: float = SURE_TIME):
         self.max_depth = max_depth
-        self.time_limit = time_limit
+        self.time_limit = self.task_time_s = time_limit
         self.sure_time = sure_time
         self.trace: list = []  # the last task's (depth, frontier size, states expanded, seconds) per level searched
 

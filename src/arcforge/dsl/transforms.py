@@ -15,7 +15,7 @@ import numpy as np
 from arcforge.augment import SYMMETRY_NAMES, symmetry
 from arcforge.dsl.primitives import tile, upscale
 from arcforge.grid import Grid, grid_key
-from arcforge.solver import Candidate
+from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 
 Transform = tuple[str, Callable[[Grid], Grid | None]]
@@ -87,7 +87,7 @@ def transforms_for(task: Task) -> list[Transform]:
     return ts
 
 
-class TransformSearch:
+class TransformSearch(Solver):
     """Breadth-first search over compositions of whole-grid transforms, exact on train pairs."""
 
     name = "transforms"

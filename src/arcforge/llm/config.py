@@ -33,6 +33,9 @@ class TrainConfig:
     allow_eval: bool = False  # permit training on arc1/eval or arc2/eval
     val_tasks: int = 16  # tasks held out of `data` for the validation loss
     steps: int = 200
+    # seconds for this invocation's optimiser steps: `steps` is set from the rate of the first steps
+    # (a resumed run keeps the steps it chose), and training stops, checkpointed, when it runs out
+    time_budget: float | None = None
     stop_at: int | None = None  # end this invocation after this step (checkpointed); --resume goes on
     lr: float = 1e-3
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
@@ -66,6 +69,39 @@ PRESETS: dict[str, dict] = {
                          batch_tokens=16384, grad_accum=2, max_len=8192, warmup_steps=100, steps=4000,
                          data=["arc1/train", "arc2/train-clean"], eval_every=250, save_every=250),
 }
+
+
+@dataclass
+class LLMOptions:
+    """Settings of the LLM solver (`solve --solver ...,llm`). None means: the device's default
+    (DEVICE_DEFAULTS): the full recipe on a GPU, a light touch on a CPU."""
+    model: str | None = None  # HF id, folder, preset; None = the model shipped in the package
+    backend: str | None = None  # unsloth | transformers; None = best available
+    ttt: str | None = None  # off | per-task | joint
+    ttt_steps: int | None = None
+    ttt_lr: float = 1e-4
+    ttt_rank: int = 32  # LoRA rank; 0 = full fine-tuning
+    views: int | None = None
+    threshold: float | None = None  # DFS keeps completions above this probability
+    max_prompt_tokens: int | None = None  # longer tasks are left to the other solvers
+    device: str | None = None  # cuda | cpu; None = cuda when there is one
+    task_time_s: float | None = None  # limit per task (the run's --task-time when given; 0: none)
+
+
+# What an unset LLM option means on each kind of device. A GPU does the full ARC Prize 2024 recipe;
+# a CPU (e.g. `make demo` on a laptop) gets a light touch: no test-time training, two views, a
+# higher DFS threshold, prompts of at most 2048 tokens, at most 6 s a task, and (pipeline.py) only
+# on tasks the DSL leaves unexplained.
+DEVICE_DEFAULTS = {
+    "cuda": dict(ttt="per-task", ttt_steps=32, views=8, threshold=0.1, max_prompt_tokens=8192, task_time_s=60),
+    "cpu": dict(ttt="off", ttt_steps=32, views=2, threshold=0.2, max_prompt_tokens=2048, task_time_s=6),
+}
+
+
+def resolve_options(opts: LLMOptions, device_type: str) -> LLMOptions:
+    """opts with every unset (None) field filled in from DEVICE_DEFAULTS for a "cuda" or "cpu" device."""
+    defaults = DEVICE_DEFAULTS["cuda" if device_type == "cuda" else "cpu"]
+    return dataclasses.replace(opts, **{k: v for k, v in defaults.items() if getattr(opts, k) is None})
 
 
 def _coerce(name: str, value, current_type: str):

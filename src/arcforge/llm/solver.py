@@ -11,7 +11,7 @@ are ranked by their summed log-probability.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import shutil
 import time
 import zlib
 from pathlib import Path
@@ -20,28 +20,13 @@ import torch
 
 from arcforge.augment import view_set
 from arcforge.errors import ArcError
+from arcforge.llm.config import LLMOptions, resolve_options
 from arcforge.llm.text import prompt_ids
 from arcforge.llm.ttt import TTTConfig, fit, task_adapter
-from arcforge.solver import Candidate
+from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
-
-# What an unset LLM option means on each kind of device. A GPU does the full ARC Prize 2024 recipe;
-# a CPU (e.g. `make demo` on a laptop) gets a light touch: no test-time training, two views, a
-# higher DFS threshold, prompts of at most 2048 tokens, at most 6 s a task, and only on tasks the DSL
-# leaves unexplained.
-DEVICE_DEFAULTS = {
-    "cuda": dict(ttt="per-task", ttt_steps=32, views=8, threshold=0.1, max_prompt_tokens=8192, task_time_s=0),
-    "cpu": dict(ttt="off", ttt_steps=32, views=2, threshold=0.2, max_prompt_tokens=2048, task_time_s=6),
-}
-
-
-def resolve_options(opts, device: torch.device):
-    """opts with every unset (None) field filled in from DEVICE_DEFAULTS for `device`."""
-    defaults = DEVICE_DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
-    return dataclasses.replace(opts, **{k: v for k, v in defaults.items() if getattr(opts, k) is None})
-
 
 def resolve_model(spec: str | None) -> str:
     if spec:
@@ -51,31 +36,33 @@ def resolve_model(spec: str | None) -> str:
     raise ArcError("no model shipped in this package yet: pass --model (a folder, hub id or preset)")
 
 
-class LLMSolver:
+class LLMSolver(Solver):
     name = "llm"
+    resource = "model"
 
-    def __init__(self, opts):
+    def __init__(self, opts: LLMOptions):
         from arcforge.llm.model import default_device, load_model
 
-        device = torch.device(opts.device) if opts.device else default_device()
-        self.opts = opts = resolve_options(opts, device)
+        self.device = device = torch.device(opts.device) if opts.device else default_device()
+        self.opts = opts = resolve_options(opts, device.type)
         if opts.ttt not in ("off", "per-task", "joint"):
             raise ArcError(f"unknown --ttt '{opts.ttt}': use off, per-task or joint")
-        self.prefers_dsl_first = device.type != "cuda"  # see pipeline.SolveConfig.dsl_first
-        dtype = torch.bfloat16 if device.type == "cuda" and opts.ttt_rank > 0 else torch.float32
-        self.model, self.info = load_model(resolve_model(opts.model), opts.backend, None, device, dtype)
+        self.only_unexplained = device.type != "cuda"  # on a CPU its time is dear
+        self.task_time_s = opts.task_time_s or None
+        self.dtype = torch.bfloat16 if device.type == "cuda" and opts.ttt_rank > 0 else torch.float32
+        self.spec = resolve_model(opts.model)
+        self.model, self.info = load_model(self.spec, opts.backend, None, device, self.dtype)
         self.model.eval()
         self.ttt = TTTConfig(steps=opts.ttt_steps, lr=opts.ttt_lr, rank=opts.ttt_rank)
         self.timings: dict[str, float] = {}  # seconds per stage for the last task
+        self.prepared = False
 
-    def set_threads(self, n: int) -> None:
-        """CPU threads for torch when other processes (the DSL pool) share the machine."""
-        if self.model.device.type == "cpu":
-            torch.set_num_threads(n)
+    def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
+        """Joint test-time training: one fine-tune on every task of the run (train pairs only), saved
+        in `folder` (an adapter, or the whole model with --ttt-rank 0) for every worker to load."""
+        from arcforge.llm.model import save_model
 
-    def prepare(self, tasks: list[Task], deadline: float | None = None) -> None:
-        """Joint test-time training: one fine-tune on every task of the run (train pairs only)."""
-        if self.opts.ttt != "joint":
+        if self.opts.ttt != "joint" or (folder / "model").is_dir():
             return
         if self.ttt.rank > 0:
             from peft import LoraConfig, get_peft_model
@@ -87,6 +74,22 @@ class LLMSolver:
                 p.requires_grad_(True)
         fit(self.model, [t.without_test_outputs() for t in tasks], self.ttt, deadline,
             steps=self.ttt.steps * len(tasks), backend=self.info.backend)
+        self.model.eval()
+        shutil.rmtree(folder / "tmp", ignore_errors=True)  # left by a run killed while saving
+        save_model(self.model, folder / "tmp", self.spec)
+        (folder / "tmp").rename(folder / "model")  # whole or absent, so a resumed run trusts it
+        self.prepared = True
+
+    def load(self, folder: Path) -> None:
+        from arcforge.llm.model import load_model
+
+        if self.opts.ttt == "joint" and not self.prepared and (folder / "model").is_dir():
+            self.model, self.info = load_model(str(folder / "model"), self.opts.backend, None, self.device, self.dtype)
+            self.model.eval()
+            self.prepared = True
+
+    def stages(self) -> dict[str, float]:
+        return self.timings
 
     def _fits(self, task: Task, i: int) -> bool:
         return len(prompt_ids(task, i)) <= self.opts.max_prompt_tokens

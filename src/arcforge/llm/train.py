@@ -289,8 +289,8 @@ def train_steps(model, tasks: list[Task], steps: int, cfg: TrainConfig, start_st
     for step in range(start_step, start_step + steps):
         batches = step_batches(tasks, step, cfg, device, packed, token_ids, generators=generators, scheme=scheme)
         losses.append(train_step(model, opt, sched, batches, cfg, packed))
-        if on_step is not None:
-            on_step(step, losses[-1], batches)
+        if on_step is not None and on_step(step, losses[-1], batches):
+            break  # on_step asked to stop (e.g. the time budget is spent)
     return losses
 
 
@@ -576,6 +576,8 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     if resume:
         model, info, opt, sched, start, state = load_checkpoint(out, cfg)
         base_spec, rewarm_from = state.get("base"), state.get("rewarm_from")
+        if cfg.time_budget and state.get("config", {}).get("time_budget"):
+            cfg.steps = state["config"]["steps"]  # the schedule the run chose from its own rate
         if cfg.positions not in (None, position_scheme(model)):
             raise ArcError(f"{out}: the run's model has {position_scheme(model)} positions, not {cfg.positions}")
     else:
@@ -605,17 +607,36 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     log = open(out / "log.jsonl", "a")
     bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, unit="step", dynamic_ncols=True)
     tokens, t0, loss, val = 0, time.perf_counter(), float("nan"), None
+    # --time-budget: the steps of a fresh run follow from the rate of steps probe_from..probe_to (the
+    # first ones pay for warm-up), measured while the lr is still warming up, so the cosine schedule
+    # is whole from the step that first depends on the total
+    choose_steps = bool(cfg.time_budget) and not resume
+    probe_from, probe_to = start + 2, start + max(4, min(20, cfg.warmup_steps))
+    marks: dict[int, float] = {}
+
+    def budget_steps(done: int) -> bool:
+        """Set cfg.steps once the probe is measured; True once the budget is spent."""
+        now = time.perf_counter()
+        marks[done] = now
+        if choose_steps and done == probe_to:
+            per_step = (now - marks[probe_from]) / (probe_to - probe_from)
+            left = cfg.time_budget - (now - t0)
+            cfg.steps = done + max(0, int(0.97 * left / per_step))  # 3% for evaluations and checkpoints
+            (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+            bar.total = cfg.steps
+        return now - t0 >= cfg.time_budget
 
     def on_step(step, loss_value, batches):
-        nonlocal tokens, loss, val
+        nonlocal tokens, loss, val, end
         loss = loss_value
         tokens += sum(int(b["input_ids"].numel()) for b in batches)
         done = step + 1
+        spent = bool(cfg.time_budget) and budget_steps(done)
         rec = {"step": done, "loss": round(loss, 5), "lr": sched.get_last_lr()[0]}
         if val_batches and (done % cfg.eval_every == 0 or done == cfg.steps):
             val = evaluate(model, val_batches, packed)
             rec["val_loss"] = round(val, 5)
-        if done % cfg.save_every == 0 or done in (cfg.steps, cfg.stop_at):
+        if done % cfg.save_every == 0 or done in (cfg.steps, cfg.stop_at) or spent:
             extra = {"backend": info.backend, **({"rewarm_from": rewarm_from} if rewarm_from is not None else {})}
             save_checkpoint(out, model, opt, sched, done, base_spec, cfg, extra)
         tps = tokens / (time.perf_counter() - t0)
@@ -624,16 +645,20 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
         log.flush()
         bar.set_postfix(loss=f"{loss:.4f}", val=f"{val:.4f}" if val is not None else "-", tok_s=f"{tps:,.0f}")
         bar.update(1)
+        end = min(cfg.steps, cfg.stop_at or cfg.steps) if done >= probe_to or not choose_steps else done + 1
+        return spent or done >= end
 
+    end = min(cfg.steps, cfg.stop_at or cfg.steps)
     try:
-        end = min(cfg.steps, cfg.stop_at or cfg.steps)
-        train_steps(model, train_tasks, max(0, end - start), cfg, start, opt, sched, info.backend, token_ids, on_step,
-                    generators)
+        # with a budget still to turn into steps, the loop runs open-ended and on_step ends it
+        train_steps(model, train_tasks, 10**9 if choose_steps else max(0, end - start), cfg, start, opt, sched,
+                    info.backend, token_ids, on_step, generators)
     finally:
         bar.close()
         log.close()
     save_model(model, out / "model", base_spec)
     seconds = time.perf_counter() - t0
-    return {"steps": end, "loss": loss, "val_loss": val, "tokens": tokens, "seconds": round(seconds, 2),
+    steps_done = max(marks) if marks else end
+    return {"steps": steps_done, "loss": loss, "val_loss": val, "tokens": tokens, "seconds": round(seconds, 2),
             "tokens_per_s": round(tokens / max(seconds, 1e-9)), "model": str(out / "model"),
             "train_tasks": len(train_tasks), "val_tasks": len(val_tasks), "positions": scheme}

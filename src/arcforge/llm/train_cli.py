@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from arcforge.errors import ArcError
+from arcforge.errors import ArcError, parse_duration
 
 # flags that map one-to-one onto TrainConfig fields (None: not given, keep the lower layers' value)
 _FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accum", "max_len", "warmup_steps",
@@ -29,6 +29,8 @@ def cmd_train(args) -> int:
     for flag in ("lora", "allow_eval"):
         if getattr(args, flag):
             overrides[flag] = True
+    if args.time_budget:
+        overrides["time_budget"] = parse_duration(args.time_budget)
     if args.quiet:
         overrides["progress"] = False
     for item in args.set or []:
@@ -92,6 +94,8 @@ def register(subparsers) -> None:
     s.add_argument("--data", help="comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)")
     s.add_argument("--out", help="run folder: checkpoint/, model/, log.jsonl")
     s.add_argument("--steps", type=int, help="optimiser steps")
+    s.add_argument("--time-budget", metavar="DURATION",
+                   help="train for this long (e.g. 15m): the step count comes from the rate of the first steps")
     s.add_argument("--preset", help="training preset: tiny, small, qwen2.5-0.5b")
     s.add_argument("--config", help="TOML file of TrainConfig settings (top level or a [train] table)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="any TrainConfig setting; repeatable")
