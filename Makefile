@@ -21,8 +21,9 @@ demo: install
 	rm -rf runs/demo
 	$(VENV)/bin/arcforge solve arc1/eval --out runs/demo
 
+# one test process per core; each test file stays in one process (the DSL's timed searches together)
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -3,8 +3,13 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Under `pytest -n` (make test) the tests run in one process per core, and torch's own threads would
+# only make them fight over the cores; alone, two threads are enough for the tiny models here.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 def run_cli(*args, timeout=600, **kw):

@@ -20,8 +20,6 @@ from arcforge.llm.model import (
 )
 from arcforge.llm.text import SYMBOLS, VOCAB_SIZE, position_scheme, positions
 
-torch.set_num_threads(2)
-
 # a 40-token vocabulary with the ARC symbols scattered among other tokens, Qwen-style specials
 WORDS = ["<unk>", "a", "b", "Ċ", *[str(d) for d in range(9, -1, -1)], *[f"w{i}" for i in range(20)], "I", "O",
          "<|im_start|>", "<|im_end|>", "<|endoftext|>", "zz", "yy"]

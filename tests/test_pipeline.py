@@ -1,6 +1,7 @@
 """`solve` end to end: results.jsonl, submission, score, budget, and resume after a kill."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -61,8 +62,16 @@ def test_run_folder_refuses_another_dataset(tmp_path):
         run_solve(load_tasks("arc1/eval", limit=2), SolveConfig("arc1/eval", ["transforms"], workers=1), tmp_path, progress=False)
 
 
+def workers_of(run) -> list[str]:
+    """Processes still running for the run folder `run` (workers share their parent's command line)."""
+    r = subprocess.run(["pgrep", "-f", f"--out {run}( |$)"], capture_output=True, text=True)
+    return r.stdout.split()
+
+
 def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
-    cmd = [sys.executable, "-m", "arcforge", "solve", "arc1/train", "--solver", "transforms", "--workers", "1",
+    """A run of two worker processes killed outright (SIGKILL, no clean-up): its workers exit by
+    themselves, and the resumed run loses and repeats nothing."""
+    cmd = [sys.executable, "-m", "arcforge", "solve", "arc1/train", "--solver", "transforms", "--workers", "2",
            "--quiet"]
     ref = tmp_path / "ref"
     subprocess.run([*cmd, "--out", str(ref)], check=True, cwd=ROOT, capture_output=True)
@@ -78,6 +87,10 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert proc.poll() is None, "the run finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    end = time.monotonic() + 10
+    while workers_of(run) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not workers_of(run), "workers outlived their killed scheduler"
     done_before = len(lines(results))
     assert 40 <= done_before < 400
     # a crash mid-write leaves a torn last line: resume must drop it, not choke on it
@@ -117,7 +130,7 @@ def test_solve_with_the_llm_solver_beside_the_search(cli, tmp_path):
     run = tmp_path / "run"
     r = cli("solve", "arc1/train", "--tasks", "6150a2bd,0d3d703e", "--solver", "transforms,llm", "--model", model_dir,
             "--ttt", "per-task", "--ttt-steps", "2", "--ttt-rank", "4", "--views", "2", "--threshold", "0.05",
-            "--workers", "2", "--out", run, "--quiet", "--device", "cpu", "--no-dsl-first")
+            "--workers", "2", "--out", run, "--quiet", "--device", "cpu", "--no-dsl-first", "--task-time", "3s")
     assert r.returncode == 0, r.stderr
     recs = {x["task_id"]: x for x in lines(run / "results.jsonl")}
     assert set(recs) == {"6150a2bd", "0d3d703e"}
@@ -178,8 +191,11 @@ def test_shards_combine_into_the_whole_run(cli, tmp_path):
         (whole / "submission.json").read_text())
     assert json.loads((tmp_path / "c" / "score.json").read_text())["score"] == pytest.approx(
         json.loads((whole / "score.json").read_text())["score"])
-    r = cli("score", tmp_path / "c", "--dataset", "arc1/train", "--only-submitted")
-    assert r.returncode == 0 and "over 5 tasks" in r.stdout
+    r = cli("score", tmp_path / "c")  # the run's own dataset, the tasks it covered
+    assert r.returncode == 0 and "over the 5 tasks in the submission, of 400 in arc1/train" in r.stdout
+    assert len(r.stdout.splitlines()) == 6
+    r = cli("score", tmp_path / "c", "--all", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["tasks"] == 400
     r = cli("solve", "arc1/train", "--solver", "transforms", "--shard", "2/2", "--out", tmp_path / "bad")
     assert r.returncode == 2 and "--shard takes I/K" in r.stderr
     r = cli("combine", tmp_path / "nothing", "--out", tmp_path / "c2", "--dataset", "arc1/train")
@@ -204,3 +220,136 @@ def test_combine_puts_the_first_run_first(tmp_path):
     assert first["score"] == 1.0 and second["score"] == 1.0  # the truth is still among the two attempts
     top = lambda run: lines(run / "results.jsonl")[0]["candidates"][0][0]["source"]
     assert top(tmp_path / "ab") == "transforms:rot180" and top(tmp_path / "ba") == "other"
+
+
+def test_ctrl_c_stops_a_multi_worker_run_at_once_and_it_resumes(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, in the middle of a DSL run of
+    two workers: exit 130 within seconds, no process left, finished tasks kept; the next run resumes."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "arcforge", "solve", "arc1/eval", "--solver", "dsl", "--workers", "2",
+           "--limit", "12", "--task-time", "1s", "--quiet", "--out", str(run)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    results = run / "results.jsonl"
+    end = time.monotonic() + 120
+    while not (results.exists() and results.read_text().count("\n") >= 2) and time.monotonic() < end:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and time.monotonic() - t0 < 5, (proc.returncode, err)
+    assert "interrupted" in err and "Traceback" not in err
+    end = time.monotonic() + 5
+    while workers_of(run) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not workers_of(run)
+    kept = [x["task_id"] for x in lines(results)]
+    assert 2 <= len(kept) < 12
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ids = [x["task_id"] for x in lines(results)]
+    assert ids[:len(kept)] == kept and sorted(ids) == sorted(t.id for t in load_tasks("arc1/eval", limit=12))
+
+
+def test_task_time_governs_every_solver_up_and_down():
+    """--task-time is each solver's limit per task, above its own default as well as below."""
+    from arcforge.pipeline import make_solver, run_solvers
+    from arcforge.solver import Solver
+
+    assert make_solver("dsl").time_limit == 8.0
+    assert make_solver("dsl", SolveConfig("x", task_time_s=20)).time_limit == 20
+    assert make_solver("dsl", SolveConfig("x", task_time_s=2)).time_limit == 2
+
+    class Clock(Solver):  # records the deadline the scheduler gives it
+        name, task_time_s = "clock", 8.0
+
+        def solve(self, task, deadline):
+            self.left = deadline - time.monotonic()
+            return [[] for _ in task.test]
+
+    task = load_tasks("arc1/train", limit=1)[0]
+    for limit, expect in ((None, 8.0), (20.0, 20.0), (0.5, 0.5)):
+        s = Clock()
+        part = run_solvers(task, [s], limit, None)
+        assert s.left == pytest.approx(expect, abs=0.2) and not part.timed_out
+    s = Clock()
+    run_solvers(task, [s], 20.0, time.monotonic() + 3)  # the run's budget comes first
+    assert s.left == pytest.approx(3, abs=0.2)
+    # a DSL search on a task it cannot solve uses the limit it is given, not a hidden one
+    hard = load_tasks("arc1/eval", tasks=["00576224"])[0]
+    t0 = time.monotonic()
+    run_solvers(hard, [make_solver("dsl", SolveConfig("x", task_time_s=1.5))], 1.5, None)
+    assert 1.0 < time.monotonic() - t0 < 3.0
+
+
+def test_joint_ttt_prepares_once_and_every_model_worker_loads_it(cli, tmp_path):
+    """Two model workers: one runs the run-level preparation (joint TTT on every task's demonstrations)
+    and saves it in the run folder, both load it; a resumed run finds it and does not train again."""
+    from arcforge.llm.model import create_model, save_model
+
+    model_dir = save_model(create_model("tiny", seed=0), tmp_path / "model")
+    run = tmp_path / "run"
+    args = ["solve", "arc1/train", "--tasks", "6150a2bd,0d3d703e,3c9b0459", "--solver", "llm", "--model", model_dir,
+            "--ttt", "joint", "--ttt-steps", "1", "--ttt-rank", "4", "--views", "1", "--threshold", "0.3",
+            "--device", "cpu", "--quiet", "--out", run]
+    r = cli(*args, "--model-workers", "2", "--limit", "2")
+    assert r.returncode == 0, r.stderr
+    adapter = run / "prepared" / "llm" / "model" / "adapter_config.json"
+    assert adapter.is_file() and len(lines(run / "results.jsonl")) == 2
+    stamp = adapter.stat().st_mtime_ns
+    r = cli(*args, "--model-workers", "1")  # resumed with one worker (in this process), which loads it too
+    assert r.returncode == 0, r.stderr
+    assert adapter.stat().st_mtime_ns == stamp  # found, not trained again
+    recs = lines(run / "results.jsonl")
+    assert sorted(x["task_id"] for x in recs) == ["0d3d703e", "3c9b0459", "6150a2bd"]
+    assert all("errors" not in x and "llm" in x["seconds"] for x in recs)
+
+
+def test_combine_keeps_every_task_and_a_combined_run_is_a_run(cli, tmp_path):
+    """A run given 5 tasks but cut short after 3: combining it still submits all 5 (two attempts for
+    every test input); the combined run can be reported, scored and combined again like any run."""
+    ids = "6150a2bd,9172f3a0,00d62c1b,0d3d703e,3c9b0459"
+    run = tmp_path / "run"
+    assert cli("solve", "arc1/train", "--tasks", ids, "--solver", "transforms", "--workers", "1", "--out", run,
+               "--quiet").returncode == 0
+    recs = lines(run / "results.jsonl")
+    (run / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs[:3]))  # as if cut short
+    r = cli("combine", run, "--out", tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    sub = json.loads((tmp_path / "c" / "submission.json").read_text())
+    tasks = load_tasks("arc1/train", tasks=ids.split(","))
+    assert sorted(sub) == sorted(ids.split(","))
+    for t in tasks:
+        assert len(sub[t.id]) == len(t.test) and all({"attempt_1", "attempt_2"} == set(e) for e in sub[t.id])
+    assert cli("report", tmp_path / "c").returncode == 0
+    r = cli("combine", tmp_path / "c", run, "--out", tmp_path / "cc")
+    assert r.returncode == 0, r.stderr
+    assert sorted(json.loads((tmp_path / "cc" / "submission.json").read_text())) == sorted(ids.split(","))
+
+
+def test_a_worker_stuck_past_its_hard_limit_is_replaced(tmp_path, monkeypatch):
+    """A solver that never returns (it ignores its deadline) costs one task, not the run: its worker is
+    terminated past the hard limit, the task is recorded with the reason, a fresh worker goes on."""
+    import arcforge.pipeline as pipeline
+    from arcforge.dsl.transforms import TransformSearch
+
+    real = TransformSearch.solve
+
+    def stuck(self, task, deadline):
+        if task.id == "9172f3a0":
+            time.sleep(3600)
+        return real(self, task, deadline)
+
+    monkeypatch.setattr(TransformSearch, "solve", stuck)  # the forked workers inherit both patches
+    monkeypatch.setattr(pipeline, "hard_limit", lambda cfg, info: 2.0)
+    tasks = load_tasks("arc1/train", tasks=["6150a2bd", "9172f3a0", "00d62c1b", "0d3d703e", "3c9b0459"])
+    t0 = time.monotonic()
+    run_solve(tasks, SolveConfig("arc1/train", ["transforms"], workers=2), tmp_path, progress=False)
+    assert time.monotonic() - t0 < 20
+    recs = {r["task_id"]: r for r in lines(tmp_path / "results.jsonl")}
+    assert sorted(recs) == sorted(t.id for t in tasks)
+    assert "past its time limit" in recs["9172f3a0"]["errors"]["transforms"] and recs["9172f3a0"]["timed_out"]
+    assert recs["6150a2bd"]["correct"] == [True] and recs["3c9b0459"]["correct"] == [True]
+    import multiprocessing
+
+    assert not [p for p in multiprocessing.active_children() if p.is_alive()]  # every worker stopped

@@ -68,7 +68,7 @@ def test_cli_score(cli, tasks, tmp_path):
     a, b, c, d = tasks
     attempts = {a.id: [[a.test[0].output]], c.id: [[c.test[0].output], [c.test[1].output]]}
     path = write(tmp_path, tasks, attempts)
-    r = cli("score", path, "--dataset", "arc1/eval", "--only-submitted", "--json")
+    r = cli("score", path, "--dataset", "arc1/eval", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["score"] == 0.5 and out["tasks_solved"] == 2 and out["per_task"][b.id] == 0.0
@@ -76,7 +76,9 @@ def test_cli_score(cli, tasks, tmp_path):
     sols = tmp_path / "solutions.json"
     sols.write_text(json.dumps({t.id: [ex.output.tolist() for ex in t.test] for t in tasks}))
     r = cli("score", path, "--solutions", sols)
-    assert r.returncode == 0 and "total pass@2 0.5000 (50.00%) over 4 tasks, 2 fully solved" in r.stdout
+    assert r.returncode == 0 and "pass@2 0.5000 (50.00%), 2 fully solved, over the 4 tasks" in r.stdout
+    r = cli("score", path, "--dataset", "arc1/eval", "--all", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["tasks"] == 400 and json.loads(r.stdout)["score"] == 2 / 400
 
 
 @pytest.mark.parametrize("content,fragment", [
@@ -84,9 +86,12 @@ def test_cli_score(cli, tasks, tmp_path):
     ("[1, 2]", "a submission must be an object of task ids"),
     ('{"00576224": {"attempt_1": [[1]]}}', "task '00576224' must map to a list"),
     ('{"00576224": [{"attempt_3": [[1]]}]}', "task '00576224' [0] has unknown key 'attempt_3'"),
-    ('{"00576224": [{"attempt_1": [[1, 2], [3]]}]}', "task '00576224' [0].attempt_1 row 1 has 1 cells, row 0 has 2"),
-    ('{"00576224": [{"attempt_1": [[1]]}, {"attempt_1": [[1]]}]}', "task '00576224' has 2 entries"),
-    ('{"nope": [{"attempt_1": [[1]]}]}', "task 'nope' is not in arc1/eval"),
+    ('{"00576224": [{"attempt_1": [[1]]}]}', "task '00576224' [0] has no attempt_2"),
+    ('{"00576224": [{"attempt_1": [[1, 2], [3]], "attempt_2": [[1]]}]}',
+     "task '00576224' [0].attempt_1 row 1 has 1 cells, row 0 has 2"),
+    ('{"00576224": [{"attempt_1": [[1]], "attempt_2": [[1]]}, {"attempt_1": [[1]], "attempt_2": [[1]]}]}',
+     "task '00576224' has 2 entries"),
+    ('{"nope": [{"attempt_1": [[1]], "attempt_2": [[1]]}]}', "task 'nope' is not in arc1/eval"),
 ])
 def test_cli_rejects_malformed_submission(cli, tmp_path, content, fragment):
     path = tmp_path / "submission.json"

@@ -92,3 +92,52 @@ def test_cli_kaggle_file_names_the_task(cli, tmp_path):
 def test_cli_unknown_dataset(cli, tmp_path):
     r = cli("solve", "arc3/eval", "--out", tmp_path / "run")
     assert r.returncode == 2 and "unknown dataset 'arc3/eval'" in r.stderr
+
+
+# ---- pathological files: every one is an ArcError (one line, exit 2), never a traceback ----
+
+def _loads_or_refuses(tmp_path, content: bytes) -> None:
+    from arcforge.datasets import load_tasks
+
+    path = tmp_path / "fuzz.json"
+    path.write_bytes(content)
+    try:
+        load_tasks(str(path))
+    except ArcError as e:
+        assert "\n" not in str(e) and str(e).startswith(str(path)), str(e)
+
+
+def test_deep_nesting_and_huge_numbers_are_one_line_errors(cli, tmp_path):
+    for content, fragment in ((b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+                              (b'{"a": {"train": [{"input": [[' + b"9" * 5000 + b"]]}]}}", "unreadable JSON value"),
+                              (bytes(range(256)) * 4, "not a UTF-8 text file")):
+        path = tmp_path / "bad.json"
+        path.write_bytes(content)
+        r = cli("solve", path, "--out", tmp_path / "run", "--solver", "transforms")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-500:]
+        assert len(r.stderr.strip().splitlines()) == 1 and fragment in r.stderr, r.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_fuzzed_task_files_load_or_fail_in_one_line(tmp_path):
+    """Random bytes, truncated real files, and JSON of every shape with wrong types at every level."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    real = json.dumps({"abc": {**GOOD, "test": [{"input": [[5, 6], [7, 8]], "output": [[8, 7], [6, 5]]}]}}).encode()
+    leaves = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
+                       st.text(max_size=5), st.sampled_from([[[1]], [[1, 2], [3]], [[10]], [[]], []]))
+    values = st.recursive(leaves, lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.dictionaries(st.sampled_from(["train", "test", "input", "output", "abc", "x"]), kids, max_size=4)),
+        max_leaves=30)
+    shaped = st.builds(lambda tr, te, io: {"t1": {"train": tr, "test": te}} if io else {"train": tr, "test": te},
+                       values, values, st.booleans())
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.one_of(st.binary(max_size=200), st.integers(0, len(real)).map(lambda n: real[:n]),
+                     values.map(lambda v: json.dumps(v).encode()), shaped.map(lambda v: json.dumps(v).encode())))
+    def check(content):
+        _loads_or_refuses(tmp_path, content)
+
+    check()

@@ -9,7 +9,16 @@ import re
 import sys
 from pathlib import Path
 
-from arcforge.errors import ArcError, parse_duration
+from arcforge.argtypes import device, duration, number
+from arcforge.errors import ArcError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's errors: one line, exit status 2."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {message}", file=sys.stderr)
+        sys.exit(2)
 
 
 def _task_ids(text: str | None) -> list[str] | None:
@@ -45,8 +54,8 @@ def cmd_solve(args) -> int:
     cfg = SolveConfig(
         dataset=args.dataset,
         solvers=[s for s in args.solver.split(",") if s],
-        budget_s=parse_duration(args.budget) if args.budget else None,
-        task_time_s=parse_duration(args.task_time) if args.task_time else None,
+        budget_s=args.budget,
+        task_time_s=args.task_time,
         workers=args.workers or default_workers(args),
         gpus=args.gpus,
         model_workers=args.model_workers,
@@ -56,25 +65,27 @@ def cmd_solve(args) -> int:
     )
     summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
     print(json.dumps(summary))
+    where = f"submission: {Path(args.out) / 'submission.json'}"
     if "score" in summary:
         print(f"pass@2 {summary['score']:.2%} on {summary['tasks']} tasks "
-              f"({summary['tasks_solved']} fully solved) in {summary['seconds']:.0f}s; "
-              f"submission: {Path(args.out) / 'submission.json'}")
+              f"({summary['tasks_solved']} fully solved) in {summary['seconds']:.0f}s; {where}")
+    else:
+        print(f"{summary['finished']} of {summary['tasks']} tasks finished in {summary['seconds']:.0f}s "
+              f"(no solutions known, so no score); {where}")
     return 0
 
 
 def cmd_combine(args) -> int:
     from arcforge.datasets import load_tasks
-    from arcforge.pipeline import combine_runs
+    from arcforge.pipeline import combine_runs, run_meta
 
     runs = [Path(r) for r in args.runs]
     dataset = args.dataset
     if dataset is None:
-        meta = runs[0] / "run.json"
-        if not meta.is_file():
+        if not (runs[0] / "run.json").is_file():
             raise ArcError(f"{runs[0]}: not a solve run folder (no run.json); pass --dataset")
-        dataset = json.loads(meta.read_text()).get("dataset")
-    summary = combine_runs(runs, load_tasks(dataset, solutions=args.solutions), Path(args.out))
+        dataset = run_meta(runs[0])["dataset"]
+    summary = combine_runs(runs, load_tasks(dataset, solutions=args.solutions), Path(args.out), dataset)
     print(json.dumps(summary))
     return 0
 
@@ -83,13 +94,20 @@ def cmd_score(args) -> int:
     from arcforge.datasets import load_tasks
     from arcforge.submission import read_submission, score_attempts
 
-    if bool(args.solutions) == bool(args.dataset):
-        raise ArcError("score needs exactly one of --solutions FILE or --dataset NAME")
-    if Path(args.submission).is_dir():  # a run folder
+    if args.solutions and args.dataset:
+        raise ArcError("score takes --solutions FILE or --dataset NAME, not both")
+    dataset = args.dataset
+    if Path(args.submission).is_dir():  # a run folder: its dataset unless told otherwise
+        from arcforge.pipeline import run_meta
+
+        if not (args.solutions or dataset):
+            dataset = run_meta(Path(args.submission))["dataset"]
         args.submission = str(Path(args.submission) / "submission.json")
+    if not (args.solutions or dataset):
+        raise ArcError("score needs --solutions FILE or --dataset NAME for a submission file")
     attempts = read_submission(Path(args.submission))
-    if args.dataset:
-        tasks = load_tasks(args.dataset)
+    if dataset:
+        tasks = load_tasks(dataset)
     else:
         from arcforge.datasets import load_solutions
         from arcforge.task import Example, Task
@@ -100,18 +118,21 @@ def cmd_score(args) -> int:
     by_id = {t.id: t for t in tasks}
     unknown = [tid for tid in attempts if tid not in by_id]
     if unknown:
-        raise ArcError(f"{args.submission}: task '{unknown[0]}' is not in {args.dataset or args.solutions}")
-    if args.dataset and args.only_submitted:
+        raise ArcError(f"{args.submission}: task '{unknown[0]}' is not in {dataset or args.solutions}")
+    whole = len(tasks)
+    if not args.all:  # what the submission covers
         tasks = [by_id[tid] for tid in attempts]
     score = score_attempts(attempts, tasks, args.submission)
+    scope = (f"all {whole} tasks of {dataset or args.solutions}" if args.all else
+             f"the {len(tasks)} tasks in the submission, of {whole} in {dataset or args.solutions}"
+             + ("" if len(tasks) == whole else "; --all scores every task"))
     if args.json:
         print(json.dumps({"score": score.total, "tasks": len(tasks), "tasks_solved": score.tasks_solved,
                           "per_task": score.per_task}))
     else:
         for tid, v in score.per_task.items():
             print(f"{tid}  {v:.3f}")
-        print(f"total pass@2 {score.total:.4f} ({score.total:.2%}) over {len(tasks)} tasks, "
-              f"{score.tasks_solved} fully solved")
+        print(f"pass@2 {score.total:.4f} ({score.total:.2%}), {score.tasks_solved} fully solved, over {scope}")
     return 0
 
 
@@ -130,18 +151,15 @@ def cmd_show(args) -> int:
 
 def cmd_report(args) -> int:
     from arcforge.datasets import load_tasks
-    from arcforge.pipeline import RESULTS, read_results
+    from arcforge.pipeline import RESULTS, read_results, run_meta
     from arcforge.report import run_report_html
     from arcforge.submission import atomic_write_text
 
     run = Path(args.run)
-    meta_path = run / "run.json"
-    if not meta_path.exists():
-        raise ArcError(f"{run}: not a solve run folder (no run.json)")
+    dataset = run_meta(run)["dataset"]
     records = read_results(run / RESULTS)
     if not records:
         raise ArcError(f"{run}: no finished tasks in {RESULTS}")
-    dataset = json.loads(meta_path.read_text())["dataset"]
     tasks = [t for t in load_tasks(dataset) if t.id in records]
     if args.unsolved:
         tasks = [t for t in tasks if not all(records[t.id].get("correct") or [False])]
@@ -163,7 +181,13 @@ def cmd_datasets(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="arcforge", description="ARC-AGI solver toolkit")
+    from importlib.metadata import PackageNotFoundError, version
+
+    p = Parser(prog="arcforge", description="ARC-AGI solver toolkit")
+    try:
+        p.add_argument("--version", action="version", version=f"arcforge {version('arcforge')}")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        p.add_argument("--version", action="version", version="arcforge (not installed)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("solve", help="solve a dataset and write results.jsonl and submission.json")
@@ -173,30 +197,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated solvers: dsl, llm, transforms (default: dsl,llm)")
     s.add_argument("--shard", metavar="I/K", help="only every K-th task starting at I (0-based), e.g. 0/4")
     s.add_argument("--tasks", help="only these task ids, comma-separated")
-    s.add_argument("--limit", type=int, help="only the first N tasks")
+    s.add_argument("--limit", type=number(int, 1), help="only the first N tasks")
     s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
-    s.add_argument("--budget", help="wall-clock budget for the run, e.g. 30m, 12h")
-    s.add_argument("--task-time", help="each solver's time limit per task, e.g. 30s (default: the solver's own: "
+    s.add_argument("--budget", type=duration, help="wall-clock budget for the run, e.g. 30m, 12h")
+    s.add_argument("--task-time", type=duration, help="each solver's time limit per task, e.g. 30s (default: the solver's own: "
                                        "dsl 8s; llm 6s on a CPU, 60s on a GPU; transforms none)")
-    s.add_argument("--workers", type=int, default=0,
+    s.add_argument("--workers", type=number(int, 1), default=0,
                    help="CPU worker processes (default: one per core, less the model workers on GPUs)")
-    s.add_argument("--gpus", type=int, help="GPUs for the model solvers (default: every visible one; 0: the CPU)")
-    s.add_argument("--model-workers", type=int,
+    s.add_argument("--gpus", type=number(int, 0), help="GPUs for the model solvers (default: every visible one; 0: the CPU)")
+    s.add_argument("--model-workers", type=number(int, 1),
                    help="model worker processes per GPU (default 8: a small model's decoding is launch-bound; "
                         "1 on a CPU)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = s.add_argument_group("LLM solver (--solver ...,llm)")
     g.add_argument("--model", help="HF id, folder or preset (default: the model shipped in the package)")
     g.add_argument("--backend", choices=["unsloth", "transformers"], help="default: unsloth if installed and on GPU")
-    g.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
+    g.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when available)")
     g.add_argument("--ttt", choices=["off", "per-task", "joint"],
                    help="test-time training (default: per-task on a GPU, off on a CPU)")
-    g.add_argument("--ttt-steps", type=int, help="test-time training steps per task (default 32)")
-    g.add_argument("--ttt-lr", type=float, default=1e-4, help="test-time training learning rate")
-    g.add_argument("--ttt-rank", type=int, default=32, help="LoRA rank for test-time training")
-    g.add_argument("--views", type=int, help="augmented views for decoding and scoring (default: 8 GPU, 2 CPU)")
-    g.add_argument("--threshold", type=float, help="DFS probability threshold (default: 0.1 GPU, 0.2 CPU)")
-    g.add_argument("--max-prompt-tokens", type=int,
+    g.add_argument("--ttt-steps", type=number(int, 0), help="test-time training steps per task (default 32)")
+    g.add_argument("--ttt-lr", type=number(float, 0, above=True), default=1e-4, help="test-time training learning rate")
+    g.add_argument("--ttt-rank", type=number(int, 0), default=32, help="LoRA rank for test-time training")
+    g.add_argument("--views", type=number(int, 1), help="augmented views for decoding and scoring (default: 8 GPU, 2 CPU)")
+    g.add_argument("--threshold", type=number(float, 0, 1, above=True),
+                   help="DFS probability threshold (default: 0.1 GPU, 0.2 CPU)")
+    g.add_argument("--max-prompt-tokens", type=number(int, 1),
                    help="leave tasks with longer prompts to the other solvers (default: 8192 GPU, 2048 CPU)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
@@ -212,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("score", help="pass@2 of a Kaggle submission")
     s.add_argument("submission", help="submission.json, or a run folder")
     s.add_argument("--solutions", help="Kaggle solutions file")
-    s.add_argument("--dataset", help="named dataset or task path with known test outputs")
-    s.add_argument("--only-submitted", action="store_true", help="score only the tasks in the submission")
+    s.add_argument("--dataset", help="named dataset or task path with known test outputs (default: a run's own)")
+    s.add_argument("--all", action="store_true",
+                   help="score every task of the dataset (missing ones count 0), not only the submission's")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(fn=cmd_score)
 
@@ -239,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False):  # transformers' own bars too (read when it is imported, also by workers)
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
     try:
         return args.fn(args)
     except ArcError as e:
@@ -247,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

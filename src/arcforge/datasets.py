@@ -72,16 +72,31 @@ def removed_from_arc2_train() -> list[str]:
     return _clean_arc2_train()[1]
 
 
+MAX_JSON_BYTES = 512 * 2**20  # ARC files are a few MB; anything this big is not one
+
+
 def load_json_file(path: Path):
+    """A JSON file's value; every way it can be broken is one ArcError naming the file."""
     try:
+        if Path(path).stat().st_size > MAX_JSON_BYTES:
+            raise ArcError(f"{path}: {Path(path).stat().st_size / 2**20:.0f} MB is too big for an ARC file "
+                           f"(at most {MAX_JSON_BYTES // 2**20} MB)")
         with open(path) as f:
             return json.load(f)
     except FileNotFoundError:
         raise ArcError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ArcError(f"{path}: a folder, not a JSON file") from None
     except json.JSONDecodeError as e:
         raise ArcError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError:
         raise ArcError(f"{path}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise ArcError(f"{path}: JSON nested too deeply to be an ARC file") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise ArcError(f"{path}: unreadable JSON value: {e}") from None
+    except OSError as e:
+        raise ArcError(f"{path}: cannot read: {e.strerror}") from None
 
 
 def load_solutions(path: Path) -> dict[str, list]:

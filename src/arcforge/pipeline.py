@@ -17,7 +17,7 @@ import os
 import queue
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,8 +80,6 @@ def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
     if name == "dsl":
         return cls(time_limit=cfg.task_time_s) if cfg.task_time_s else cls()
     if name == "llm":
-        from dataclasses import replace
-
         return cls(replace(cfg.llm, task_time_s=cfg.task_time_s) if cfg.task_time_s else cfg.llm)
     return cls()
 
@@ -203,8 +201,8 @@ class WorkerSolvers:
             torch.set_num_threads(arg.threads)
         self.solvers = [make_solver(n, arg.cfg) for n in arg.names]
 
-    def info(self) -> dict[str, bool]:
-        return {s.name: s.only_unexplained for s in self.solvers}
+    def info(self) -> dict[str, dict]:
+        return {s.name: {"only_unexplained": s.only_unexplained, "task_time_s": s.task_time_s} for s in self.solvers}
 
 
 def _mono(unix: float | None) -> float | None:
@@ -244,6 +242,28 @@ def visible_gpus() -> list[str]:
     return named[:n] if named else [str(i) for i in range(n)]
 
 
+def model_gpus(cfg: SolveConfig) -> list[str]:
+    """The GPUs the model workers use (CUDA_VISIBLE_DEVICES names): --device cuda:N picks one, --gpus G
+    the first G, --device cpu or --gpus 0 none; by default every visible one."""
+    want = cfg.llm.device
+    if want == "cpu" or cfg.gpus == 0:
+        return []
+    gpus = visible_gpus()
+    if want and want.startswith("cuda"):
+        if not gpus:
+            raise ArcError(f"--device {want}: no CUDA GPU is visible here")
+        if ":" in want:
+            index = int(want.split(":")[1])
+            if index >= len(gpus):
+                raise ArcError(f"--device {want}: only {len(gpus)} GPU(s) visible (cuda:0 to cuda:{len(gpus) - 1})")
+            gpus = [gpus[index]]
+    if cfg.gpus is not None:
+        if cfg.gpus > len(gpus):
+            raise ArcError(f"--gpus {cfg.gpus}: only {len(gpus)} GPU(s) visible")
+        gpus = gpus[:cfg.gpus]
+    return gpus
+
+
 def start_pools(cfg: SolveConfig, events) -> dict[str, ProcessPool | InlinePool]:
     """The CPU pool (cfg.workers processes; in this process when 1) and the model pool (model workers
     spread over the GPUs, each seeing only its own; one worker in this process on a CPU)."""
@@ -256,21 +276,18 @@ def start_pools(cfg: SolveConfig, events) -> dict[str, ProcessPool | InlinePool]
             pools["cpu"] = (InlinePool("cpu", WorkerSolvers, handle_job, arg, events) if cfg.workers <= 1 else
                             ProcessPool("cpu", cfg.workers, WorkerSolvers, handle_job, arg, events, start_method="fork"))
         if model_names:
-            gpus = [] if cfg.llm.device == "cpu" else visible_gpus()
-            if cfg.gpus is not None:
-                if cfg.gpus > len(gpus):
-                    raise ArcError(f"--gpus {cfg.gpus}: only {len(gpus)} GPU(s) visible")
-                gpus = gpus[:cfg.gpus]
-            if gpus:
+            gpus = model_gpus(cfg)
+            if gpus:  # each worker its own process, seeing one GPU as "cuda"
                 n = len(gpus) * (cfg.model_workers or MODEL_WORKERS_PER_GPU)
                 envs = [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(n)]
-                threads = 1
-            else:
-                n, envs = cfg.model_workers or 1, None
+                arg = WorkerArg(model_names, replace(cfg, llm=replace(cfg.llm, device="cuda")), threads=1)
+                pools["model"] = ProcessPool("model", n, WorkerSolvers, handle_job, arg, events, envs, "spawn")
+            else:  # on the CPU, beside the CPU pool; one worker runs in this process
+                n = cfg.model_workers or 1
                 threads = max(1, ((os.cpu_count() or 1) - (cfg.workers if cpu_names else 0)) // n)
-            arg = WorkerArg(model_names, cfg, threads)
-            pools["model"] = (InlinePool("model", WorkerSolvers, handle_job, arg, events) if n == 1 else
-                              ProcessPool("model", n, WorkerSolvers, handle_job, arg, events, envs, "spawn"))
+                arg = WorkerArg(model_names, replace(cfg, llm=replace(cfg.llm, device="cpu")), threads)
+                pools["model"] = (InlinePool("model", WorkerSolvers, handle_job, arg, events) if n == 1 else
+                                  ProcessPool("model", n, WorkerSolvers, handle_job, arg, events, None, "spawn"))
     except BaseException:
         for p in pools.values():
             p.stop()
@@ -278,13 +295,18 @@ def start_pools(cfg: SolveConfig, events) -> dict[str, ProcessPool | InlinePool]
     return pools
 
 
-def next_event(pools: dict, events) -> tuple[str, int, object]:
-    """The next answer of any worker: (pool, slot, payload). A worker that failed, or died holding a
-    job, stops the run with an error naming it (finished tasks are already on disk)."""
+def next_event(pools: dict, events, timeout: float | None = None) -> tuple[str, int, str, object] | None:
+    """The next answer of any worker: (pool, slot, kind, payload), or None after `timeout` seconds
+    without one. A worker that failed, or died holding a job, stops the run with an error naming it
+    (finished tasks are already on disk)."""
+    end = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
-            name, slot, kind, payload = events.get(timeout=1.0)
+            wait = 1.0 if end is None else max(0.005, min(1.0, end - time.monotonic()))
+            name, slot, kind, payload = events.get(timeout=wait)
         except queue.Empty:
+            if end is not None and time.monotonic() >= end:
+                return None
             for name, pool in pools.items():
                 if isinstance(pool, ProcessPool):
                     for slot in pool.busy:
@@ -321,11 +343,30 @@ def check_run_dir(out: Path, cfg: SolveConfig) -> None:
                            f"use another --out for {cfg.dataset} with {cfg.solvers}")
 
 
-def start_run_dir(out: Path, cfg: SolveConfig) -> None:
+def start_run_dir(out: Path, cfg: SolveConfig, tasks: list[Task]) -> None:
+    """out/run.json: the dataset, the solvers, the settings and every task the run was given (a
+    resumed run with more tasks adds them), so that `combine`, `score` and `report` know its scope."""
     out.mkdir(parents=True, exist_ok=True)
-    if not (out / "run.json").exists():
-        meta = {"dataset": cfg.dataset, "solvers": cfg.solvers, "config": asdict(cfg)}
-        atomic_write_text(out / "run.json", json.dumps(meta, indent=1))
+    meta_path = out / "run.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
+        "dataset": cfg.dataset, "solvers": cfg.solvers, "config": asdict(cfg), "task_ids": []}
+    known = set(meta.setdefault("task_ids", []))
+    meta["task_ids"] += [t.id for t in tasks if t.id not in known]
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
+
+
+def run_meta(run: Path) -> dict:
+    """A run folder's run.json (a solve's or a combine's)."""
+    path = run / "run.json"
+    if not path.is_file():
+        raise ArcError(f"{run}: not a solve run folder (no run.json)")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ArcError(f"{path}: not valid JSON") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("dataset"), str):
+        raise ArcError(f"{path}: names no dataset")
+    return meta
 
 
 def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = True) -> dict:
@@ -343,14 +384,15 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     pools: dict = {}
     try:
         pools = start_pools(cfg, events)
-        only_unexplained = False
+        only_unexplained, limits = False, {}
         for _ in range(sum(len(p) for p in pools.values())):  # every worker built: a bad model fails here
             name, _, kind, info = next_event(pools, events)
-            if name == "model" and kind == READY:
-                only_unexplained |= any(info.values())
+            if name == "model":
+                only_unexplained |= any(v["only_unexplained"] for v in info.values())
+            limits[name] = hard_limit(cfg, info)
         if cfg.dsl_first is not None:
             only_unexplained = cfg.dsl_first
-        start_run_dir(out, cfg)
+        start_run_dir(out, cfg, tasks)
         results_path = out / RESULTS
         done = read_results(results_path)
         todo = [t for t in tasks if t.id not in done]
@@ -359,13 +401,31 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
             folder = str(out / PREPARED)
             wait_all(pools, events, {n: [(0, ("prepare", hidden, deadline_unix, folder))] for n in pools})
             wait_all(pools, events, {n: [(s, ("load", folder)) for s in range(len(p))] for n, p in pools.items()})
-        return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, deadline_unix, start, progress)
+        return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
+                        progress)
     finally:
         for p in pools.values():
             p.stop()
 
 
-def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, deadline_unix, start, progress) -> dict:
+def hard_limit(cfg: SolveConfig, info: dict[str, dict]) -> float | None:
+    """Seconds after which a worker still on a task is stopped: its solvers' limits added up, with
+    room to spare (they are cooperative: each checks its deadline between steps). None: no limit."""
+    limits = [cfg.task_time_s or v["task_time_s"] for v in info.values()]
+    if not all(limits):
+        return None
+    return 1.5 * sum(limits) + 10.0
+
+
+def stopped_part(solvers: list[str], task: Task, seconds: float) -> Part:
+    """What a task gets from a worker stopped past its hard limit: no candidates, the reason."""
+    why = f"stopped after {seconds:.0f}s, past its time limit"
+    return Part(candidates={n: [[] for _ in task.test] for n in solvers}, seconds={n: round(seconds, 3) for n in solvers},
+                errors={n: why for n in solvers}, timed_out=True)
+
+
+def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
+             progress) -> dict:
     """The loop: hand tasks to idle workers, take their answers, append each finished task."""
     results_path = out / RESULTS
     cpu, model = pools.get("cpu"), pools.get("model")
@@ -373,12 +433,42 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, deadl
     queues = {"cpu": deque(todo if cpu else []), "model": deque(todo if model and not skip else [])}
     owed = {t.id: (cpu is not None) + (model is not None and not skip) for t in todo}  # answers still to come
     parts: dict[str, list[Part]] = {t.id: [] for t in todo}
+    sent: dict[tuple[str, int], float] = {}  # (pool, slot) -> when its job was sent
+    pool_names = {"cpu": [n for n in cfg.solvers if solver_class(n).resource == "cpu"],
+                  "model": [n for n in cfg.solvers if solver_class(n).resource == "model"]}
     solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="solve", unit="task", dynamic_ncols=True)
+    def take(name: str, task: Task, part: Part) -> None:
+        """A pool's answer for a task; once every answer it is owed is in, the task is recorded."""
+        nonlocal solved
+        parts[task.id].append(part)
+        owed[task.id] -= 1
+        if name == "cpu" and skip and part.candidates and not explained(part):
+            queues["model"].append(task)
+            owed[task.id] += 1
+        if owed[task.id]:
+            return
+        task_parts = parts.pop(task.id)
+        if not any(p.candidates for p in task_parts):
+            return  # never started (past the budget): a later run does it
+        rec = finish_task(task, cfg.solvers, task_parts)
+        done[task.id] = rec
+        with open(results_path, "a") as f:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        solved += bool(rec.get("correct")) and all(rec["correct"])
+        if bar is not None:
+            post = {"solved": solved} if task.has_solutions else {}
+            if deadline_unix is not None:
+                post["left"] = f"{max(0, deadline_unix - time.time()):.0f}s"
+            bar.set_postfix(post)
+            bar.update(1)
+
     try:
         while True:
             if deadline_unix is None or time.time() < deadline_unix:
@@ -387,33 +477,22 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, deadl
                         if not queues[name]:
                             break
                         pool.send(slot, ("solve", queues[name].popleft(), cfg.task_time_s, deadline_unix))
+                        sent[name, slot] = time.monotonic()
             if not any(p.busy for p in pools.values()):
                 break  # every task answered, or the budget is spent and nothing is in flight
-            name, slot, _, part = next_event(pools, events)
-            task = pools[name].answered(slot)[1]
-            parts[task.id].append(part)
-            owed[task.id] -= 1
-            if name == "cpu" and skip and part.candidates and not explained(part):
-                queues["model"].append(task)
-                owed[task.id] += 1
-            if owed[task.id]:
-                continue
-            task_parts = parts.pop(task.id)
-            if not any(p.candidates for p in task_parts):
-                continue  # never started (past the budget): a later run does it
-            rec = finish_task(task, cfg.solvers, task_parts)
-            done[task.id] = rec
-            with open(results_path, "a") as f:
-                f.write(json.dumps(rec, separators=(",", ":")) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            solved += bool(rec.get("correct")) and all(rec["correct"])
-            if bar is not None:
-                post = {"solved": solved}
-                if deadline_unix is not None:
-                    post["left"] = f"{max(0, deadline_unix - time.time()):.0f}s"
-                bar.set_postfix(post)
-                bar.update(1)
+            event = next_event(pools, events, timeout=1.0)
+            while event is not None:  # every answer already in
+                name, slot, kind, part = event
+                if kind != READY and slot in pools[name].busy:  # (READY: a restarted worker)
+                    sent.pop((name, slot), None)
+                    take(name, pools[name].answered(slot)[1], part)
+                event = next_event(pools, events, timeout=0)
+            for (name, slot), t0 in list(sent.items()):  # then a worker stuck past its hard limit is replaced
+                pool, limit, held = pools[name], limits.get(name), time.monotonic() - t0
+                if limit and isinstance(pool, ProcessPool) and held > limit:
+                    del sent[name, slot]
+                    task = pool.restart(slot)[1]
+                    take(name, task, stopped_part(pool_names[name], task, held))
     finally:
         if bar is not None:
             bar.close()
@@ -439,17 +518,21 @@ def write_outputs(out: Path, tasks: list[Task], done: dict[str, dict], summary: 
     return summary
 
 
-def combine_runs(runs: list[Path], tasks: list[Task], out: Path) -> dict:
-    """One run made of several finished ones (solvers run apart, shards, machines): for each task
-    the candidates of every run that has it, earlier runs first, go through selection again as if
-    one `solve` had made them all. Writes out/results.jsonl, submission.json and score.json."""
-    records = []
+def combine_runs(runs: list[Path], tasks: list[Task], out: Path, dataset: str | None = None) -> dict:
+    """One run made of several finished ones (solvers run apart, shards, machines, earlier combines):
+    for each task the candidates of every run that has it, earlier runs first, go through selection
+    again as if one `solve` had made them all. The combined run covers every task any of the runs was
+    given (run.json), reached or not, so its submission is complete. Writes out/results.jsonl,
+    run.json, submission.json and score.json."""
+    records, scope = [], set()
     for r in runs:
         if not (r / RESULTS).is_file():
             raise ArcError(f"{r}: not a solve run folder (no {RESULTS})")
         records.append(read_results(r / RESULTS))
+        ids = json.loads((r / "run.json").read_text()).get("task_ids") if (r / "run.json").is_file() else None
+        scope.update(ids if isinstance(ids, list) else records[-1])
     names = [f"run{j}" for j in range(len(runs))]
-    tasks = [t for t in tasks if any(t.id in rec for rec in records)]
+    tasks = [t for t in tasks if t.id in scope]
     out.mkdir(parents=True, exist_ok=True)
     lines, done = [], {}
     for t in tasks:
@@ -459,8 +542,12 @@ def combine_runs(runs: list[Path], tasks: list[Task], out: Path) -> dict:
                 cands = [[Candidate.from_json(c) for c in cs] for cs in rec[t.id]["candidates"]]
                 parts.append(Part(candidates={name: cands}, seconds={name: rec[t.id]["seconds"]["total"]},
                                   timed_out=rec[t.id].get("timed_out", False)))
-        done[t.id] = finish_task(t, names, parts)
-        lines.append(json.dumps(done[t.id], separators=(",", ":")) + "\n")
+        if parts:
+            done[t.id] = finish_task(t, names, parts)
+            lines.append(json.dumps(done[t.id], separators=(",", ":")) + "\n")
     atomic_write_text(out / RESULTS, "".join(lines))
-    atomic_write_text(out / "run.json", json.dumps({"combined": [str(r) for r in runs]}, indent=1))
-    return write_outputs(out, tasks, done, {"runs": len(runs), "tasks": len(tasks)})
+    dataset = dataset or next((run_meta(r)["dataset"] for r in runs if (r / "run.json").is_file()), None)
+    meta = {"dataset": dataset, "solvers": ["combined"], "combined": [str(r) for r in runs],
+            "task_ids": [t.id for t in tasks]}
+    atomic_write_text(out / "run.json", json.dumps(meta, indent=1))
+    return write_outputs(out, tasks, done, {"runs": len(runs), "tasks": len(tasks), "finished": len(done)})

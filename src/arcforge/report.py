@@ -1,4 +1,4 @@
-"""Pictures of tasks and grids: coloured terminal output (HTML/PNG reports come later)."""
+"""Pictures of tasks and grids: coloured terminal text (rich) and an HTML page of a run."""
 
 from __future__ import annotations
 
@@ -14,49 +14,39 @@ PALETTE = [
 ]
 
 
-def grid_lines(grid: Grid, colour: bool = True) -> list[str]:
-    """One string per row; each cell two characters wide, coloured with ANSI escapes."""
-    lines = []
-    for row in grid:
-        if colour:
-            cells = "".join(f"\x1b[48;2;{r};{g};{b}m{v:>2}" for v in row.tolist() for r, g, b in [PALETTE[v]])
-            lines.append(cells + "\x1b[0m")
-        else:
-            lines.append("".join(f"{v:>2}" for v in row.tolist()))
-    return lines
+def grid_text(grid: Grid, colour: bool = True):
+    """A grid as rich Text: each cell two characters wide, on its ARC colour."""
+    from rich.text import Text
 
-
-def side_by_side(blocks: list[tuple[str, list[str], int]], gap: int = 4) -> list[str]:
-    """Join (title, lines, visible width) blocks horizontally."""
-    height = max(len(lines) for _, lines, _ in blocks) + 1
-    out = []
-    for r in range(height):
-        parts = []
-        for title, lines, width in blocks:
-            if r == 0:
-                text, vis = title[:width], len(title[:width])
-            elif r - 1 < len(lines):
-                text, vis = lines[r - 1], width
-            else:
-                text, vis = "", 0
-            parts.append(text + " " * (width - vis))
-        out.append((" " * gap).join(parts).rstrip())
-    return out
+    text = Text()
+    for i, row in enumerate(np.asarray(grid).tolist()):
+        if i:
+            text.append("\n")
+        for v in row:
+            text.append(f"{v:>2}", style="on rgb({},{},{})".format(*PALETTE[v]) if colour else "")
+    return text
 
 
 def task_text(task: Task, colour: bool = True) -> str:
-    out = [f"task {task.id}: {len(task.train)} train, {len(task.test)} test"]
-    for part, examples in (("train", task.train), ("test", task.test)):
-        for i, ex in enumerate(examples):
-            blocks = []
-            for name, g in (("input", ex.input), ("output", ex.output)):
-                if g is None:
-                    continue
-                h, w = g.shape
-                blocks.append((f"{part}[{i}].{name} {h}x{w}", grid_lines(np.asarray(g), colour), max(2 * w, 18)))
-            out.append("")
-            out.extend(side_by_side(blocks))
-    return "\n".join(out)
+    """The task's pairs, input beside output, one row of the table per pair, as terminal text."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=400, force_terminal=colour, no_color=not colour, color_system="truecolor" if colour else None,
+                      highlight=False)
+    with console.capture() as cap:
+        console.print(f"task {task.id}: {len(task.train)} train, {len(task.test)} test")
+        for part, examples in (("train", task.train), ("test", task.test)):
+            for i, ex in enumerate(examples):
+                table = Table(box=None, pad_edge=False, padding=(0, 4, 0, 0), show_edge=False)
+                grids = [(name, g) for name, g in (("input", ex.input), ("output", ex.output)) if g is not None]
+                for name, g in grids:
+                    table.add_column(f"{part}[{i}].{name} {g.shape[0]}x{g.shape[1]}", no_wrap=True,
+                                     header_style="bold" if colour else "")
+                table.add_row(*(grid_text(g, colour) for _, g in grids))
+                console.print()
+                console.print(table)
+    return "\n".join(line.rstrip() for line in cap.get().splitlines())
 
 
 def _hex(rgb) -> str:
@@ -85,8 +75,10 @@ def run_report_html(tasks: list[Task], records: dict[str, dict], title: str, max
     """One page for a solve run: per task its train pairs, test inputs, candidates (with source and
     score; the two attempts first) and the truth when known."""
     parts = [f"<!doctype html><meta charset='utf-8'><title>{title}</title><style>{_CSS}</style><h1>{title}</h1>"]
-    solved = sum(all(r.get("correct") or [False]) for r in records.values())
-    parts.append(f"<p>{len(records)} tasks finished, {solved} fully solved</p>")
+    known = [r for r in records.values() if "correct" in r]
+    solved = sum(all(r["correct"]) for r in known)
+    parts.append(f"<p>{len(records)} tasks finished, " + (f"{solved} fully solved</p>" if known else
+                                                          "no solutions known</p>"))
     for task in tasks:
         rec = records.get(task.id)
         if rec is None:

@@ -64,9 +64,10 @@ def read_submission(path: Path) -> dict[str, list[list[Grid]]]:
             unknown = set(entry) - set(ATTEMPTS)
             if unknown:
                 raise ArcError(f"{path}: task '{tid}' [{i}] has unknown key '{sorted(unknown)[0]}'")
-            if not entry:
-                raise ArcError(f"{path}: task '{tid}' [{i}] has no attempts")
-            per_test.append([parse_grid(entry[k], f"{path}: task '{tid}' [{i}].{k}") for k in ATTEMPTS if k in entry])
+            missing = [k for k in ATTEMPTS if k not in entry]
+            if missing:  # Kaggle's format: both attempts for every test input
+                raise ArcError(f"{path}: task '{tid}' [{i}] has no {missing[0]}")
+            per_test.append([parse_grid(entry[k], f"{path}: task '{tid}' [{i}].{k}") for k in ATTEMPTS])
         out[tid] = per_test
     return out
 

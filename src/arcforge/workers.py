@@ -67,15 +67,34 @@ class ProcessPool:
 
     def __init__(self, name: str, n: int, init: Callable, handle: Callable, arg: Any, events,
                  envs: list[dict[str, str]] | None = None, start_method: str = "spawn"):
-        ctx = mp.get_context(start_method)
+        self.ctx = mp.get_context(start_method)
         self.name, self.events = name, events
-        self.inboxes = [ctx.Queue() for _ in range(n)]
-        self.procs = [ctx.Process(target=_worker_main, daemon=True,
-                                  args=(name, i, init, handle, arg, (envs or [{}] * n)[i], self.inboxes[i], events))
-                      for i in range(n)]
-        for p in self.procs:
-            p.start()
+        self.spec = (init, handle, arg, envs or [{}] * n)
+        self.inboxes, self.procs = [None] * n, [None] * n
+        for i in range(n):
+            self._start(i)
         self.busy: dict[int, Any] = {}  # slot -> the job it holds
+
+    def _start(self, slot: int) -> None:
+        init, handle, arg, envs = self.spec
+        self.inboxes[slot] = self.ctx.Queue()
+        self.procs[slot] = self.ctx.Process(target=_worker_main, daemon=True, args=(
+            self.name, slot, init, handle, arg, envs[slot], self.inboxes[slot], self.events))
+        self.procs[slot].start()
+
+    def restart(self, slot: int) -> Any:
+        """Terminate the worker in `slot` (stuck past its job's deadline) and start a fresh one in its
+        place; returns the job it held. The new worker announces itself with READY like the first."""
+        p = self.procs[slot]
+        p.terminate()
+        p.join(2.0)
+        if p.is_alive():
+            p.kill()
+            p.join()
+        self.inboxes[slot].cancel_join_thread()
+        self.inboxes[slot].close()
+        self._start(slot)
+        return self.busy.pop(slot, None)
 
     def __len__(self) -> int:
         return len(self.procs)

@@ -87,6 +87,19 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def check_device(device: str | torch.device | None) -> torch.device:
+    """The device to use (None: cuda when there is one), refused in one line if this machine lacks it."""
+    device = torch.device(device) if device is not None else default_device()
+    if device.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            built = "" if torch.backends.cuda.is_built() else f" (torch {torch.__version__} is built without CUDA)"
+            raise ArcError(f"device {device}: no CUDA GPU here{built}")
+        if device.index is not None and device.index >= n:
+            raise ArcError(f"device {device}: only {n} GPU(s) here (cuda:0 to cuda:{n - 1})")
+    return device
+
+
 def create_model(preset: str = "tiny", seed: int = 0, **overrides) -> nn.Module:
     """A fresh, randomly initialised Qwen2 model with the compact vocabulary."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -245,7 +258,7 @@ def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSetting
     model's position scheme; None keeps its own ("linear" for a fresh preset)."""
     if positions is not None:
         check_positions(positions)  # before any loading
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device)
     # a fresh preset is built by transformers; unsloth needs a folder or hub id to load from
     backend = backend or ("transformers" if spec in PRESETS else default_backend())
     if backend not in ("transformers", "unsloth"):

@@ -41,9 +41,9 @@ class LLMSolver(Solver):
     resource = "model"
 
     def __init__(self, opts: LLMOptions):
-        from arcforge.llm.model import default_device, load_model
+        from arcforge.llm.model import check_device, load_model
 
-        self.device = device = torch.device(opts.device) if opts.device else default_device()
+        self.device = device = check_device(opts.device)
         self.opts = opts = resolve_options(opts, device.type)
         if opts.ttt not in ("off", "per-task", "joint"):
             raise ArcError(f"unknown --ttt '{opts.ttt}': use off, per-task or joint")

@@ -555,8 +555,9 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     checkpoint's scheme and refuses a cfg.positions that differs."""
     from tqdm import tqdm
 
-    from arcforge.llm.model import PRESETS, LoraSettings, load_model, save_model
+    from arcforge.llm.model import PRESETS, LoraSettings, check_device, load_model, save_model
 
+    check_device(cfg.device)  # before anything is written
     out = Path(cfg.out)
     if not 0.0 <= cfg.generated <= 1.0:
         raise ArcError(f"generated must be a fraction from 0 to 1, got {cfg.generated}")
@@ -611,7 +612,7 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     # first ones pay for warm-up), measured while the lr is still warming up, so the cosine schedule
     # is whole from the step that first depends on the total
     choose_steps = bool(cfg.time_budget) and not resume
-    probe_from, probe_to = start + 2, start + max(4, min(20, cfg.warmup_steps))
+    probe_from, probe_to = start + 2, start + max(4, min(10, cfg.warmup_steps))
     marks: dict[int, float] = {}
 
     def budget_steps(done: int) -> bool:

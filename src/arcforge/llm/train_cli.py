@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 
-from arcforge.errors import ArcError, parse_duration
+from arcforge.argtypes import device, duration, number
+from arcforge.errors import ArcError
 
 # flags that map one-to-one onto TrainConfig fields (None: not given, keep the lower layers' value)
 _FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accum", "max_len", "warmup_steps",
@@ -30,7 +31,7 @@ def cmd_train(args) -> int:
         if getattr(args, flag):
             overrides[flag] = True
     if args.time_budget:
-        overrides["time_budget"] = parse_duration(args.time_budget)
+        overrides["time_budget"] = args.time_budget
     if args.quiet:
         overrides["progress"] = False
     for item in args.set or []:
@@ -76,7 +77,7 @@ def register(subparsers) -> None:
     e.add_argument("src", help="a full model folder (e.g. RUN/model)")
     e.add_argument("dst", help="the folder to write")
     e.add_argument("--dtype", default="bfloat16", help="bfloat16 (default), float16 or float32")
-    e.add_argument("--shard-mb", type=int, default=15, help="largest safetensors file in MB (default 15)")
+    e.add_argument("--shard-mb", type=number(int, 1), default=15, help="largest safetensors file in MB (default 15)")
     e.set_defaults(fn=cmd_export)
 
     c = subparsers.add_parser("export-checkpoint",
@@ -86,15 +87,15 @@ def register(subparsers) -> None:
     c.add_argument("--full", action="store_true",
                    help="weights in their saved dtype and the optimiser state: resumes exactly (default: bf16 "
                         "weights only; the resumed run starts fresh Adam moments with a short lr re-warm)")
-    c.add_argument("--shard-mb", type=int, default=15, help="largest file in MB (default 15)")
+    c.add_argument("--shard-mb", type=number(int, 1), default=15, help="largest file in MB (default 15)")
     c.set_defaults(fn=cmd_export_checkpoint)
 
     s = subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks")
     s.add_argument("--model", help="preset (tiny, small, qwen2.5-0.5b-shape), model folder or Hugging Face id")
     s.add_argument("--data", help="comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)")
-    s.add_argument("--out", help="run folder: checkpoint/, model/, log.jsonl")
-    s.add_argument("--steps", type=int, help="optimiser steps")
-    s.add_argument("--time-budget", metavar="DURATION",
+    s.add_argument("--out", required=True, help="run folder: checkpoint/, model/, log.jsonl")
+    s.add_argument("--steps", type=number(int, 1), help="optimiser steps")
+    s.add_argument("--time-budget", metavar="DURATION", type=duration,
                    help="train for this long (e.g. 15m): the step count comes from the rate of the first steps")
     s.add_argument("--preset", help="training preset: tiny, small, qwen2.5-0.5b")
     s.add_argument("--config", help="TOML file of TrainConfig settings (top level or a [train] table)")
@@ -102,25 +103,25 @@ def register(subparsers) -> None:
     s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     s.add_argument("--resume-from", metavar="DIR",
                    help="start OUT from a checkpoint written by export-checkpoint (its settings are the defaults)")
-    s.add_argument("--resume-warmup", type=int,
+    s.add_argument("--resume-warmup", type=number(int, 0),
                    help="lr re-warm steps after --resume-from a light export (default 50)")
     s.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
-    s.add_argument("--lora-r", type=int, help="LoRA rank (default 64)")
+    s.add_argument("--lora-r", type=number(int, 1), help="LoRA rank (default 64)")
     s.add_argument("--backend", choices=("transformers", "unsloth"),
                    help="default: unsloth when installed and a CUDA GPU is present")
     s.add_argument("--allow-eval", action="store_true", help="allow training on arc1/eval or arc2/eval")
-    s.add_argument("--lr", type=float)
-    s.add_argument("--batch-tokens", type=int, help="tokens per packed micro-batch")
-    s.add_argument("--grad-accum", type=int, help="micro-batches per optimiser step")
-    s.add_argument("--max-len", type=int, help="longest sample in tokens")
-    s.add_argument("--warmup-steps", type=int)
-    s.add_argument("--val-tasks", type=int, help="tasks held out for the validation loss")
-    s.add_argument("--generated", type=float, metavar="FRACTION",
+    s.add_argument("--lr", type=number(float, 0, above=True))
+    s.add_argument("--batch-tokens", type=number(int, 16), help="tokens per packed micro-batch")
+    s.add_argument("--grad-accum", type=number(int, 1), help="micro-batches per optimiser step")
+    s.add_argument("--max-len", type=number(int, 16), help="longest sample in tokens")
+    s.add_argument("--warmup-steps", type=number(int, 0))
+    s.add_argument("--val-tasks", type=number(int, 0), help="tasks held out for the validation loss")
+    s.add_argument("--generated", type=number(float, 0, 1), metavar="FRACTION",
                    help="fraction of samples from fresh tasks made by the task generators (default 0)")
-    s.add_argument("--eval-every", type=int)
-    s.add_argument("--save-every", type=int)
-    s.add_argument("--seed", type=int)
-    s.add_argument("--stop-at", type=int, help="end this run after this step, checkpointed (--resume goes on)")
-    s.add_argument("--device", help="cuda, cuda:1, cpu (default: cuda when available)")
+    s.add_argument("--eval-every", type=number(int, 1))
+    s.add_argument("--save-every", type=number(int, 1))
+    s.add_argument("--seed", type=number(int, 0))
+    s.add_argument("--stop-at", type=number(int, 1), help="end this run after this step, checkpointed (--resume goes on)")
+    s.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when available)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_train)

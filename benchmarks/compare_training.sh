@@ -2,8 +2,8 @@
 # Compare training variants at equal steps on one GPU: every variant runs the default recipe
 # (configs/default-model.toml, --generated 0.5) for STEPS steps from the same seed, all at once (a
 # small model leaves most of the GPU idle), and the final train and validation losses are printed.
-#   tools/gpu_compare.sh STEPS "VARIANT ARGS" ["VARIANT ARGS" ...]
-#   tools/gpu_compare.sh 1000 "--model arc-12m" "--model arc-12m --set positions=rows"
+#   benchmarks/compare_training.sh STEPS "VARIANT ARGS" ["VARIANT ARGS" ...]
+#   benchmarks/compare_training.sh 1000 "--model arc-12m" "--model arc-12m --set positions=rows"
 set -euo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src:$PWD/.whl/pysite
 steps=$1; shift
