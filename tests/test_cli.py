@@ -19,7 +19,8 @@ from conftest import ROOT
     (["--task-time=-5s"], "--task-time: bad duration"),
     (["--views", "0"], "--views: must be at least 1, got 0"),
     (["--threshold", "2"], "--threshold: must be from 0 to 1, got 2"),
-    (["--threshold", "nan"], "--threshold: must be from 0 to 1, got nan"),
+    (["--threshold", "nan"], "--threshold: must be a finite number, got nan"),
+    (["--ttt-lr", "inf"], "--ttt-lr: must be a finite number, got inf"),
     (["--workers", "0"], "--workers: must be at least 1, got 0"),
     (["--gpus", "-1"], "--gpus: must be at least 0, got -1"),
     (["--ttt-steps", "x"], "--ttt-steps: expected an integer, got 'x'"),
@@ -86,3 +87,15 @@ def test_quiet_run_without_solutions_says_so(cli, tmp_path):
     assert "no solutions known" in r.stdout and str(tmp_path / "run" / "submission.json") in r.stdout
     r = cli("report", tmp_path / "run")
     assert r.returncode == 0 and "no solutions known" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_an_unknown_hub_id_fails_at_once(cli, tmp_path):
+    """Offline (as CI is), a hub id that is not cached is refused without the hub client's retries."""
+    import time
+
+    t0 = time.monotonic()
+    r = cli("solve", "arc1/train", "--tasks", "6150a2bd", "--solver", "llm", "--model", "nobody/no-such-model",
+            "--device", "cpu", "--out", tmp_path / "run", "--quiet")
+    assert r.returncode == 2 and "cannot load model 'nobody/no-such-model'" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert time.monotonic() - t0 < 25  # imports and one connection attempt, not ~30 s of retries on top

@@ -4,6 +4,7 @@ a message argparse prints on one line (cli.Parser) before anything starts."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 from arcforge.errors import ArcError, parse_duration
@@ -16,7 +17,9 @@ def number(kind: type, low: float | None = None, high: float | None = None, abov
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got '{text}'") from None
-        if value != value or (low is not None and (value < low or (above and value == low))) or (
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if (low is not None and (value < low or (above and value == low))) or (
                 high is not None and value > high):
             rng = (f"above {low}" if above else f"at least {low}") if high is None else f"from {low} to {high}"
             raise argparse.ArgumentTypeError(f"must be {rng}, got {text}")

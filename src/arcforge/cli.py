@@ -40,6 +40,7 @@ def cmd_solve(args) -> int:
     from arcforge.datasets import load_tasks
     from arcforge.llm.config import LLMOptions
     from arcforge.pipeline import SolveConfig, run_solve
+    from arcforge.tasknet.config import TaskNetOptions
 
     tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
     shard = None
@@ -62,6 +63,9 @@ def cmd_solve(args) -> int:
         dsl_first=args.dsl_first,
         shard=shard,
         llm=llm,
+        tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
+                               batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
+                               data=[d for d in args.tasknet_data.split(",") if d]),
     )
     summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
     print(json.dumps(summary))
@@ -194,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dataset", help="arc1/train, arc1/eval, arc2/train, arc2/eval, arc2/train-clean, or a path")
     s.add_argument("--out", required=True, help="run folder (resumes if it exists)")
     s.add_argument("--solver", default="dsl,llm",
-                   help="comma-separated solvers: dsl, llm, transforms (default: dsl,llm)")
+                   help="comma-separated solvers: dsl, llm, transforms, tasknet (default: dsl,llm)")
     s.add_argument("--shard", metavar="I/K", help="only every K-th task starting at I (0-based), e.g. 0/4")
     s.add_argument("--tasks", help="only these task ids, comma-separated")
     s.add_argument("--limit", type=number(int, 1), help="only the first N tasks")
@@ -223,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DFS probability threshold (default: 0.1 GPU, 0.2 CPU)")
     g.add_argument("--max-prompt-tokens", type=number(int, 1),
                    help="leave tasks with longer prompts to the other solvers (default: 8192 GPU, 2048 CPU)")
+    t = s.add_argument_group("tasknet solver (--solver ...,tasknet; work in progress: see README)")
+    t.add_argument("--tasknet-preset", choices=["tiny", "small", "base"], default="small", help="model size")
+    t.add_argument("--tasknet-views", type=number(int, 1, 64), default=8, help="views per task, each its own embedding")
+    t.add_argument("--tasknet-data", default="arc1/train,arc2/train-clean",
+                   help="training sets beside the run's demonstrations; gen:ID:N adds N generated tasks of ID's family")
+    t.add_argument("--tasknet-steps", type=number(int, 1), help="train this many steps (default: by time)")
+    t.add_argument("--tasknet-batch-tokens", type=number(int, 64), default=8192, help="tokens per training step")
+    t.add_argument("--tasknet-train-time", type=duration, default=600.0,
+                   help="training time when the run has no --budget (default 10m; with one: 80%% of it)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
     s.set_defaults(fn=cmd_solve)

@@ -29,6 +29,7 @@ from arcforge.select import select, top_attempts
 from arcforge.solver import Candidate, Solver
 from arcforge.submission import atomic_write_text, build_submission, is_correct, score_attempts, write_submission
 from arcforge.task import Task
+from arcforge.tasknet.config import TaskNetOptions
 from arcforge.workers import FAILED, READY, InlinePool, ProcessPool
 
 RESULTS = "results.jsonl"
@@ -52,9 +53,10 @@ class SolveConfig:
     dsl_first: bool | None = None
     shard: tuple[int, int] | None = None  # (i, k): only tasks i, i+k, i+2k, ... of the dataset
     llm: LLMOptions = field(default_factory=LLMOptions)
+    tasknet: TaskNetOptions = field(default_factory=TaskNetOptions)
 
 
-SOLVERS = ("dsl", "transforms", "llm")
+SOLVERS = ("dsl", "transforms", "llm", "tasknet")
 
 
 def solver_class(name: str) -> type[Solver]:
@@ -70,6 +72,10 @@ def solver_class(name: str) -> type[Solver]:
         from arcforge.llm.solver import LLMSolver
 
         return LLMSolver
+    if name == "tasknet":
+        from arcforge.tasknet.solver import TaskNetSolver
+
+        return TaskNetSolver
     raise ArcError(f"unknown solver '{name}' (known: {', '.join(SOLVERS)})")
 
 
@@ -79,6 +85,9 @@ def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
     cls = solver_class(name)
     if name == "dsl":
         return cls(time_limit=cfg.task_time_s) if cfg.task_time_s else cls()
+    if name == "tasknet":
+        device = None if cfg.llm.device in (None, "cuda") else cfg.llm.device  # a worker sees one GPU as "cuda"
+        return cls(replace(cfg.tasknet, task_time_s=cfg.task_time_s, device=device))
     if name == "llm":
         return cls(replace(cfg.llm, task_time_s=cfg.task_time_s) if cfg.task_time_s else cfg.llm)
     return cls()
@@ -335,9 +344,8 @@ def wait_all(pools: dict, events, jobs: dict[str, list[tuple[int, tuple]]]) -> N
 
 def check_run_dir(out: Path, cfg: SolveConfig) -> None:
     """A run folder belongs to one dataset and solver set; resuming with others would mix results."""
-    meta_path = out / "run.json"
-    if meta_path.exists():
-        old = json.loads(meta_path.read_text())
+    if (out / "run.json").exists():
+        old = run_meta(out)
         if old.get("dataset") != cfg.dataset or old.get("solvers") != cfg.solvers:
             raise ArcError(f"{out}: holds a run of {old.get('dataset')} with solvers {old.get('solvers')}; "
                            f"use another --out for {cfg.dataset} with {cfg.solvers}")
@@ -529,7 +537,7 @@ def combine_runs(runs: list[Path], tasks: list[Task], out: Path, dataset: str | 
         if not (r / RESULTS).is_file():
             raise ArcError(f"{r}: not a solve run folder (no {RESULTS})")
         records.append(read_results(r / RESULTS))
-        ids = json.loads((r / "run.json").read_text()).get("task_ids") if (r / "run.json").is_file() else None
+        ids = run_meta(r).get("task_ids") if (r / "run.json").is_file() else None
         scope.update(ids if isinstance(ids, list) else records[-1])
     names = [f"run{j}" for j in range(len(runs))]
     tasks = [t for t in tasks if t.id in scope]

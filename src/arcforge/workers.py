@@ -7,8 +7,8 @@ each worker holds; answers from every pool arrive on one queue. Unlike concurren
 a pool terminates its processes instead of waiting for queued work, and a worker whose scheduler
 died exits by itself.
 
-`InlinePool` has the same interface and runs everything in the calling process (one worker, no
-start-up cost): what tests and single-core runs use.
+`InlinePool` has the same interface and runs its one worker on a thread of the calling process (no
+start-up cost): the CPU pool of a one-worker run, and a model worker on a CPU.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -136,29 +137,44 @@ class ProcessPool:
 
 
 class InlinePool:
-    """One worker in this process: `send` runs the job at once and posts its answer on `events`."""
+    """One worker in this process, on a thread of its own: no start-up cost, and the scheduler stays
+    free to hand the other pools work while it runs (torch and numpy release the GIL in their kernels).
+    Its state is built in the calling thread, so a failure there surfaces at once."""
 
     def __init__(self, name: str, init: Callable, handle: Callable, arg: Any, events):
         self.name, self.events, self.handle = name, events, handle
         self.busy: dict[int, Any] = {}
         self.state = init(arg, 0)
+        self.jobs: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name=f"arcforge-{name}", daemon=True)
+        self.thread.start()
         events.put((name, 0, READY, state_info(self.state)))
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                self.events.put((self.name, 0, DONE, self.handle(self.state, job)))
+            except BaseException as e:  # noqa: BLE001 -- reported to the scheduler, which names it
+                self.events.put((self.name, 0, FAILED, _describe(e)))
+                return
 
     def __len__(self) -> int:
         return 1
 
     def idle(self) -> list[int]:
-        return [] if self.busy else [0]
+        return [] if self.busy or not self.thread.is_alive() else [0]
 
     def send(self, slot: int, job: Any) -> None:
         self.busy[slot] = job
-        self.events.put((self.name, slot, DONE, self.handle(self.state, job)))
+        self.jobs.put(job)
 
     def answered(self, slot: int) -> Any:
         return self.busy.pop(slot, None)
 
     def alive(self) -> bool:
-        return True
+        return self.thread.is_alive()
 
     def stop(self, grace: float = 1.0) -> None:
-        pass
+        """Ask the thread to finish; one busy with a job is left to end with the process (a daemon)."""
+        self.jobs.put(None)
+        self.thread.join(grace if not self.busy else 0.0)

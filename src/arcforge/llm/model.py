@@ -21,6 +21,7 @@ import functools
 import importlib.util
 import inspect
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,6 +192,21 @@ def _load_gguf(path: Path, dtype: torch.dtype, device: torch.device, shrink: boo
     return model.to(device), ids
 
 
+def hub_unreachable(timeout: float = 3.0) -> str | None:
+    """None when the model hub's host answers on its port; else why not (one try, `timeout` at most)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return None
+    except OSError as e:
+        return e.strerror or type(e).__name__
+
+
 def _load_base(spec: str, backend: str, dtype: torch.dtype, device: torch.device, shrink: bool,
                full_finetuning: bool):
     """The base model of a folder, GGUF file or hub id, shrunk to compact ids unless it already is."""
@@ -201,10 +217,17 @@ def _load_base(spec: str, backend: str, dtype: torch.dtype, device: torch.device
             raise ArcError(f"model '{spec}': load GGUF files with --backend transformers")
         return _load_gguf(Path(spec), dtype, device, shrink)
     try:
-        config = AutoConfig.from_pretrained(spec)
-    except (OSError, ValueError) as e:
-        raise ArcError(f"cannot load model '{spec}': not a preset ({', '.join(PRESETS)}), a model folder, or a "
-                       f"reachable hub id ({str(e).splitlines()[0]})") from None
+        config = AutoConfig.from_pretrained(spec, local_files_only=True)  # a folder, or a hub id in the cache
+    except (OSError, ValueError):
+        why = None if os.environ.get("HF_HUB_OFFLINE") else hub_unreachable()
+        if why:  # say so at once rather than after the hub client's retries (about 30 s)
+            raise ArcError(f"cannot load model '{spec}': not a preset ({', '.join(PRESETS)}), a model folder or a "
+                           f"cached hub id, and the model hub cannot be reached ({why})") from None
+        try:
+            config = AutoConfig.from_pretrained(spec)
+        except (OSError, ValueError) as e:
+            raise ArcError(f"cannot load model '{spec}': not a preset ({', '.join(PRESETS)}), a model folder, or a "
+                           f"reachable hub id ({str(e).splitlines()[0]})") from None
     compact = config.vocab_size == VOCAB_SIZE
     if backend == "unsloth":
         from unsloth import FastLanguageModel

@@ -1,0 +1,20 @@
+"""Settings of the tasknet solver (no torch import here, so the command line stays fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TaskNetOptions:
+    preset: str = "small"  # model size: tiny, small, base (tasknet/model.py)
+    views: int = 8  # fixed views per task (D8 symmetries with colour permutations)
+    # training sets; "gen:ID:N" adds N fresh tasks of the generator family of task ID (arcforge.generators)
+    data: list[str] = field(default_factory=lambda: ["arc1/train", "arc2/train-clean"])
+    train_time_s: float = 600.0  # training time when the run has no --budget
+    train_share: float = 0.8  # of the run's budget left at preparation, for training
+    steps: int | None = None  # a fixed number of steps instead of a time (tests, ablations)
+    lr: float = 1e-3
+    batch_tokens: int = 8192
+    device: str | None = None
+    task_time_s: float | None = None

@@ -1,0 +1,151 @@
+"""Training the task-embedding transformer on every pair of a set of tasks, within a time budget.
+
+    fit(tasks, run_ids, cfg, folder, deadline)   # trains, checkpoints in folder/, resumes from it
+
+Each step draws packed rows of random (task, view, pair) sequences; the loss is the cross-entropy
+of the output tokens, averaged over them. Steps come from the time budget (the schedule is set from
+the rate of the first steps). bf16 autocast on GPUs that have it, fp16 with loss scaling on those
+that don't, fp32 on a CPU. Under torch.distributed (torchrun, or `solve` on several GPUs) each rank
+draws its own rows and DDP averages the gradients.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from arcforge.errors import ArcError
+from arcforge.llm.text import IGNORE
+from arcforge.task import Task
+from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
+from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, lr_at, packed_mask
+
+
+@dataclass
+class FitConfig:
+    preset: str = "small"
+    views: int = 8  # fixed views per task, each with its own embedding
+    lr: float = 1e-3
+    warmup: int = 50
+    batch_tokens: int = 8192  # per rank and step
+    steps: int | None = None  # None: as many as the time budget allows
+    seed: int = 0
+    save_every_s: float = 120.0  # checkpoint at least this often (seconds)
+    device: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU has it, fp16 (with loss scaling) where it doesn't, none on a CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def loss_of(model, batch: dict) -> torch.Tensor:
+    logits = model(batch["ids"], batch["pos"], batch["emb"], packed_mask(batch["seq"]))
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=IGNORE)
+
+
+def train_step(model, opt, scaler, batch: dict, dtype: torch.dtype | None) -> torch.Tensor:
+    """One optimiser step on one packed batch (under DDP the gradients are averaged over ranks)."""
+    device_type = batch["ids"].device.type
+    with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        loss = loss_of(model, batch)
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    scaler.step(opt)
+    scaler.update()
+    return loss.detach()
+
+
+def save(folder: Path, model, opt, step: int, steps: int, cfg: FitConfig, tasks: list[str]) -> None:
+    """folder/checkpoint.pt, written whole or not at all, and folder/meta.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = model.module if hasattr(model, "module") else model
+    tmp = folder / "checkpoint.pt.tmp"
+    torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "step": step, "steps": steps,
+                "net": raw.cfg.to_dict(), "fit": cfg.to_dict(), "tasks": tasks}, tmp)
+    os.replace(tmp, folder / "checkpoint.pt")
+
+
+def load(folder: Path, device) -> tuple[TaskNet, dict]:
+    """The trained model and its checkpoint (tasks: the task ids in embedding order)."""
+    ck = torch.load(folder / "checkpoint.pt", map_location=device, weights_only=False)
+    model = TaskNet(TaskNetConfig(**ck["net"])).to(device)
+    model.load_state_dict(ck["model"])
+    return model.eval(), ck
+
+
+def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, deadline: float | None,
+        log=None) -> TaskNet:
+    """Train on every pair of `tasks` (the run's own, `run_ids`, with their demonstrations only)
+    until `cfg.steps` or `deadline` (time.monotonic()). A checkpoint in `folder` is resumed: a
+    killed run loses at most `save_every_s` of training. Returns the model (rank 0's, unwrapped)."""
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank = torch.distributed.get_rank() if distributed else 0
+    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    seqs = training_pairs(tasks, run_ids, cfg.views)
+    if not seqs:
+        raise ArcError("tasknet: no pairs to train on")
+    if cfg.steps is None and deadline is None:
+        raise ArcError("tasknet: training needs a number of steps or a deadline")
+    ids = [t.id for t in tasks]
+    net = TaskNetConfig(n_embeddings=len(tasks) * cfg.views, **PRESETS[cfg.preset])
+    model = TaskNet(net).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    start, steps = 0, cfg.steps
+    if (folder / "checkpoint.pt").is_file():
+        ck = torch.load(folder / "checkpoint.pt", map_location=device, weights_only=False)
+        if ck["tasks"] == ids and ck["fit"] == cfg.to_dict():
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
+            start, steps = ck["step"], ck["steps"]
+    dtype = autocast_dtype(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    rng = np.random.default_rng([cfg.seed, rank, start])
+    t0 = last_save = time.monotonic()
+    probe = None  # (step, time) where the rate is measured from
+    step = start
+    while steps is None or step < steps:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        lr = lr_at(step, steps or 10**9, cfg.lr, cfg.warmup)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = packed_batch(draw_batch(seqs, rng, cfg.batch_tokens), device)
+        loss = train_step(train_model, opt, scaler, batch, dtype)
+        step += 1
+        now = time.monotonic()
+        if steps is None and deadline is not None:  # set the schedule from the rate of steps 3..10
+            if step == start + 3:
+                probe = (step, now)
+            elif probe and step == start + 10:
+                per_step = (now - probe[1]) / (step - probe[0])
+                steps = step + max(0, int(0.95 * (deadline - now) / per_step))
+                if distributed:  # every rank takes rank 0's count
+                    t = torch.tensor([steps], device=device)
+                    torch.distributed.broadcast(t, 0)
+                    steps = int(t.item())
+        if log is not None and (step % 50 == 0 or step == steps):
+            log({"step": step, "steps": steps, "loss": round(loss.item(), 5), "lr": lr,
+                 "tokens": int(batch["ids"].numel()), "seconds": round(now - t0, 1)})
+        if rank == 0 and now - last_save > cfg.save_every_s:
+            save(folder, model, opt, step, steps or step, cfg, ids)
+            last_save = now
+    if rank == 0:
+        save(folder, model, opt, step, steps or step, cfg, ids)
+        (folder / "done.json").write_text(json.dumps({"step": step, "steps": steps}) + "\n")
+    return model.eval()

@@ -1,0 +1,169 @@
+"""The task-embedding transformer (tasknet): sequences and their 3-D positions, training that never
+sees a run task's test output, decoding under views, and a killed training that resumes."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from arcforge.datasets import load_tasks
+from arcforge.llm.text import EOS, IGNORE, IN, NL, OUT, encode_grid
+from arcforge.tasknet.data import next_position, pair_sequence, prompt, task_views, training_pairs
+from arcforge.tasknet.decode import greedy
+from arcforge.tasknet.solver import TaskNetOptions, TaskNetSolver, leak_free
+from arcforge.tasknet.train import FitConfig, fit, load
+
+
+def test_a_pair_is_one_sequence_with_row_column_and_part_positions():
+    inp, out = np.array([[1, 2], [3, 4]], np.int8), np.array([[5, 6, 7]], np.int8)
+    s = pair_sequence(inp, out, emb=7)
+    ids = s.ids.tolist()
+    assert ids[:2] == [13, IN] and ids[2:8] == encode_grid(inp) and ids[8] == OUT and ids[9:] == [5, 6, 7, NL, EOS]
+    assert s.pos[2].tolist() == [1, 1, 0] and s.pos[4].tolist() == [1, 3, 0] and s.pos[5].tolist() == [2, 1, 0]
+    assert s.pos[9].tolist() == [1, 1, 1] and s.pos[12].tolist() == [1, 4, 1] and s.pos[13].tolist() == [2, 1, 1]
+    # the loss is on the output only: OUT predicts the first cell, the last NL predicts EOS
+    assert [i for i, lab in enumerate(s.labels) if lab != IGNORE] == list(range(8, 13))
+    assert s.labels[8] == 5 and s.labels[12] == EOS
+    # decoding walks the same positions as training
+    here, seen = prompt(inp)[1][-1], []
+    for tok in [OUT, 5, 6, 7, NL]:
+        here = next_position(here, tok)
+        seen.append(here.tolist())
+    assert seen == s.pos[9:].tolist()
+
+
+def test_training_pairs_hold_no_test_output_of_the_run():
+    run = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    other = load_tasks("arc1/train", tasks=["6150a2bd"])[0]
+    seqs = training_pairs([other, run], {run.id}, n_views=2)
+    outs = {s.ids.tobytes() for s in seqs}
+    assert len(seqs) == 2 * (len(other.train) + len(other.test)) + 2 * len(run.train)
+    views = task_views(run, 2)
+    for v in views:  # the run task's test pair, in any view, is nowhere in the data
+        assert pair_sequence(v.apply_grid(run.test[0].input), v.apply_grid(run.test[0].output),
+                             2 * 1 + views.index(v)).ids.tobytes() not in outs
+    # a training set task that holds a run task (same id, same content, or its test input) is dropped
+    assert leak_free([other, run], [run.without_test_outputs()]) == [other]
+
+
+def test_trained_model_writes_its_pairs_under_every_view_and_training_resumes(tmp_path):
+    """A tiny model trained on one task's demonstrations writes each of them back exactly under all
+    its views (greedy decoding with the cache, positions as in training); training killed part-way
+    goes on from its last checkpoint instead of starting over."""
+    torch.manual_seed(0)
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0].without_test_outputs()
+    cfg = FitConfig(preset="tiny", views=4, lr=3e-3, warmup=20, batch_tokens=512, steps=200, device="cpu",
+                    save_every_s=0.0)
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_150(rec):
+        if rec["step"] == 150:
+            raise Killed
+
+    with pytest.raises(Killed):
+        fit([task], {task.id}, cfg, tmp_path, None, log=kill_at_150)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 149
+    assert not (tmp_path / "done.json").exists()
+    steps_seen = []
+    fit([task], {task.id}, cfg, tmp_path, None, log=lambda r: steps_seen.append(r["step"]))
+    assert steps_seen == [150, 200]  # resumed at 149, not from 0
+    model, ck = load(tmp_path, "cpu")
+    assert ck["step"] == 200 and json.loads((tmp_path / "done.json").read_text())["step"] == 200
+    views = task_views(task, 4)
+    for ex in task.train:
+        written = greedy(model, [v.apply_grid(ex.input) for v in views], list(range(4)))
+        for v, (tokens, _) in zip(views, written):
+            assert tokens == [*encode_grid(v.apply_grid(ex.output)), EOS]
+
+
+def test_solver_reads_no_test_output_and_answers_every_test_input(tmp_path):
+    tasks = load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd"])
+    opts = TaskNetOptions(preset="tiny", views=2, data=[], steps=30, batch_tokens=512, device="cpu")
+    got = []
+    for k, given in enumerate((tasks, [t.without_test_outputs() for t in tasks])):
+        torch.manual_seed(0)
+        s = TaskNetSolver(opts)
+        s.prepare(given, None, tmp_path / str(k) / "tasknet")
+        s.load(tmp_path / str(k) / "tasknet")
+        got.append([[(c.grid.tobytes(), c.grid.shape, round(c.score, 6)) for c in cs]
+                    for t in tasks for cs in s.solve(t.without_test_outputs(), time.monotonic() + 60)])
+    assert got[0] == got[1] and len(got[0]) == sum(len(t.test) for t in tasks)  # a list per test input
+
+
+def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
+    """Through the scheduler: preparation trains once and saves into RUN/prepared/tasknet; every task
+    gets its candidates; the run resumed finds the model and does not train again."""
+    run = tmp_path / "run"
+    args = ["solve", "arc1/train", "--tasks", "0d3d703e,6150a2bd", "--solver", "transforms,tasknet",
+            "--tasknet-preset", "tiny", "--tasknet-views", "2", "--tasknet-steps", "20", "--tasknet-data", "",
+            "--tasknet-batch-tokens", "512",
+            "--device", "cpu", "--workers", "1", "--quiet", "--out", run]
+    r = cli(*args, "--limit", "1")
+    assert r.returncode == 0, r.stderr
+    ck = run / "prepared" / "tasknet" / "checkpoint.pt"
+    assert ck.is_file() and (run / "prepared" / "tasknet" / "done.json").is_file()
+    stamp = ck.stat().st_mtime_ns
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    assert ck.stat().st_mtime_ns == stamp
+    recs = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    assert [x["task_id"] for x in recs] == ["0d3d703e", "6150a2bd"]
+    assert all("errors" not in x and "tasknet" in x["seconds"] for x in recs)
+
+
+def _ddp_rank(rank: int, port: int, batches, state, out) -> None:
+    """One rank of a two-process gloo group: one step of DDP on its own batch."""
+    import os
+
+    from arcforge.tasknet.model import TaskNet, TaskNetConfig
+    from arcforge.tasknet.train import train_step
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
+    model = TaskNet(TaskNetConfig(n_embeddings=4, dim=32, layers=1, heads=2, mlp=64))
+    model.load_state_dict(state)
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = train_step(ddp, opt, torch.amp.GradScaler("cpu", enabled=False), batches[rank], None)
+    if rank == 0:
+        torch.save({"state": model.state_dict(), "loss": float(loss)}, out)
+    torch.distributed.destroy_process_group()
+
+
+def test_two_process_gloo_ddp_steps_like_one_process_on_both_batches(tmp_path):
+    """Data-parallel training: two ranks each on its own batch take the same step as one process on
+    both (gradients averaged), and rank 0's loss is its batch's loss."""
+    import socket
+
+    import torch.multiprocessing as tmp
+
+    from arcforge.tasknet.data import packed_batch
+    from arcforge.tasknet.model import TaskNet, TaskNetConfig
+    from arcforge.tasknet.train import loss_of
+
+    torch.manual_seed(0)
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    seqs = training_pairs([task.without_test_outputs()], {task.id}, n_views=1)
+    a, b = packed_batch(seqs[:2], "cpu"), packed_batch(seqs[2:4], "cpu")
+    model = TaskNet(TaskNetConfig(n_embeddings=4, dim=32, layers=1, heads=2, mlp=64))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    loss_a = float(loss_of(model, a).detach())
+    # one process: the mean of the two batches' losses, one step
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt.zero_grad()
+    ((loss_of(model, a) + loss_of(model, b)) / 2).backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "rank0.pt"
+    tmp.spawn(_ddp_rank, args=(port, [a, b], state, out), nprocs=2, join=True)
+    got = torch.load(out, weights_only=False)
+    assert abs(got["loss"] - loss_a) < 1e-5
+    for k, v in model.state_dict().items():
+        assert torch.allclose(v, got["state"][k], atol=1e-5), k
