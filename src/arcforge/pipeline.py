@@ -185,11 +185,6 @@ def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
     return rec
 
 
-def solve_task(task: Task, solvers: list[Solver], task_time_s: float | None, run_deadline: float | None) -> dict:
-    """All solvers on one task, in this process: its record."""
-    return finish_task(task, [s.name for s in solvers], [run_solvers(task, solvers, task_time_s, run_deadline)])
-
-
 # ---- what a worker process does ----
 
 

@@ -110,9 +110,6 @@ class ProcessPool:
     def answered(self, slot: int) -> Any:
         return self.busy.pop(slot, None)
 
-    def alive(self) -> bool:
-        return any(p.is_alive() for p in self.procs)
-
     def stop(self, grace: float = 1.0) -> None:
         """Ask every worker to finish, then terminate whatever has not within `grace` seconds (a worker
         in the middle of a job is terminated at once: its job is lost, and a resumed run redoes it)."""
@@ -170,9 +167,6 @@ class InlinePool:
 
     def answered(self, slot: int) -> Any:
         return self.busy.pop(slot, None)
-
-    def alive(self) -> bool:
-        return self.thread.is_alive()
 
     def stop(self, grace: float = 1.0) -> None:
         """Ask the thread to finish; one busy with a job is left to end with the process (a daemon)."""
