@@ -246,6 +246,11 @@ def visible_gpus() -> list[str]:
     return named[:n] if named else [str(i) for i in range(n)]
 
 
+def pool_solvers(cfg: SolveConfig) -> dict[str, list[str]]:
+    """The run's solvers by the pool they run in ("cpu" or "model"), in the run's order."""
+    return {kind: [n for n in cfg.solvers if solver_class(n).resource == kind] for kind in ("cpu", "model")}
+
+
 def model_gpus(cfg: SolveConfig) -> list[str]:
     """The GPUs the model workers use (CUDA_VISIBLE_DEVICES names): --device cuda:N picks one, --gpus G
     the first G, --device cpu or --gpus 0 none; by default every visible one."""
@@ -271,8 +276,7 @@ def model_gpus(cfg: SolveConfig) -> list[str]:
 def start_pools(cfg: SolveConfig, events) -> dict[str, ProcessPool | InlinePool]:
     """The CPU pool (cfg.workers processes; in this process when 1) and the model pool (model workers
     spread over the GPUs, each seeing only its own; one worker in this process on a CPU)."""
-    cpu_names = [n for n in cfg.solvers if solver_class(n).resource == "cpu"]
-    model_names = [n for n in cfg.solvers if solver_class(n).resource == "model"]
+    cpu_names, model_names = pool_solvers(cfg)["cpu"], pool_solvers(cfg)["model"]
     pools: dict[str, ProcessPool | InlinePool] = {}
     try:
         if cpu_names:
@@ -437,8 +441,7 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
     owed = {t.id: (cpu is not None) + (model is not None and not skip) for t in todo}  # answers still to come
     parts: dict[str, list[Part]] = {t.id: [] for t in todo}
     sent: dict[tuple[str, int], float] = {}  # (pool, slot) -> when its job was sent
-    pool_names = {"cpu": [n for n in cfg.solvers if solver_class(n).resource == "cpu"],
-                  "model": [n for n in cfg.solvers if solver_class(n).resource == "model"]}
+    pool_names = pool_solvers(cfg)
     solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
     bar = None
     if progress:

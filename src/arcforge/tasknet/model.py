@@ -8,7 +8,6 @@ input or the output grid; attention rotates query and key by all three (3-D rota
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -134,10 +133,3 @@ def packed_mask(seq: torch.Tensor) -> torch.Tensor:
 def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
-
-def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
-    """Linear warm-up, then cosine down to a tenth."""
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    frac = min(1.0, (step - warmup) / max(1, steps - warmup))
-    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))

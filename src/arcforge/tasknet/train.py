@@ -22,10 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from arcforge.errors import ArcError
+from arcforge.llm.config import TrainConfig
 from arcforge.llm.text import IGNORE
+from arcforge.llm.train import lr_factor
 from arcforge.task import Task
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
-from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, lr_at, packed_mask
+from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, packed_mask
 
 
 @dataclass
@@ -122,7 +124,8 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     while steps is None or step < steps:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        lr = lr_at(step, steps or 10**9, cfg.lr, cfg.warmup)
+        # the LLM trainer's schedule: linear warm-up, cosine down to a tenth
+        lr = cfg.lr * lr_factor(step, TrainConfig(steps=steps or 10**9, warmup_steps=cfg.warmup, min_lr_ratio=0.1))
         for g in opt.param_groups:
             g["lr"] = lr
         batch = packed_batch(draw_batch(seqs, rng, cfg.batch_tokens), device)
