@@ -4,7 +4,8 @@
 
 Everything after `--` goes to `arcforge solve` unchanged. The line holds the command, its wall time,
 the run's score, and the GPUs' utilisation (mean over one-second samples) and peak memory, as
-nvidia-smi reports them.
+nvidia-smi reports them; for a run with the tasknet solver also its training (steps, tokens/s, last
+loss, seconds) and writing (rows, seconds) as its log in the run folder has them.
 """
 
 import json
@@ -21,6 +22,24 @@ def sample_gpus(samples: list, stop: threading.Event) -> None:
         if r.returncode == 0:
             samples.append([[float(x) for x in line.split(",")] for line in r.stdout.strip().splitlines()])
         stop.wait(1.0)
+
+
+def tasknet_stats(out: str | None) -> dict:
+    """The tasknet's training and writing figures from RUN/prepared/tasknet/log.jsonl, if any."""
+    try:
+        with open(f"{out}/prepared/tasknet/log.jsonl") as f:
+            recs = [json.loads(line) for line in f]
+    except (OSError, TypeError, json.JSONDecodeError):
+        return {}
+    train = [r for r in recs if "step" in r]
+    wrote = [r for r in recs if "decoded" in r]
+    stats = {}
+    if train:
+        last = train[-1]
+        stats["tasknet_train"] = {k: last[k] for k in ("step", "loss", "tokens", "seconds", "tokens_per_s") if k in last}
+    if wrote:
+        stats["tasknet_write"] = wrote[-1]
+    return stats
 
 
 def main(argv: list[str]) -> None:
@@ -42,6 +61,7 @@ def main(argv: list[str]) -> None:
         "gpu_util_mean": round(sum(u for s in samples for u, _ in s) / max(1, sum(len(s) for s in samples)), 1),
         "gpu_util_mean_after_start": round(sum(u for s in busy for u, _ in s) / max(1, sum(len(s) for s in busy)), 1),
         "gpu_mem_peak_mib": max((m for s in samples for _, m in s), default=0),
+        **tasknet_stats(args[args.index("--out") + 1] if "--out" in args else None),
     }))
 
 

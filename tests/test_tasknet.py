@@ -94,6 +94,79 @@ def test_solver_reads_no_test_output_and_answers_every_test_input(tmp_path):
     assert got[0] == got[1] and len(got[0]) == sum(len(t.test) for t in tasks)  # a list per test input
 
 
+def test_a_tiny_model_writes_a_held_out_test_answer_it_never_saw(tmp_path):
+    """Generalisation, not recall: trained on fresh tasks of 0d3d703e's family and on 0d3d703e's
+    demonstrations only, the tiny model's first candidate is the task's test output exactly."""
+    torch.manual_seed(0)
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    opts = TaskNetOptions(preset="tiny", views=4, data=["gen:0d3d703e:100"], steps=400, batch_tokens=1024,
+                          lr=3e-3, device="cpu")
+    s = TaskNetSolver(opts)
+    s.prepare([task.without_test_outputs()], None, tmp_path / "tasknet")
+    s.load(tmp_path / "tasknet")
+    (cands,) = s.solve(task.without_test_outputs(), time.monotonic() + 60)
+    assert np.array_equal(cands[0].grid, task.test[0].output)
+
+
+def test_many_rows_write_what_each_row_writes_alone_and_what_training_scores():
+    """Batched writing (left padding, key/value buffers, positions stepped on the device) gives each
+    row the tokens it gets alone, and their log-probability is what a packed training pass gives."""
+    from arcforge.tasknet.data import packed_batch
+    from arcforge.tasknet.model import TaskNet, TaskNetConfig
+
+    torch.manual_seed(0)
+    model = TaskNet(TaskNetConfig(n_embeddings=3, dim=32, layers=2, heads=2, mlp=64)).eval()
+    grids = [ex.input for t in load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd", "a85d4709"]) for ex in t.train[:1]]
+    together = greedy(model, grids, [0, 1, 2], max_new=12)
+    for i, g in enumerate(grids):
+        (alone,) = greedy(model, [g], [i], max_new=12)
+        assert alone[0] == together[i][0] and alone[1] == pytest.approx(together[i][1], abs=1e-4)
+        tokens = together[i][0]
+        ids, pos = prompt(g)
+        for tok in [OUT, *tokens[:-1]]:
+            pos = np.concatenate([pos, [next_position(pos[-1], tok)]])
+        seq_ids = np.array(ids + tokens)
+        batch = packed_batch([type("S", (), dict(ids=seq_ids, pos=pos, labels=seq_ids, emb=i))()], "cpu")
+        with torch.no_grad():
+            lp = torch.log_softmax(model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])[0].float(), -1)
+        n = len(ids)
+        scored = sum(float(lp[n - 1 + k, t]) for k, t in enumerate(tokens))
+        assert scored == pytest.approx(together[i][1], abs=1e-3)
+
+
+def test_writing_killed_part_way_resumes_without_writing_a_row_twice(tmp_path, monkeypatch):
+    """answers.jsonl grows a batch at a time; after a kill (and a torn last line) the next run writes
+    only the rows still missing, and keeps the ones already written."""
+    import arcforge.tasknet.decode as dec
+    from arcforge.tasknet.model import TaskNet, TaskNetConfig
+
+    torch.manual_seed(0)
+    model = TaskNet(TaskNetConfig(n_embeddings=8, dim=32, layers=1, heads=2, mlp=64)).eval()
+    task = load_tasks("arc1/train", tasks=["6150a2bd"])[0]
+    rows = [dec.Row(task.id, 0, j, v.apply_grid(task.test[0].input), j) for j, v in enumerate(task_views(task, 8))]
+    path = tmp_path / "answers.jsonl"
+    monkeypatch.setattr(dec, "rows_per_batch", lambda *a: 3)
+    real, calls = dec.greedy, []
+
+    def killed_on_second_batch(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k, max_new=8)
+
+    monkeypatch.setattr(dec, "greedy", killed_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        dec.decode_rows(model, rows, path)
+    first = dec.read_rows(path)
+    assert [r["view"] for r in first] == [0, 1, 2]  # first views first
+    with open(path, "a") as f:
+        f.write('{"task": "6150a2bd", "te')  # torn by the kill
+    monkeypatch.setattr(dec, "greedy", lambda *a, **k: real(*a, **k, max_new=8))
+    assert dec.decode_rows(model, rows, path) == 5
+    again = dec.read_rows(path)
+    assert again[:3] == first and sorted(r["view"] for r in again) == list(range(8))
+
+
 def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     """Through the scheduler: preparation trains once and saves into RUN/prepared/tasknet; every task
     gets its candidates; the run resumed finds the model and does not train again."""

@@ -5,7 +5,8 @@
 One scheduler (`run_solve`) drives every solver through the `Solver` contract (solver.py). Solvers
 that need only a CPU (the DSL search) run in a pool of CPU worker processes; solvers that hold a
 model (the LLM) run in model workers, several per GPU, each loading its model once. Each pool runs
-its solvers' run-level `prepare` once, then takes tasks one at a time. A task's candidates from all
+its solvers' run-level `prepare` once (in its first worker; the other pool takes tasks meanwhile),
+then every worker loads what was prepared and the pool takes tasks one at a time. A task's candidates from all
 pools meet in `select`, and the finished task is appended to results.jsonl by this process alone.
 """
 
@@ -27,7 +28,8 @@ from arcforge.grid import to_list
 from arcforge.llm.config import LLMOptions
 from arcforge.select import select, top_attempts
 from arcforge.solver import Candidate, Solver
-from arcforge.submission import atomic_write_text, build_submission, is_correct, score_attempts, write_submission
+from arcforge.submission import (atomic_write_text, build_submission, is_correct, read_jsonl, score_attempts,
+                                 write_submission)
 from arcforge.task import Task
 from arcforge.tasknet.config import TaskNetOptions
 from arcforge.workers import FAILED, READY, InlinePool, ProcessPool
@@ -94,24 +96,8 @@ def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
 
 
 def read_results(path: Path) -> dict[str, dict]:
-    """Finished tasks of an earlier run. A torn last line (the run was killed mid-write) is dropped
-    and the file rewritten without it, so appending goes on cleanly."""
-    done: dict[str, dict] = {}
-    if not path.exists():
-        return done
-    good_lines = []
-    torn = False
-    with open(path) as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-                done[rec["task_id"]] = rec
-                good_lines.append(line if line.endswith("\n") else line + "\n")
-            except (json.JSONDecodeError, KeyError, TypeError):
-                torn = True
-    if torn:
-        atomic_write_text(path, "".join(good_lines))
-    return done
+    """Finished tasks of an earlier run (a torn last line is dropped: see read_jsonl)."""
+    return {rec["task_id"]: rec for rec in read_jsonl(path, ("task_id",))}
 
 
 @dataclass
@@ -328,19 +314,6 @@ def next_event(pools: dict, events, timeout: float | None = None) -> tuple[str, 
         return name, slot, kind, payload
 
 
-def wait_all(pools: dict, events, jobs: dict[str, list[tuple[int, tuple]]]) -> None:
-    """Send each pool's jobs ((slot, job) pairs) and wait for all their answers."""
-    left = 0
-    for name, pairs in jobs.items():
-        for slot, job in pairs:
-            pools[name].send(slot, job)
-            left += 1
-    while left:
-        name, slot, _, _ = next_event(pools, events)
-        pools[name].answered(slot)
-        left -= 1
-
-
 def check_run_dir(out: Path, cfg: SolveConfig) -> None:
     """A run folder belongs to one dataset and solver set; resuming with others would mix results."""
     if (out / "run.json").exists():
@@ -403,11 +376,12 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
         results_path = out / RESULTS
         done = read_results(results_path)
         todo = [t for t in tasks if t.id not in done]
-        if todo:  # run-level preparation (e.g. training on every task's demonstrations), then every worker loads it
+        if todo:  # run-level preparation (e.g. training on every task's demonstrations), in each pool's
+            # first worker; the pool's workers load it and start on tasks when it is done, the other pool
+            # works meanwhile
             hidden = [t.without_test_outputs() for t in todo]
-            folder = str(out / PREPARED)
-            wait_all(pools, events, {n: [(0, ("prepare", hidden, deadline_unix, folder))] for n in pools})
-            wait_all(pools, events, {n: [(s, ("load", folder)) for s in range(len(p))] for n, p in pools.items()})
+            for pool in pools.values():
+                pool.send(0, ("prepare", hidden, deadline_unix, str(out / PREPARED)))
         return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
                         progress)
     finally:
@@ -475,10 +449,24 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
             bar.set_postfix(post)
             bar.update(1)
 
+    loading = {name: len(pool) for name, pool in pools.items()}  # loads still owed; 0: the pool takes tasks
+
+    def prepared(name: str, job: tuple) -> None:
+        """A pool's preparation or one of its loads is done: after the first, every worker loads."""
+        if job[0] == "prepare":
+            for slot in range(len(pools[name])):
+                pools[name].send(slot, ("load", job[3]))
+        else:
+            loading[name] -= 1
+
+    if not any(p.busy for p in pools.values()):
+        loading = dict.fromkeys(pools, 0)  # nothing to prepare (every task done before)
     try:
         while True:
             if deadline_unix is None or time.time() < deadline_unix:
                 for name, pool in pools.items():
+                    if loading[name]:
+                        continue
                     for slot in pool.idle():
                         if not queues[name]:
                             break
@@ -491,7 +479,11 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
                 name, slot, kind, part = event
                 if kind != READY and slot in pools[name].busy:  # (READY: a restarted worker)
                     sent.pop((name, slot), None)
-                    take(name, pools[name].answered(slot)[1], part)
+                    job = pools[name].answered(slot)
+                    if job[0] == "solve":
+                        take(name, job[1], part)
+                    else:
+                        prepared(name, job)
                 event = next_event(pools, events, timeout=0)
             for (name, slot), t0 in list(sent.items()):  # then a worker stuck past its hard limit is replaced
                 pool, limit, held = pools[name], limits.get(name), time.monotonic() - t0

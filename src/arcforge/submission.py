@@ -30,6 +30,30 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """The records of a file written one JSON line at a time. A torn line (the writer was killed
+    mid-write), or one lacking a `required` key, is dropped and the file rewritten without it, so
+    appending goes on cleanly."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records, good, torn = [], [], False
+    with open(path) as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict) or any(k not in rec for k in required):
+                    raise KeyError
+            except (json.JSONDecodeError, KeyError):
+                torn = True
+                continue
+            records.append(rec)
+            good.append(line if line.endswith("\n") else line + "\n")
+    if torn:
+        atomic_write_text(path, "".join(good))
+    return records
+
+
 def submission_entry(attempts: list[Grid]) -> dict:
     grids = list(attempts[:2]) + [EMPTY] * (2 - len(attempts[:2]))
     return {name: to_list(g) for name, g in zip(ATTEMPTS, grids)}

@@ -399,12 +399,12 @@ def _varlen():
     return varlen_attn, frozenset(inspect.signature(varlen_attn).parameters)
 
 
-def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Attention for one packed row (batch 1): causal within each sample given by cu_seq_lens_q.
+def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
+    """Causal attention within each sample of a packed row: q (L, H, D), k and v (L, KV, D), the
+    samples' boundaries in `cu` (cumulative lengths, int32, from 0 to L). Returns (L, H, D).
 
-    CUDA: one flash varlen kernel over the whole row. CPU: SDPA per sample (no mask, no waste)."""
-    cu = kwargs["cu_seq_lens_q"]
-    q, k, v = query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1)  # (L, H, D)
+    CUDA: one flash varlen kernel over the whole row (16-bit inside). CPU, or CUDA without it: one
+    SDPA call with a block-diagonal causal mask."""
     varlen, params = _varlen() if q.is_cuda else (None, frozenset())
     if varlen is not None:
         extra = {"is_causal": True} if "is_causal" in params else {"window_size": (-1, 0)}
@@ -413,21 +413,25 @@ def packed_attention(module, query, key, value, attention_mask, scaling=None, dr
         elif k.shape[1] != q.shape[1]:
             k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
             v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
-        m = kwargs["max_length_q"]
-        dt = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16  # flash: 16-bit only
-        q, k, v = (x.to(dt).contiguous() for x in (q, k, v))
-        out = varlen(q, k, v, cu, cu, m, m, scale=scaling, **extra)
-        return out.to(query.dtype).unsqueeze(0), None
-    # CPU (or CUDA without varlen): one SDPA call with a block-diagonal causal mask
-    L = query.shape[2]
-    seg = torch.zeros(L, dtype=torch.int32, device=query.device)
+        dt = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
+        out = varlen(*(x.to(dt).contiguous() for x in (q, k, v)), cu, cu, max_len, max_len, scale=scale, **extra)
+        return out.to(q.dtype)
+    L = q.shape[0]
+    seg = torch.zeros(L, dtype=torch.int32, device=q.device)
     seg[cu[1:-1].long()] = 1
     seg = seg.cumsum(0)
-    pos = torch.arange(L, device=query.device)
+    pos = torch.arange(L, device=q.device)
     mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
-    out = F.scaled_dot_product_attention(query, key, value, attn_mask=mask[None, None], scale=scaling,
-                                         enable_gqa=True)
-    return out.transpose(1, 2), None
+    out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
+                                         attn_mask=mask[None, None], scale=scale, enable_gqa=True)
+    return out[0].transpose(0, 1)
+
+
+def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """transformers' attention interface for one packed row (batch 1), samples given by cu_seq_lens_q."""
+    q, k, v = query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1)  # (L, H, D)
+    out = packed_causal(q, k, v, kwargs["cu_seq_lens_q"], kwargs["max_length_q"], scaling)
+    return out.unsqueeze(0), None
 
 
 def _register_packed_attention() -> None:

@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+# model sizes by name (parameters without the task embeddings): ~0.1M, ~4.7M, ~25M, ~85M
+PRESETS = {
+    "tiny": dict(dim=64, layers=2, heads=4, mlp=192),
+    "small": dict(dim=256, layers=6, heads=8, mlp=768),
+    "base": dict(dim=512, layers=8, heads=8, mlp=1536),
+    "large": dict(dim=768, layers=12, heads=12, mlp=2304),
+}
+
+
 @dataclass
 class TaskNetOptions:
     preset: str = "small"  # model size: tiny, small, base (tasknet/model.py)

@@ -22,6 +22,7 @@ from arcforge.augment import View, view_set
 from arcforge.grid import Grid
 from arcforge.llm.text import BOS, EOS, IGNORE, IN, NL, OUT, encode_grid
 from arcforge.task import Task
+from arcforge.tasknet.model import packed
 
 
 def grid_positions(grid: Grid, part: int) -> np.ndarray:
@@ -87,15 +88,15 @@ def training_pairs(tasks: list[Task], demonstrations_only: set[str], n_views: in
     return seqs
 
 
-def packed_batch(seqs: list[Sequence], device) -> dict[str, torch.Tensor]:
-    """Sequences concatenated in one row (no padding); `seq` numbers them for the attention mask."""
-    t = lambda parts: torch.as_tensor(np.concatenate(parts)).unsqueeze(0).to(device)
+def packed_batch(seqs: list[Sequence], device) -> dict:
+    """Sequences concatenated in one row (no padding); "attn" holds their boundaries."""
+    t = lambda parts: torch.as_tensor(np.concatenate(parts)).unsqueeze(0).to(device, non_blocking=True)
     return {
         "ids": t([s.ids for s in seqs]),
         "pos": t([s.pos for s in seqs]),
         "labels": t([s.labels for s in seqs]),
         "emb": t([np.full(len(s.ids), s.emb) for s in seqs]),
-        "seq": t([np.full(len(s.ids), k) for k, s in enumerate(seqs)]),
+        "attn": packed([len(s.ids) for s in seqs], device),
     }
 
 

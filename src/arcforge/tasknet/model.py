@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from arcforge.llm.model import packed_causal
 from arcforge.llm.text import VOCAB_SIZE
+from arcforge.tasknet.config import PRESETS  # noqa: F401 (sizes by name, for the trainer)
 
 
 @dataclass
@@ -29,13 +31,6 @@ class TaskNetConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-PRESETS = {
-    "tiny": dict(dim=64, layers=2, heads=4, mlp=192),
-    "small": dict(dim=256, layers=6, heads=8, mlp=768),
-    "base": dict(dim=512, layers=8, heads=8, mlp=1536),
-}
 
 
 class RMSNorm(nn.Module):
@@ -67,6 +62,29 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).to(x.dtype)
 
 
+@dataclass
+class Packed:
+    """Attention over one packed row of whole sequences (training, scoring): their boundaries."""
+    cu: torch.Tensor  # cumulative lengths, int32, 0 .. n
+    max_len: int
+
+
+@dataclass
+class Cached:
+    """Attention while writing (a batch of rows): keys and values kept in preallocated buffers, one
+    dict per layer; `mask` (b, 1, new, filled + new) says which keys each new query sees."""
+    mask: torch.Tensor
+    caches: list[dict]
+    filled: int  # positions of the buffers already written
+
+
+def new_caches(model: "TaskNet", rows: int, capacity: int, device, dtype) -> list[dict]:
+    cfg = model.cfg
+    shape = (rows, cfg.heads, capacity, cfg.dim // cfg.heads)
+    return [{"k": torch.empty(shape, device=device, dtype=dtype), "v": torch.empty(shape, device=device, dtype=dtype)}
+            for _ in range(cfg.layers)]
+
+
 class Block(nn.Module):
     def __init__(self, cfg: TaskNetConfig):
         super().__init__()
@@ -77,17 +95,19 @@ class Block(nn.Module):
         self.gate_up = nn.Linear(cfg.dim, 2 * cfg.mlp, bias=False)
         self.down = nn.Linear(cfg.mlp, cfg.dim, bias=False)
 
-    def forward(self, x, cos, sin, mask, cache: dict | None = None):
+    def forward(self, x, cos, sin, attn: Packed | Cached, layer: int):
         b, n, _ = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (b, heads, n, head_dim)
+        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)  # (b, n, heads, hd)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-        if cache is not None:  # decoding: keys and values of the tokens before
-            if "k" in cache:
-                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
-            cache["k"], cache["v"] = k, v
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        x = x + self.proj(a.transpose(1, 2).reshape(b, n, -1))
+        if isinstance(attn, Packed):
+            a = packed_causal(q[0], k[0], v[0], attn.cu, attn.max_len)[None]
+        else:
+            cache, end = attn.caches[layer], attn.filled + n
+            cache["k"][:, :, attn.filled:end] = k.transpose(1, 2)
+            cache["v"][:, :, attn.filled:end] = v.transpose(1, 2)
+            a = F.scaled_dot_product_attention(q.transpose(1, 2), cache["k"][:, :, :end], cache["v"][:, :, :end],
+                                               attn_mask=attn.mask).transpose(1, 2)
+        x = x + self.proj(a.reshape(b, n, -1))
         gate, up = self.gate_up(self.norm2(x)).chunk(2, dim=-1)
         return x + self.down(F.silu(gate) * up)
 
@@ -110,24 +130,28 @@ class TaskNet(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
-    def forward(self, ids, pos, emb, mask, caches: list[dict] | None = None):
-        """Logits for token ids (b, n) at positions pos (b, n, 3), each row of tokens told its (task,
-        view) embedding index by `emb` (b, n); `mask` (b, 1, n, m) says which keys each query sees."""
+    def forward(self, ids, pos, emb, attn: Packed | Cached):
+        """Logits for token ids (b, n) at positions pos (b, n, 3), each token told its (task, view)
+        embedding index by `emb` (b, n)."""
         x = self.tokens(ids) + self.tasks(emb)
         cos, sin = rope_angles(pos, self.cfg.dim // self.cfg.heads, self.cfg.rope_base)
-        cos, sin = cos.unsqueeze(1), sin.unsqueeze(1)  # broadcast over heads
+        cos, sin = cos.unsqueeze(2), sin.unsqueeze(2)  # broadcast over heads
         for i, block in enumerate(self.blocks):
-            x = block(x, cos, sin, mask, None if caches is None else caches[i])
+            x = block(x, cos, sin, attn, i)
         return self.head(self.norm(x))
 
 
-def packed_mask(seq: torch.Tensor) -> torch.Tensor:
-    """Causal attention inside each sequence of a packed row: seq (b, n) numbers the sequences (-1:
-    padding, which attends only to itself so no row of the mask is empty)."""
-    n = seq.shape[1]
-    causal = torch.ones(n, n, dtype=torch.bool, device=seq.device).tril()
-    same = seq.unsqueeze(2) == seq.unsqueeze(1)
-    return (same & causal).unsqueeze(1)
+def packed(seq_lengths: list[int], device) -> Packed:
+    cu = torch.zeros(len(seq_lengths) + 1, dtype=torch.int32)
+    cu[1:] = torch.as_tensor(seq_lengths).cumsum(0)
+    return Packed(cu.to(device), max(seq_lengths))
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 where the GPU has it, fp16 (with loss scaling when training) where it doesn't, none on a CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def param_count(model: nn.Module) -> int:

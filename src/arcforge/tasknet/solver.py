@@ -4,10 +4,11 @@
 
 `prepare` trains one model, once for the whole run, on every pair of the training sets plus the
 demonstration pairs of the run's own tasks (never their test outputs), each task known to the model
-by a learned embedding per view; it gets the run's budget less what inference needs (or
-`train_time_s` when the run has none) and checkpoints into the run folder, so a killed run goes on
-where it stopped. `solve` writes each test input's output under every view of its task, maps the
-answers back and votes.
+by a learned embedding per view; training gets `train_share` of the run's budget (or `train_time_s`
+when the run has none) and checkpoints into the run folder. Then `prepare` writes every test input of
+the run under every view of its task, many rows per batch, appending each row to answers.jsonl, so a
+killed run goes on where it stopped, in training or in writing. `solve` maps a task's answers back
+through their views and votes.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from arcforge.errors import ArcError
 from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 from arcforge.tasknet.config import TaskNetOptions
+from arcforge.tasknet.data import task_views
+
+ANSWERS = "answers.jsonl"  # in the solver's folder: one line per (task, test input, view) written
 
 
 def training_tasks(names: list[str], seed: int = 0) -> list[Task]:
-    """The tasks of the named sets, and of "gen:ID:N" entries N generated tasks of ID's family."""
+    """The tasks of the named sets, and of "gen:ID:N" entries N generated tasks of ID's family; a
+    task met twice (by content) is kept once."""
     from dataclasses import replace
 
     import numpy as np
@@ -41,7 +46,12 @@ def training_tasks(names: list[str], seed: int = 0) -> list[Task]:
             tasks += [replace(generate_task(family, rng), id=f"gen-{family}-{k}") for k in range(int(n))]
         else:
             tasks += load_tasks(name)
-    return tasks
+    seen, unique = set(), []
+    for t in tasks:  # the same task under two ids (arc2's training set holds most of arc1's) counts once
+        if t.content_hash() not in seen:
+            seen.add(t.content_hash())
+            unique.append(t)
+    return unique
 
 
 def leak_free(training: list[Task], run: list[Task]) -> list[Task]:
@@ -67,61 +77,69 @@ class TaskNetSolver(Solver):
         self.opts = opts or TaskNetOptions()
         self.task_time_s = self.opts.task_time_s
         self.device = torch.device(self.opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model, self.index = None, {}
+        self.views, self.answers = 0, {}
         self.timings: dict[str, float] = {}
 
     def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
-        from arcforge.tasknet.train import FitConfig, fit
+        """Train (unless an earlier run of this folder finished training), then write every test
+        input under every view (rows an earlier run wrote are kept) until the deadline."""
+        from arcforge.tasknet.decode import Row, decode_rows
+        from arcforge.tasknet.train import FitConfig, fit, load
 
-        if (folder / "done.json").is_file():
-            return  # trained by an earlier run of this folder
-        run_ids = {t.id for t in tasks}
-        training = leak_free(training_tasks(self.opts.data), tasks)
-        hidden = [t.without_test_outputs() for t in tasks]  # belt and braces: demonstrations only
-        cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
-                        batch_tokens=self.opts.batch_tokens, steps=self.opts.steps,
-                        device=str(self.device))
-        now = time.monotonic()
-        train_deadline = now + self.opts.train_time_s if deadline is None else now + self.opts.train_share * (
-            deadline - now)
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / "log.jsonl", "a") as log:
-            def write(rec: dict) -> None:
-                log.write(json.dumps(rec) + "\n")
-                log.flush()
+        log_file = open(folder / "log.jsonl", "a")
 
-            fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, write)
+        def log(rec: dict) -> None:
+            log_file.write(json.dumps(rec) + "\n")
+            log_file.flush()
+
+        with log_file:
+            if not (folder / "done.json").is_file():
+                run_ids = {t.id for t in tasks}
+                training = leak_free(training_tasks(self.opts.data), tasks)
+                hidden = [t.without_test_outputs() for t in tasks]  # belt and braces: demonstrations only
+                cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
+                                batch_tokens=self.opts.batch_tokens, steps=self.opts.steps, device=str(self.device))
+                now = time.monotonic()
+                train_deadline = (now + self.opts.train_time_s if deadline is None else
+                                  now + self.opts.train_share * (deadline - now))
+                fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, log)
+            model, ck = load(folder, self.device)
+            views, index = ck["fit"]["views"], {tid: i for i, tid in enumerate(ck["tasks"])}
+            rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j)
+                    for t in tasks if t.id in index
+                    for i, ex in enumerate(t.test)
+                    for j, v in enumerate(task_views(t, views))]
+            t0 = time.monotonic()
+            # the scheduler still hands every task to `solve` (a look-up) before the run's deadline
+            reserve = 0.0 if deadline is None else min(20.0, 0.05 * max(0.0, deadline - t0))
+            n = decode_rows(model, rows, folder / ANSWERS, None if deadline is None else deadline - reserve)
+            log({"decoded": n, "rows": len(rows), "seconds": round(time.monotonic() - t0, 1)})
 
     def load(self, folder: Path) -> None:
-        from arcforge.tasknet.train import load
+        """The answers `prepare` wrote; the model itself is not needed any more."""
+        from arcforge.tasknet.decode import read_rows
 
-        if not (folder / "checkpoint.pt").is_file():
+        if not (folder / "done.json").is_file():
             raise ArcError(f"{folder}: no trained tasknet model (its preparation did not run)")
-        self.model, ck = load(folder, self.device)
-        self.views = ck["fit"]["views"]
-        self.index = {tid: i for i, tid in enumerate(ck["tasks"])}
+        self.views = json.loads((folder / "done.json").read_text())["views"]
+        self.answers = {}
+        for r in read_rows(folder / ANSWERS):
+            self.answers.setdefault(r["task"], []).append(r)
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         from arcforge.llm.text import decode_grid
-        from arcforge.tasknet.data import task_views
-        from arcforge.tasknet.decode import greedy, vote
+        from arcforge.tasknet.decode import vote
 
-        out: list[list[Candidate]] = [[] for _ in task.test]
-        if self.model is None or task.id not in self.index:
-            return out  # a task the model was not trained on
         t0 = time.monotonic()
         views = task_views(task, self.views)
-        base = self.index[task.id] * self.views
-        for i, ex in enumerate(task.test):
-            if time.monotonic() > deadline:
-                break
-            written = greedy(self.model, [v.apply_grid(ex.input) for v in views], [base + j for j in range(len(views))])
-            answers = []
-            for v, (tokens, logp) in zip(views, written):
-                grid = decode_grid(tokens)
-                answers.append((None if grid is None else v.invert(grid), logp))
-            out[i] = [Candidate(g, votes + 1e-3 * lp, "tasknet:vote") for g, votes, lp in vote(answers)]
-        self.timings = {"decode": time.monotonic() - t0}
+        answers: list[list] = [[] for _ in task.test]
+        for r in self.answers.get(task.id, []):
+            if r["test"] < len(task.test) and r["view"] < len(views):
+                grid = decode_grid(r["tokens"])
+                answers[r["test"]].append((None if grid is None else views[r["view"]].invert(grid), r["logp"]))
+        out = [[Candidate(g, votes + 1e-3 * lp, "tasknet:vote") for g, votes, lp in vote(a)] for a in answers]
+        self.timings = {"vote": time.monotonic() - t0}
         return out
 
     def stages(self) -> dict[str, float]:

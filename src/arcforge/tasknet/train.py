@@ -27,7 +27,7 @@ from arcforge.llm.text import IGNORE
 from arcforge.llm.train import lr_factor
 from arcforge.task import Task
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
-from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, packed_mask
+from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, autocast_dtype
 
 
 @dataclass
@@ -46,15 +46,8 @@ class FitConfig:
         return asdict(self)
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU has it, fp16 (with loss scaling) where it doesn't, none on a CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def loss_of(model, batch: dict) -> torch.Tensor:
-    logits = model(batch["ids"], batch["pos"], batch["emb"], packed_mask(batch["seq"]))
+    logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])
     return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=IGNORE)
 
 
@@ -120,7 +113,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     rng = np.random.default_rng([cfg.seed, rank, start])
     t0 = last_save = time.monotonic()
     probe = None  # (step, time) where the rate is measured from
-    step = start
+    step, seen = start, 0  # seen: tokens this process trained on (per rank)
     while steps is None or step < steps:
         if deadline is not None and time.monotonic() >= deadline:
             break
@@ -142,13 +135,14 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
                     t = torch.tensor([steps], device=device)
                     torch.distributed.broadcast(t, 0)
                     steps = int(t.item())
+        seen += int(batch["ids"].numel())
         if log is not None and (step % 50 == 0 or step == steps):
-            log({"step": step, "steps": steps, "loss": round(loss.item(), 5), "lr": lr,
-                 "tokens": int(batch["ids"].numel()), "seconds": round(now - t0, 1)})
+            log({"step": step, "steps": steps, "loss": round(loss.item(), 5), "lr": lr, "tokens": seen,
+                 "seconds": round(now - t0, 1), "tokens_per_s": round(seen / max(now - t0, 1e-9))})
         if rank == 0 and now - last_save > cfg.save_every_s:
             save(folder, model, opt, step, steps or step, cfg, ids)
             last_save = now
     if rank == 0:
         save(folder, model, opt, step, steps or step, cfg, ids)
-        (folder / "done.json").write_text(json.dumps({"step": step, "steps": steps}) + "\n")
+        (folder / "done.json").write_text(json.dumps({"step": step, "steps": steps, "views": cfg.views}) + "\n")
     return model.eval()
