@@ -106,31 +106,35 @@ def test_a_tiny_model_writes_a_held_out_test_answer_it_never_saw(tmp_path):
     s.load(tmp_path / "tasknet")
     (cands,) = s.solve(task.without_test_outputs(), time.monotonic() + 60)
     assert np.array_equal(cands[0].grid, task.test[0].output)
+    # every answer was scored under all 4 views; the first is ranked by that product of experts
+    (line,) = [json.loads(x) for x in (tmp_path / "tasknet" / "scores.jsonl").read_text().splitlines()]
+    assert len(line["grids"]) == len(cands) and all(len(row) == 4 for row in line["scores"])
+    assert cands[0].source == "tasknet:poe" and cands[0].score == pytest.approx(sum(line["scores"][0]), abs=1e-3)
 
 
 def test_many_rows_write_what_each_row_writes_alone_and_what_training_scores():
-    """Batched writing (left padding, key/value buffers, positions stepped on the device) gives each
-    row the tokens it gets alone, and their log-probability is what a packed training pass gives."""
-    from arcforge.tasknet.data import packed_batch
+    """Batched writing (left padding, key/value buffers, positions stepped on the device, finished rows
+    dropped) gives each row the tokens it gets alone, and their log-probability is what a packed training pass gives."""
+    from arcforge.tasknet.data import Sequence
+    from arcforge.tasknet.decode import score_sequences
     from arcforge.tasknet.model import TaskNet, TaskNetConfig
 
     torch.manual_seed(0)
     model = TaskNet(TaskNetConfig(n_embeddings=3, dim=32, layers=2, heads=2, mlp=64)).eval()
     grids = [ex.input for t in load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd", "a85d4709"]) for ex in t.train[:1]]
-    together = greedy(model, grids, [0, 1, 2], max_new=12)
+    limits = [5, 12, 40]  # rows finish at different steps: the batch sheds the finished ones
+    together = greedy(model, grids, [0, 1, 2], limits=limits)
     for i, g in enumerate(grids):
-        (alone,) = greedy(model, [g], [i], max_new=12)
+        (alone,) = greedy(model, [g], [i], limits=[limits[i]])
         assert alone[0] == together[i][0] and alone[1] == pytest.approx(together[i][1], abs=1e-4)
         tokens = together[i][0]
+        assert len(tokens) == limits[i] or tokens[-1] == EOS
         ids, pos = prompt(g)
         for tok in [OUT, *tokens[:-1]]:
             pos = np.concatenate([pos, [next_position(pos[-1], tok)]])
-        seq_ids = np.array(ids + tokens)
-        batch = packed_batch([type("S", (), dict(ids=seq_ids, pos=pos, labels=seq_ids, emb=i))()], "cpu")
-        with torch.no_grad():
-            lp = torch.log_softmax(model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])[0].float(), -1)
-        n = len(ids)
-        scored = sum(float(lp[n - 1 + k, t]) for k, t in enumerate(tokens))
+        labels = np.full(len(ids) + len(tokens), IGNORE)
+        labels[len(ids) - 1:-1] = tokens
+        (scored,) = score_sequences(model, [Sequence(np.array(ids + tokens), pos, labels, i)])
         assert scored == pytest.approx(together[i][1], abs=1e-3)
 
 
@@ -145,7 +149,7 @@ def test_writing_killed_part_way_resumes_without_writing_a_row_twice(tmp_path, m
     task = load_tasks("arc1/train", tasks=["6150a2bd"])[0]
     rows = [dec.Row(task.id, 0, j, v.apply_grid(task.test[0].input), j) for j, v in enumerate(task_views(task, 8))]
     path = tmp_path / "answers.jsonl"
-    monkeypatch.setattr(dec, "rows_per_batch", lambda *a: 3)
+    monkeypatch.setattr(dec, "rows_per_batch", lambda *a: 2)
     real, calls = dec.greedy, []
 
     def killed_on_second_batch(*a, **k):
@@ -158,13 +162,13 @@ def test_writing_killed_part_way_resumes_without_writing_a_row_twice(tmp_path, m
     with pytest.raises(KeyboardInterrupt):
         dec.decode_rows(model, rows, path)
     first = dec.read_rows(path)
-    assert [r["view"] for r in first] == [0, 1, 2]  # first views first
+    assert [r["view"] for r in first] == [0, 1]  # first views first
     with open(path, "a") as f:
         f.write('{"task": "6150a2bd", "te')  # torn by the kill
     monkeypatch.setattr(dec, "greedy", lambda *a, **k: real(*a, **k, max_new=8))
-    assert dec.decode_rows(model, rows, path) == 5
+    assert dec.decode_rows(model, rows, path) == 6
     again = dec.read_rows(path)
-    assert again[:3] == first and sorted(r["view"] for r in again) == list(range(8))
+    assert again[:2] == first and sorted(r["view"] for r in again) == list(range(8))
 
 
 def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):

@@ -66,7 +66,7 @@ def cmd_solve(args) -> int:
         llm=llm,
         tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
                                batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
-                               train_share=args.tasknet_train_share, lr=args.tasknet_lr,
+                               train_share=args.tasknet_train_share, lr=args.tasknet_lr, rank=args.tasknet_rank,
                                data=[d for d in args.tasknet_data.split(",") if d]),
     )
     summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
@@ -235,11 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tasknet-data", default="arc1/train,arc2/train-clean",
                    help="training sets beside the run's demonstrations; gen:ID:N adds N generated tasks of ID's family")
     t.add_argument("--tasknet-steps", type=number(int, 1), help="train this many steps (default: by time)")
-    t.add_argument("--tasknet-batch-tokens", type=number(int, 64), default=8192, help="tokens per training step")
+    t.add_argument("--tasknet-batch-tokens", type=number(int, 64),
+                   help="tokens per training step (default: 32768 on a GPU, 8192 on a CPU)")
     t.add_argument("--tasknet-train-time", type=duration, default=600.0,
                    help="training time when the run has no --budget (default 10m)")
     t.add_argument("--tasknet-train-share", type=number(float, 0, 1, above=True), default=0.8,
                    help="with --budget: the share of what is left at preparation that training gets (default 0.8)")
+    t.add_argument("--tasknet-rank", choices=["poe", "votes"], default="poe",
+                   help="order answers by their product of probabilities under all views, or by votes")
     t.add_argument("--tasknet-lr", type=number(float, 0, above=True), default=1e-3, help="peak learning rate")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")

@@ -4,10 +4,13 @@ their view and voted.
 
     decode_rows(model, rows, path, deadline)   # appends one JSON line per written row to path
 
+    score_rows(model, tasks, ..., rows, path)  # each distinct answer scored under every view
+
 Rows already in `path` (an earlier, killed run) are not written again. The first view of every test
 input comes before any second view, so a run that runs out of time still has an answer for each.
-Candidates are ranked by votes (how many views wrote the same grid), then by their mean
-log-probability under the views that wrote them.
+Then each test input's distinct answers are scored under all its task's views (teacher forcing, packed
+rows), so that they can be ranked by the product of the views' probabilities (llm.poe.rank_candidates)
+as well as by votes.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from arcforge.grid import MAX_SIDE, Grid
-from arcforge.llm.text import EOS, NL, OUT, PAD
+from arcforge.augment import View
+from arcforge.grid import MAX_SIDE, Grid, grid_key
+from arcforge.llm.text import EOS, IGNORE, NL, OUT, PAD, decode_grid
 from arcforge.submission import read_jsonl
-from arcforge.tasknet.data import prompt
+from arcforge.task import Task
+from arcforge.tasknet.data import Sequence, packed_batch, pair_sequence, prompt
 from arcforge.tasknet.model import Cached, autocast_dtype, new_caches
 
 MAX_OUTPUT = MAX_SIDE * (MAX_SIDE + 1) + 1  # 30 rows of 30 cells and NL, then EOS
@@ -37,6 +43,7 @@ class Row:
     view: int  # view index of the task
     grid: Grid  # the test input under that view
     emb: int  # embedding index of (task, view)
+    limit: int = MAX_OUTPUT  # most tokens its output may take (llm.decode.output_token_bound)
 
     @property
     def key(self) -> tuple[str, int, int]:
@@ -44,15 +51,18 @@ class Row:
 
 
 @torch.no_grad()
-def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT,
+def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT, limits: list[int] | None = None,
            deadline: float | None = None) -> list[tuple[list[int], float] | None]:
-    """For each input grid (with its embedding index): the tokens written after OUT up to EOS, and
-    their summed log-probability; None for a row still writing at `deadline` (time.monotonic()).
-    Prompts are left-padded to a common length; padding is masked out."""
+    """For each input grid (with its embedding index): the tokens written after OUT up to EOS (or up to
+    its limit in `limits`, at most `max_new`), and their summed log-probability; None for a row still
+    writing at `deadline` (time.monotonic()). Prompts are left-padded to a common length; padding is
+    masked out. Finished rows leave the batch once half of it is done."""
     device = next(model.parameters()).device
     dtype = autocast_dtype(device)
     prompts = [prompt(g) for g in grids]
     n, width = len(grids), max(len(p[0]) for p in prompts)
+    limit = torch.as_tensor([min(max_new, x) for x in limits] if limits else [max_new] * n, device=device)
+    max_new = int(limit.max())
     ids = torch.full((n, width), PAD, dtype=torch.long)
     pos = torch.zeros((n, width, 3), dtype=torch.long)
     valid = torch.ones((n, width + max_new), dtype=torch.bool)
@@ -65,22 +75,35 @@ def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT,
     caches = new_caches(model, n, width + max_new, device, dtype or torch.float32)
     causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
     mask = (causal & valid[:, None, :width]) | torch.eye(width, dtype=torch.bool, device=device)  # pads see themselves
-    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+    tokens = torch.full((n, max_new), -1, dtype=torch.long, device=device)  # -1: not written
+    logp = torch.zeros(n, device=device)
+    finished = torch.zeros(n, dtype=torch.bool, device=device)
+    row = torch.arange(n, device=device)  # which input each row of the shrinking batch writes
+    # not cuDNN's attention: it plans each new key length anew (7.5 ms of CPU a call on an H200,
+    # measured), and here the keys grow by one every step
+    backends = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None), sdpa_kernel(backends):
         logits = model(ids, pos, emb.expand(n, width), Cached(mask.unsqueeze(1), caches, 0))[:, -1]
-        written, finished = [], False
-        logp = torch.zeros(n, device=device)
-        alive = torch.ones(n, dtype=torch.bool, device=device)
         r, c, part = (pos[:, -1, k].clone() for k in range(3))  # where the last token (OUT) sits
         last = ids[:, -1].clone()
+        live = n
         for step in range(max_new):
             lp = torch.log_softmax(logits.float(), dim=-1)
             tok = lp.argmax(-1)
-            logp += torch.where(alive, lp.gather(1, tok[:, None])[:, 0], 0.0)
-            written.append(tok)
-            alive &= tok != EOS
-            if step % 8 == 7 and not bool(alive.any()):
-                finished = True
-                break
+            going = ~finished[row]
+            tokens[row, step] = torch.where(going, tok, -1)
+            logp.index_add_(0, row, torch.where(going, lp.gather(1, tok[:, None])[:, 0], 0.0))
+            finished[row] |= (tok == EOS) | (step + 1 >= limit[row])
+            if step % 8 == 7 or step + 1 == max_new:
+                live = int((~finished[row]).sum())
+                if live == 0 or step + 1 == max_new:
+                    break
+                if live <= len(row) // 2:  # drop the finished rows (copies the buffers: rarely)
+                    keep = (~finished[row]).nonzero()[:, 0]
+                    row, r, c, part, last, tok, emb = (x[keep] for x in (row, r, c, part, last, tok, emb))
+                    valid = valid[keep]
+                    for cache in caches:
+                        cache["k"], cache["v"] = cache["k"][keep], cache["v"][keep]
             if deadline is not None and time.monotonic() > deadline:
                 break
             # the new token's position follows from the one before it (as tasknet.data.next_position)
@@ -92,25 +115,20 @@ def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT,
             filled = width + step
             logits = model(tok[:, None], torch.stack([r, c, part], -1)[:, None], emb,
                            Cached(valid[:, None, None, :filled + 1], caches, filled))[:, -1]
-        else:
-            finished = True
-    tokens = torch.stack(written, 1).tolist()
-    done = (~alive).tolist()
     out = []
-    for row, lp_row, ok in zip(tokens, logp.tolist(), done):
-        if not ok and not finished:
-            out.append(None)  # cut short by the deadline: a later run writes it
-            continue
-        out.append((row[:row.index(EOS) + 1] if EOS in row else row, float(lp_row)))
+    for toks, lp_row, ok in zip(tokens.tolist(), logp.tolist(), finished.tolist()):
+        # None: cut short by the deadline (a later run writes it)
+        out.append((toks[:toks.index(-1)] if -1 in toks else toks, float(lp_row)) if ok else None)
     return out
 
 
-def rows_per_batch(model, width: int, device) -> int:
-    """How many rows fit the key/value buffers: a quarter of the free GPU memory, 1 GiB on a CPU."""
+def rows_per_batch(model, width: int, new: int, device) -> int:
+    """How many rows of prompts up to `width` tokens writing up to `new` fit the key/value buffers: a
+    quarter of the free GPU memory, 1 GiB on a CPU."""
     cfg = model.cfg
-    per_row = 2 * cfg.layers * cfg.dim * (width + MAX_OUTPUT) * (2 if device.type == "cuda" else 4)
+    per_row = 2 * cfg.layers * cfg.dim * (width + new) * (2 if device.type == "cuda" else 4)
     room = torch.cuda.mem_get_info(device)[0] // 4 if device.type == "cuda" else 1 << 30
-    return max(1, min(1024, room // per_row))
+    return max(1, min(2048, room // per_row))
 
 
 def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = None) -> int:
@@ -121,15 +139,13 @@ def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = Non
     device = next(model.parameters()).device
     count = 0
     while todo and (deadline is None or time.monotonic() < deadline):
-        width = len(prompt(todo[0].grid)[0])
-        k = rows_per_batch(model, width, device)
-        batch = todo[:k]  # shortest first within a view round: the widest prompt sets the buffers
-        width = max(len(prompt(r.grid)[0]) for r in batch)
-        while len(batch) > 1 and len(batch) > rows_per_batch(model, width, device):
-            batch = batch[:len(batch) // 2]
-            width = max(len(prompt(r.grid)[0]) for r in batch)
-        todo = todo[len(batch):]
-        written = greedy(model, [r.grid for r in batch], [r.emb for r in batch], deadline=deadline)
+        k = len(todo)  # shortest first within a view round: the widest prompt and longest limit set the buffers
+        while k > 1 and k > rows_per_batch(model, max(len(prompt(r.grid)[0]) for r in todo[:k]),
+                                           max(r.limit for r in todo[:k]), device):
+            k //= 2
+        batch, todo = todo[:k], todo[k:]
+        written = greedy(model, [r.grid for r in batch], [r.emb for r in batch], limits=[r.limit for r in batch],
+                         deadline=deadline)
         with open(path, "a") as f:
             for r, w in zip(batch, written):
                 if w is not None:
@@ -144,11 +160,83 @@ def read_rows(path: Path) -> list[dict]:
     return read_jsonl(path, ("task", "test", "view", "tokens", "logp"))
 
 
-def vote(answers: list[tuple[Grid | None, float]]) -> list[tuple[Grid, int, float]]:
-    """(grid, votes, mean log-probability) of each distinct grid, most votes first, then likeliest."""
-    groups: dict[bytes, list] = defaultdict(list)
-    for grid, logp in answers:
-        if grid is not None:
-            groups[grid.shape[0].to_bytes(1, "little") + grid.tobytes()].append((grid, logp))
-    ranked = [(g[0][0], len(g), float(np.mean([lp for _, lp in g]))) for g in groups.values()]
-    return sorted(ranked, key=lambda r: (-r[1], -r[2]))
+@torch.no_grad()
+def score_sequences(model, seqs: list[Sequence], batch_tokens: int = 1 << 16) -> list[float]:
+    """Each sequence's summed log-probability of its labelled tokens (the output grid and EOS), by
+    teacher forcing over packed rows of whole sequences."""
+    device = next(model.parameters()).device
+    dtype = autocast_dtype(device)
+    scores, i = [], 0
+    while i < len(seqs):
+        j, used = i + 1, len(seqs[i].ids)
+        while j < len(seqs) and used + len(seqs[j].ids) <= batch_tokens:
+            used += len(seqs[j].ids)
+            j += 1
+        batch = packed_batch(seqs[i:j], device)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])[0]
+        labels = batch["labels"][0]
+        lp = torch.log_softmax(logits.float(), -1).gather(1, labels.clamp(min=0)[:, None])[:, 0]
+        which = torch.repeat_interleave(torch.arange(j - i, device=device), torch.diff(batch["attn"].cu).long())
+        sums = torch.zeros(j - i, device=device).index_add_(0, which, torch.where(labels != IGNORE, lp, 0.0))
+        scores += sums.tolist()
+        i = j
+    return scores
+
+
+def task_candidates(rows: list[dict], views: list[View], n_tests: int) -> list[tuple[list[Grid], list[int]]]:
+    """For each test input: the distinct grids its views wrote (taken back to the task's frame), most
+    votes first, and their votes."""
+    out = []
+    for t in range(n_tests):
+        by_key: dict[bytes, list] = {}
+        for r in rows:
+            if r["test"] == t and r["view"] < len(views):
+                grid = decode_grid(r["tokens"])
+                if grid is not None:
+                    grid = views[r["view"]].invert(grid)
+                    by_key.setdefault(grid_key(grid), [grid, 0, []])
+                    by_key[grid_key(grid)][1] += 1
+                    by_key[grid_key(grid)][2].append(r["logp"])
+        ranked = sorted(by_key.values(), key=lambda c: (-c[1], -float(np.mean(c[2]))))
+        out.append(([c[0] for c in ranked], [c[1] for c in ranked]))
+    return out
+
+
+def score_rows(model, tasks: list[Task], views_of, emb_of, rows: list[dict], path: Path, top: int = 8,
+               deadline: float | None = None) -> int:
+    """Score every test input's distinct written grids (up to `top`, most votes first) under every
+    view of its task, as the output of that view's input; appends one JSON line per test input to
+    `path` ({"task", "test", "grids", "scores": [grid][view]}) and skips those already there."""
+    done = {(r["task"], r["test"]) for r in read_scores(path)}
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_task[r["task"]].append(r)
+    count = 0
+    for task in tasks:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        views = views_of(task)
+        cands = task_candidates(by_task.get(task.id, []), views, len(task.test))
+        seqs, keys = [], []
+        for t, (grids, _) in enumerate(cands):
+            if (task.id, t) in done or not grids:
+                continue
+            for g in grids[:top]:
+                for j, v in enumerate(views):
+                    seqs.append(pair_sequence(v.apply_grid(task.test[t].input), v.apply_grid(g), emb_of(task, j)))
+            keys.append((t, grids[:top]))
+        if not seqs:
+            continue
+        scores = iter(score_sequences(model, seqs))
+        with open(path, "a") as f:
+            for t, grids in keys:
+                table = [[round(next(scores), 4) for _ in views] for _ in grids]
+                f.write(json.dumps({"task": task.id, "test": t, "grids": [g.tolist() for g in grids],
+                                    "scores": table}) + "\n")
+                count += 1
+    return count
+
+
+def read_scores(path: Path) -> list[dict]:
+    return read_jsonl(path, ("task", "test", "grids", "scores"))

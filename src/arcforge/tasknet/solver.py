@@ -8,7 +8,8 @@ by a learned embedding per view; training gets `train_share` of the run's budget
 when the run has none) and checkpoints into the run folder. Then `prepare` writes every test input of
 the run under every view of its task, many rows per batch, appending each row to answers.jsonl, so a
 killed run goes on where it stopped, in training or in writing. `solve` maps a task's answers back
-through their views and votes.
+through their views and ranks them: by the product of their probabilities under all the views
+(`rank="poe"`) or by votes.
 """
 
 from __future__ import annotations
@@ -17,23 +18,24 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from arcforge.errors import ArcError
+from arcforge.grid import grid_key
 from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 from arcforge.tasknet.config import TaskNetOptions
 from arcforge.tasknet.data import task_views
 
 ANSWERS = "answers.jsonl"  # in the solver's folder: one line per (task, test input, view) written
+SCORES = "scores.jsonl"  # one line per test input: its distinct answers' log-probabilities under every view
 
 
 def training_tasks(names: list[str], seed: int = 0) -> list[Task]:
     """The tasks of the named sets, and of "gen:ID:N" entries N generated tasks of ID's family; a
     task met twice (by content) is kept once."""
     from dataclasses import replace
-
-    import numpy as np
 
     from arcforge.datasets import load_tasks
     from arcforge.generators import generate_task
@@ -83,7 +85,8 @@ class TaskNetSolver(Solver):
     def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
         """Train (unless an earlier run of this folder finished training), then write every test
         input under every view (rows an earlier run wrote are kept) until the deadline."""
-        from arcforge.tasknet.decode import Row, decode_rows
+        from arcforge.llm.decode import output_token_bound
+        from arcforge.tasknet.decode import Row, decode_rows, read_rows, score_rows
         from arcforge.tasknet.train import FitConfig, fit, load
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -99,47 +102,65 @@ class TaskNetSolver(Solver):
                 training = leak_free(training_tasks(self.opts.data), tasks)
                 hidden = [t.without_test_outputs() for t in tasks]  # belt and braces: demonstrations only
                 cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
-                                batch_tokens=self.opts.batch_tokens, steps=self.opts.steps, device=str(self.device))
+                                batch_tokens=self.opts.batch_tokens or (32768 if self.device.type == "cuda" else 8192),
+                                steps=self.opts.steps, device=str(self.device))
                 now = time.monotonic()
                 train_deadline = (now + self.opts.train_time_s if deadline is None else
                                   now + self.opts.train_share * (deadline - now))
                 fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, log)
             model, ck = load(folder, self.device)
             views, index = ck["fit"]["views"], {tid: i for i, tid in enumerate(ck["tasks"])}
-            rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j)
+            rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j, output_token_bound(t, i))
                     for t in tasks if t.id in index
                     for i, ex in enumerate(t.test)
                     for j, v in enumerate(task_views(t, views))]
             t0 = time.monotonic()
             # the scheduler still hands every task to `solve` (a look-up) before the run's deadline
             reserve = 0.0 if deadline is None else min(20.0, 0.05 * max(0.0, deadline - t0))
-            n = decode_rows(model, rows, folder / ANSWERS, None if deadline is None else deadline - reserve)
+            stop = None if deadline is None else deadline - reserve
+            n = decode_rows(model, rows, folder / ANSWERS, stop)
+            written = read_rows(folder / ANSWERS)
             log({"decoded": n, "rows": len(rows), "seconds": round(time.monotonic() - t0, 1)})
+            if len(written) >= len(rows):  # every view written: score each answer under all views
+                t0 = time.monotonic()
+                n = score_rows(model, [t for t in tasks if t.id in index], lambda t: task_views(t, views),
+                               lambda t, j: index[t.id] * views + j, written, folder / SCORES, deadline=stop)
+                log({"scored": n, "seconds": round(time.monotonic() - t0, 1)})
 
     def load(self, folder: Path) -> None:
-        """The answers `prepare` wrote; the model itself is not needed any more."""
-        from arcforge.tasknet.decode import read_rows
+        """The answers and scores `prepare` wrote; the model itself is not needed any more."""
+        from arcforge.tasknet.decode import read_rows, read_scores
 
         if not (folder / "done.json").is_file():
             raise ArcError(f"{folder}: no trained tasknet model (its preparation did not run)")
         self.views = json.loads((folder / "done.json").read_text())["views"]
-        self.answers = {}
+        self.answers, self.scores = {}, {}
         for r in read_rows(folder / ANSWERS):
             self.answers.setdefault(r["task"], []).append(r)
+        for r in read_scores(folder / SCORES):
+            self.scores[r["task"], r["test"]] = {grid_key(np.array(g, dtype=np.int8)): s
+                                                 for g, s in zip(r["grids"], r["scores"])}
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
-        from arcforge.llm.text import decode_grid
-        from arcforge.tasknet.decode import vote
+        from arcforge.llm.poe import rank_candidates
+        from arcforge.tasknet.decode import task_candidates
 
         t0 = time.monotonic()
         views = task_views(task, self.views)
-        answers: list[list] = [[] for _ in task.test]
-        for r in self.answers.get(task.id, []):
-            if r["test"] < len(task.test) and r["view"] < len(views):
-                grid = decode_grid(r["tokens"])
-                answers[r["test"]].append((None if grid is None else views[r["view"]].invert(grid), r["logp"]))
-        out = [[Candidate(g, votes + 1e-3 * lp, "tasknet:vote") for g, votes, lp in vote(a)] for a in answers]
-        self.timings = {"vote": time.monotonic() - t0}
+        out = []
+        for t, (grids, votes) in enumerate(task_candidates(self.answers.get(task.id, []), views, len(task.test))):
+            table = self.scores.get((task.id, t), {})
+            scored = [i for i, g in enumerate(grids) if grid_key(g) in table]
+            if self.opts.rank == "poe" and scored:  # grids past the scored top keep their vote order after them
+                ranked = rank_candidates([grids[i] for i in scored], np.array([table[grid_key(grids[i])] for i in scored]),
+                                         [votes[i] for i in scored], "poe", self.name)
+                lowest = min(c.score for c in ranked)
+                ranked += [Candidate(grids[i], lowest - 1.0 - k, f"{self.name}:votes")
+                           for k, i in enumerate(i for i in range(len(grids)) if i not in scored)]
+            else:
+                ranked = [Candidate(g, float(v) - 1e-3 * k, f"{self.name}:votes") for k, (g, v) in enumerate(zip(grids, votes))]
+            out.append(ranked)
+        self.timings = {"rank": time.monotonic() - t0}
         return out
 
     def stages(self) -> dict[str, float]:

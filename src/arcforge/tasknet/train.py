@@ -125,12 +125,15 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
         loss = train_step(train_model, opt, scaler, batch, dtype)
         step += 1
         now = time.monotonic()
-        if steps is None and deadline is not None:  # set the schedule from the rate of steps 3..10
+        if deadline is not None and (cfg.steps is None) and (
+                step == start + 3 or (probe and step - start in (10, 100, 300, 1000, 3000))):
+            # the schedule's length from the rate since step 3, set at step 10 and corrected while the
+            # first steps (slower: allocation, warm-up) weigh less and less
             if step == start + 3:
                 probe = (step, now)
-            elif probe and step == start + 10:
+            else:
                 per_step = (now - probe[1]) / (step - probe[0])
-                steps = step + max(0, int(0.95 * (deadline - now) / per_step))
+                steps = step + max(0, int(0.97 * (deadline - now) / per_step))
                 if distributed:  # every rank takes rank 0's count
                     t = torch.tensor([steps], device=device)
                     torch.distributed.broadcast(t, 0)
