@@ -192,6 +192,26 @@ def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     assert all("errors" not in x and "tasknet" in x["seconds"] for x in recs)
 
 
+def test_solve_prepares_tasknet_on_two_workers_together(cli, tmp_path):
+    """`solve` with two model workers (two GPUs; here two CPU processes over gloo): both train the
+    one model data-parallel, each writes its share of the rows, and every task gets its answers."""
+    run = tmp_path / "run"
+    r = cli("solve", "arc1/train", "--tasks", "0d3d703e,6150a2bd,a85d4709", "--solver", "tasknet",
+            "--tasknet-preset", "tiny", "--tasknet-views", "2", "--tasknet-steps", "20", "--tasknet-data", "",
+            "--tasknet-batch-tokens", "512", "--device", "cpu", "--model-workers", "2", "--quiet", "--out", run)
+    assert r.returncode == 0, r.stderr
+    folder = run / "prepared" / "tasknet"
+    shares = [[json.loads(x) for x in (folder / name).read_text().splitlines()] for name in ("answers.jsonl", "answers.1.jsonl")]
+    keys = [(x["task"], x["test"], x["view"]) for share in shares for x in share]
+    assert all(shares) and len(keys) == len(set(keys)) == 2 * (1 + 1 + 1)  # one test input each, two views
+    log = [json.loads(x) for x in (folder / "log.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in log if "step" in x] == [20]  # rank 0 logs training once (20 steps)
+    assert sorted(x["rank"] for x in log if "decoded" in x) == [0, 1]
+    recs = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    assert sorted(x["task_id"] for x in recs) == ["0d3d703e", "6150a2bd", "a85d4709"]
+    assert not list(folder.glob(".rendezvous*"))
+
+
 def _ddp_rank(rank: int, port: int, batches, state, out) -> None:
     """One rank of a two-process gloo group: one step of DDP on its own batch."""
     import os

@@ -12,6 +12,7 @@ pools meet in `select`, and the finished task is appended to results.jsonl by th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -200,14 +201,39 @@ def _mono(unix: float | None) -> float | None:
     return None if unix is None else time.monotonic() + (unix - time.time())
 
 
+@contextlib.contextmanager
+def process_group(rank: int, world: int, rendezvous: str):
+    """This worker as rank `rank` of a torch.distributed group of `world` workers (NCCL on GPUs, gloo
+    on CPUs) meeting at the file `rendezvous`."""
+    import datetime
+
+    import torch
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    torch.distributed.init_process_group(backend, init_method=f"file://{rendezvous}", rank=rank, world_size=world,
+                                         timeout=datetime.timedelta(hours=2))
+    try:
+        yield
+    finally:
+        torch.distributed.destroy_process_group()
+        if rank == 0:
+            Path(rendezvous).unlink(missing_ok=True)
+
+
 def handle_job(state: WorkerSolvers, job: tuple):
-    """One job for a worker: ("prepare", tasks, deadline, folder), ("load", folder) or
-    ("solve", task, task_time_s, deadline); deadlines are time.time() values or None."""
+    """One job for a worker: ("prepare", tasks, deadline, folder, rank, world, rendezvous), ("load",
+    folder) or ("solve", task, task_time_s, deadline); deadlines are time.time() values or None."""
     op = job[0]
     if op == "prepare":
-        _, tasks, deadline, folder = job
-        for s in state.solvers:
-            s.prepare(tasks, _mono(deadline), Path(folder) / s.name)
+        _, tasks, deadline, folder, rank, world, rendezvous = job
+        if world == 1:
+            for s in state.solvers:
+                s.prepare(tasks, _mono(deadline), Path(folder) / s.name)
+            return None
+        with process_group(rank, world, rendezvous):
+            for s in state.solvers:
+                if s.distributed or rank == 0:
+                    s.prepare(tasks, _mono(deadline), Path(folder) / s.name)
         return None
     if op == "load":
         for s in state.solvers:
@@ -380,13 +406,27 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
             # first worker; the pool's workers load it and start on tasks when it is done, the other pool
             # works meanwhile
             hidden = [t.without_test_outputs() for t in todo]
-            for pool in pools.values():
-                pool.send(0, ("prepare", hidden, deadline_unix, str(out / PREPARED)))
+            folder = out / PREPARED
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, pool in pools.items():
+                world = preparing_workers(cfg, name, len(pool))
+                rendezvous = str(folder / f".rendezvous-{os.getpid()}-{time.time_ns()}")
+                for rank in range(world):
+                    pool.send(rank, ("prepare", hidden, deadline_unix, str(folder), rank, world, rendezvous))
         return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
                         progress)
     finally:
         for p in pools.values():
             p.stop()
+
+
+def preparing_workers(cfg: SolveConfig, pool: str, size: int) -> int:
+    """How many of a pool's workers prepare together: the model pool's first worker on each GPU (on a
+    CPU: each model worker) when one of its solvers is distributed; otherwise one."""
+    names = pool_solvers(cfg)[pool]
+    if pool != "model" or not any(solver_class(n).distributed for n in names):
+        return 1
+    return min(size, len(model_gpus(cfg)) or size)
 
 
 def hard_limit(cfg: SolveConfig, info: dict[str, dict]) -> float | None:
@@ -449,13 +489,17 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
             bar.set_postfix(post)
             bar.update(1)
 
-    loading = {name: len(pool) for name, pool in pools.items()}  # loads still owed; 0: the pool takes tasks
+    # answers still owed before the pool takes tasks: its preparing workers', then every worker's load
+    preparing = {name: len(pool.busy) for name, pool in pools.items()}
+    loading = {name: len(pool) for name, pool in pools.items()}
 
     def prepared(name: str, job: tuple) -> None:
-        """A pool's preparation or one of its loads is done: after the first, every worker loads."""
+        """A pool's preparation or one of its loads is done: once every preparing worker is, all load."""
         if job[0] == "prepare":
-            for slot in range(len(pools[name])):
-                pools[name].send(slot, ("load", job[3]))
+            preparing[name] -= 1
+            if not preparing[name]:
+                for slot in range(len(pools[name])):
+                    pools[name].send(slot, ("load", job[3]))
         else:
             loading[name] -= 1
 

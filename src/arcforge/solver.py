@@ -32,8 +32,9 @@ class Solver:
     defaults that suit a CPU search with nothing to prepare.
 
     Life of a solver in a run: it is built once in each worker process of its kind (`resource`);
-    `prepare` runs once for the whole run, in one of those workers, before any task is solved;
-    then every worker calls `load` and solves tasks one at a time with `solve`."""
+    `prepare` runs once for the whole run, in one of those workers (in several together when the
+    solver is `distributed`), before any task is solved; then every worker calls `load` and solves
+    tasks one at a time with `solve`."""
 
     name: ClassVar[str] = ""
     # "cpu": runs in the pool of CPU worker processes (one per core by default);
@@ -43,6 +44,9 @@ class Solver:
     only_unexplained: bool = False
     # Its own time limit per task (seconds) when the run sets none with --task-time; None: no limit.
     task_time_s: float | None = None
+    # Prepare on several workers together: one per GPU (or each model worker on a CPU), joined in a
+    # torch.distributed group before `prepare` is called (rank 0 is the first worker).
+    distributed: ClassVar[bool] = False
 
     def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
         """Run-level work over every task still to solve (test outputs hidden), e.g. training on all

@@ -71,9 +71,29 @@ def leak_free(training: list[Task], run: list[Task]) -> list[Task]:
     return keep
 
 
+def part_name(name: str, rank: int) -> str:
+    """The file of one rank's share: answers.jsonl for rank 0 (and a single process), answers.R.jsonl."""
+    stem, ext = name.split(".", 1)
+    return name if rank == 0 else f"{stem}.{rank}.{ext}"
+
+
+def parts(folder: Path, name: str) -> list[Path]:
+    """Every rank's file of `name` (any earlier run's too)."""
+    stem, ext = name.split(".", 1)
+    return sorted(folder.glob(f"{stem}*.{ext}"))
+
+
+def answers_of(folder: Path) -> list[dict]:
+    """Every row written into `folder`."""
+    from arcforge.tasknet.decode import read_rows
+
+    return [r for p in parts(folder, ANSWERS) for r in read_rows(p)]
+
+
 class TaskNetSolver(Solver):
     name = "tasknet"
     resource = "model"
+    distributed = True
 
     def __init__(self, opts: TaskNetOptions | None = None):
         self.opts = opts or TaskNetOptions()
@@ -84,17 +104,22 @@ class TaskNetSolver(Solver):
 
     def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
         """Train (unless an earlier run of this folder finished training), then write every test
-        input under every view (rows an earlier run wrote are kept) until the deadline."""
+        input under every view (rows an earlier run wrote are kept) until the deadline, then score
+        each test input's answers under all views. In a torch.distributed group every rank trains
+        (DDP), then writes and scores its share, into files of its own."""
         from arcforge.llm.decode import output_token_bound
-        from arcforge.tasknet.decode import Row, decode_rows, read_rows, score_rows
+        from arcforge.tasknet.decode import Row, decode_rows, score_rows
         from arcforge.tasknet.train import FitConfig, fit, load
 
+        dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+        rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if dist else (0, 1)
         folder.mkdir(parents=True, exist_ok=True)
         log_file = open(folder / "log.jsonl", "a")
 
         def log(rec: dict) -> None:
-            log_file.write(json.dumps(rec) + "\n")
-            log_file.flush()
+            if rank == 0 or "step" not in rec:  # training: rank 0 speaks for all
+                log_file.write(json.dumps(rec if world == 1 else {**rec, "rank": rank}) + "\n")
+                log_file.flush()
 
         with log_file:
             if not (folder / "done.json").is_file():
@@ -114,30 +139,35 @@ class TaskNetSolver(Solver):
                     for t in tasks if t.id in index
                     for i, ex in enumerate(t.test)
                     for j, v in enumerate(task_views(t, views))]
+            done = {(r["task"], r["test"], r["view"]) for r in answers_of(folder)}
+            todo = [r for r in rows if r.key not in done]
             t0 = time.monotonic()
             # the scheduler still hands every task to `solve` (a look-up) before the run's deadline
             reserve = 0.0 if deadline is None else min(20.0, 0.05 * max(0.0, deadline - t0))
             stop = None if deadline is None else deadline - reserve
-            n = decode_rows(model, rows, folder / ANSWERS, stop)
-            written = read_rows(folder / ANSWERS)
+            n = decode_rows(model, todo[rank::world], folder / part_name(ANSWERS, rank), stop)
             log({"decoded": n, "rows": len(rows), "seconds": round(time.monotonic() - t0, 1)})
+            if dist:
+                torch.distributed.barrier()  # every rank's answers are in
+            written = answers_of(folder)
             if len(written) >= len(rows):  # every view written: score each answer under all views
                 t0 = time.monotonic()
-                n = score_rows(model, [t for t in tasks if t.id in index], lambda t: task_views(t, views),
-                               lambda t, j: index[t.id] * views + j, written, folder / SCORES, deadline=stop)
+                mine = [t for t in tasks if t.id in index][rank::world]
+                n = score_rows(model, mine, lambda t: task_views(t, views), lambda t, j: index[t.id] * views + j,
+                               written, folder / part_name(SCORES, rank), deadline=stop)
                 log({"scored": n, "seconds": round(time.monotonic() - t0, 1)})
 
     def load(self, folder: Path) -> None:
         """The answers and scores `prepare` wrote; the model itself is not needed any more."""
-        from arcforge.tasknet.decode import read_rows, read_scores
+        from arcforge.tasknet.decode import read_scores
 
         if not (folder / "done.json").is_file():
             raise ArcError(f"{folder}: no trained tasknet model (its preparation did not run)")
         self.views = json.loads((folder / "done.json").read_text())["views"]
         self.answers, self.scores = {}, {}
-        for r in read_rows(folder / ANSWERS):
+        for r in answers_of(folder):
             self.answers.setdefault(r["task"], []).append(r)
-        for r in read_scores(folder / SCORES):
+        for r in (r for p in parts(folder, SCORES) for r in read_scores(p)):
             self.scores[r["task"], r["test"]] = {grid_key(np.array(g, dtype=np.int8)): s
                                                  for g, s in zip(r["grids"], r["scores"])}
 

@@ -83,6 +83,19 @@ def load(folder: Path, device) -> tuple[TaskNet, dict]:
     return model.eval(), ck
 
 
+def past(deadline: float, step: int, distributed: bool, device) -> bool:
+    """Whether training stops here for the deadline. Under DDP all ranks must stop at the same step:
+    they decide together, every 10 steps (stopping if any rank is past it)."""
+    late = time.monotonic() >= deadline
+    if not distributed:
+        return late
+    if step % 10:
+        return False
+    flag = torch.tensor([int(late)], device=device)
+    torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+    return bool(flag.item())
+
+
 def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, deadline: float | None,
         log=None) -> TaskNet:
     """Train on every pair of `tasks` (the run's own, `run_ids`, with their demonstrations only)
@@ -115,7 +128,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     probe = None  # (step, time) where the rate is measured from
     step, seen = start, 0  # seen: tokens this process trained on (per rank)
     while steps is None or step < steps:
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and past(deadline, step, distributed, device):
             break
         # the LLM trainer's schedule: linear warm-up, cosine down to a tenth
         lr = cfg.lr * lr_factor(step, TrainConfig(steps=steps or 10**9, warmup_steps=cfg.warmup, min_lr_ratio=0.1))
@@ -148,4 +161,6 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     if rank == 0:
         save(folder, model, opt, step, steps or step, cfg, ids)
         (folder / "done.json").write_text(json.dumps({"step": step, "steps": steps, "views": cfg.views}) + "\n")
+    if distributed:
+        torch.distributed.barrier()  # the checkpoint is on disk for every rank
     return model.eval()
