@@ -3,7 +3,7 @@ model size and batch size; one JSON line per setting.
 
     PYTHONPATH=src python benchmarks/tasknet_throughput.py --presets small,base --batch-tokens 8192,32768
 
-Each setting trains `--steps` steps (AdamW, bf16 autocast on a GPU that has it) on packed rows drawn
+Each setting trains `--steps` steps (--optimizer adamw or muon, bf16 autocast on a GPU that has it) on packed rows drawn
 from every pair of arc1/train under 8 views; the first 5 steps are not timed.
 """
 
@@ -18,6 +18,7 @@ from arcforge.datasets import load_tasks
 from arcforge.tasknet.config import PRESETS
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
 from arcforge.tasknet.model import TaskNet, TaskNetConfig, autocast_dtype, param_count
+from arcforge.tasknet.optim import make_optimizers
 from arcforge.tasknet.train import train_step
 
 
@@ -27,6 +28,7 @@ def main() -> None:
     ap.add_argument("--batch-tokens", default="8192,32768")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--views", type=int, default=8)
+    ap.add_argument("--optimizer", default="adamw", choices=["adamw", "muon"])
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tasks = load_tasks("arc1/train")
@@ -36,7 +38,7 @@ def main() -> None:
         for bt in map(int, args.batch_tokens.split(",")):
             torch.manual_seed(0)
             model = TaskNet(TaskNetConfig(n_embeddings=len(tasks) * args.views, **PRESETS[preset])).to(device)
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95))
+            opts = make_optimizers(model, args.optimizer, 1e-3)
             scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
             rng = np.random.default_rng(0)
             if device.type == "cuda":
@@ -48,17 +50,17 @@ def main() -> None:
                         torch.cuda.synchronize()
                     t0, tokens = time.monotonic(), 0
                 batch = packed_batch(draw_batch(seqs, rng, bt), device)
-                loss = train_step(model, opt, scaler, batch, dtype)
+                loss = train_step(model, opts, scaler, batch, dtype)
                 tokens += int(batch["ids"].numel())
             float(loss)  # waits for the GPU
             secs = time.monotonic() - t0
             print(json.dumps({
                 "preset": preset, "params_m": round((param_count(model) - model.tasks.weight.numel()) / 1e6, 2),
-                "batch_tokens": bt, "tokens_per_s": round(tokens / secs), "step_ms": round(1000 * secs / (args.steps - 5), 1),
+                "batch_tokens": bt, "optimizer": args.optimizer, "tokens_per_s": round(tokens / secs), "step_ms": round(1000 * secs / (args.steps - 5), 1),
                 "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
                 "loss": round(float(loss), 4), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             }), flush=True)
-            del model, opt
+            del model, opts
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 sees a run task's test output, decoding under views, and a killed training that resumes."""
 
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from arcforge.datasets import load_tasks
+from arcforge.errors import ArcError
 from arcforge.llm.text import EOS, IGNORE, IN, NL, OUT, encode_grid
 from arcforge.tasknet.data import next_position, pair_sequence, prompt, task_views, training_pairs
 from arcforge.tasknet.decode import greedy
@@ -78,6 +81,41 @@ def test_trained_model_writes_its_pairs_under_every_view_and_training_resumes(tm
         written = greedy(model, [v.apply_grid(ex.input) for v in views], list(range(4)))
         for v, (tokens, _) in zip(views, written):
             assert tokens == [*encode_grid(v.apply_grid(ex.output)), EOS]
+
+
+def test_muon_orthogonalises_its_updates_and_trains():
+    from arcforge.tasknet.optim import orthogonalise
+
+    g = torch.linalg.qr(torch.randn(48, 16))[0] @ torch.diag(torch.logspace(-1, 1, 16))  # singular values 0.1 .. 10
+    s = torch.linalg.svdvals(orthogonalise(g))
+    assert s.min() > 0.5 and s.max() < 1.3
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0].without_test_outputs()
+    losses = []
+    torch.manual_seed(0)
+    cfg = FitConfig(preset="tiny", views=2, optimizer="muon", lr=3e-3, warmup=10, batch_tokens=512, steps=100,
+                    device="cpu")
+    fit([task], {task.id}, cfg, Path(tempfile.mkdtemp()), None, log=lambda r: losses.append(r["loss"]))
+    assert losses[-1] < 0.5 * 2.7  # from about ln(16) = 2.77
+
+
+def test_training_can_start_from_a_trained_model_with_new_tasks(tmp_path):
+    """--tasknet-init: the trained weights and the embeddings of tasks it knew are kept; a new task
+    gets fresh embeddings; a model of another size is refused."""
+    torch.manual_seed(0)
+    a, b = load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd"])
+    first = FitConfig(preset="tiny", views=2, batch_tokens=512, steps=20, device="cpu")
+    fit([a], set(), first, tmp_path / "a", None)
+    src = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    again = FitConfig(preset="tiny", views=2, batch_tokens=512, steps=1, lr=0.0, device="cpu",
+                      init=str(tmp_path / "a" / "checkpoint.pt"))
+    model = fit([b, a], {b.id}, again, tmp_path / "ab", None)  # lr 0: the step changes nothing
+    got = model.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in src.items() if k != "tasks.weight")
+    assert torch.equal(got["tasks.weight"][2:4], src["tasks.weight"][0:2])  # a: now second, same rows
+    assert not torch.equal(got["tasks.weight"][0:2], src["tasks.weight"][0:2])
+    bigger = FitConfig(preset="small", views=2, batch_tokens=512, steps=1, device="cpu", init=again.init)
+    with pytest.raises(ArcError, match="different size"):
+        fit([a], set(), bigger, tmp_path / "c", None)
 
 
 def test_solver_reads_no_test_output_and_answers_every_test_input(tmp_path):
@@ -225,7 +263,7 @@ def _ddp_rank(rank: int, port: int, batches, state, out) -> None:
     model.load_state_dict(state)
     ddp = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss = train_step(ddp, opt, torch.amp.GradScaler("cpu", enabled=False), batches[rank], None)
+    loss = train_step(ddp, [opt], torch.amp.GradScaler("cpu", enabled=False), batches[rank], None)
     if rank == 0:
         torch.save({"state": model.state_dict(), "loss": float(loss)}, out)
     torch.distributed.destroy_process_group()

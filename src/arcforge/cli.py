@@ -67,6 +67,7 @@ def cmd_solve(args) -> int:
         tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
                                batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
                                train_share=args.tasknet_train_share, lr=args.tasknet_lr, rank=args.tasknet_rank,
+                               optimizer=args.tasknet_optimizer, init=args.tasknet_init,
                                data=[d for d in args.tasknet_data.split(",") if d]),
     )
     summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
@@ -243,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --budget: the share of what is left at preparation that training gets (default 0.8)")
     t.add_argument("--tasknet-rank", choices=["poe", "votes"], default="poe",
                    help="order answers by their product of probabilities under all views, or by votes")
-    t.add_argument("--tasknet-lr", type=number(float, 0, above=True), default=1e-3, help="peak learning rate")
+    t.add_argument("--tasknet-lr", type=number(float, 0, above=True), default=1e-3, help="AdamW's peak learning rate")
+    t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="adamw",
+                   help="muon: Muon for the blocks' weight matrices, AdamW for the rest")
+    t.add_argument("--tasknet-init", help="start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
     s.set_defaults(fn=cmd_solve)

@@ -24,6 +24,8 @@ class TaskNetOptions:
     train_share: float = 0.8  # of the run's budget left at preparation, for training
     steps: int | None = None  # a fixed number of steps instead of a time (tests, ablations)
     lr: float = 1e-3
+    optimizer: str = "adamw"  # or "muon" (tasknet/optim.py)
+    init: str | None = None  # a trained tasknet checkpoint.pt to start from instead of from scratch
     batch_tokens: int | None = None  # tokens per training step; default 32768 on a GPU, 8192 on a CPU
     rank: str = "poe"  # order of a test input's answers: "poe" (summed log-prob under all views) or "votes"
     device: str | None = None

@@ -28,13 +28,17 @@ from arcforge.llm.train import lr_factor
 from arcforge.task import Task
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
 from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, autocast_dtype
+from arcforge.tasknet.optim import make_optimizers
 
 
 @dataclass
 class FitConfig:
     preset: str = "small"
     views: int = 8  # fixed views per task, each with its own embedding
-    lr: float = 1e-3
+    lr: float = 1e-3  # AdamW's peak learning rate
+    optimizer: str = "adamw"  # or "muon": Muon for the blocks' matrices, AdamW for the rest (tasknet/optim.py)
+    muon_lr: float = 0.02
+    init: str | None = None  # a tasknet checkpoint.pt to start from (new tasks get fresh embeddings)
     warmup: int = 50
     batch_tokens: int = 8192  # per rank and step
     steps: int | None = None  # None: as many as the time budget allows
@@ -51,26 +55,30 @@ def loss_of(model, batch: dict) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=IGNORE)
 
 
-def train_step(model, opt, scaler, batch: dict, dtype: torch.dtype | None) -> torch.Tensor:
-    """One optimiser step on one packed batch (under DDP the gradients are averaged over ranks)."""
+def train_step(model, opts: list, scaler, batch: dict, dtype: torch.dtype | None) -> torch.Tensor:
+    """One step of every optimiser in `opts` on one packed batch (under DDP the gradients are averaged
+    over ranks)."""
     device_type = batch["ids"].device.type
     with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
         loss = loss_of(model, batch)
-    opt.zero_grad(set_to_none=True)
+    for opt in opts:
+        opt.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
-    scaler.unscale_(opt)
+    for opt in opts:
+        scaler.unscale_(opt)
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    scaler.step(opt)
+    for opt in opts:
+        scaler.step(opt)
     scaler.update()
     return loss.detach()
 
 
-def save(folder: Path, model, opt, step: int, steps: int, cfg: FitConfig, tasks: list[str]) -> None:
+def save(folder: Path, model, opts: list, step: int, steps: int, cfg: FitConfig, tasks: list[str]) -> None:
     """folder/checkpoint.pt, written whole or not at all, and folder/meta.json."""
     folder.mkdir(parents=True, exist_ok=True)
     raw = model.module if hasattr(model, "module") else model
     tmp = folder / "checkpoint.pt.tmp"
-    torch.save({"model": raw.state_dict(), "opt": opt.state_dict(), "step": step, "steps": steps,
+    torch.save({"model": raw.state_dict(), "opt": [o.state_dict() for o in opts], "step": step, "steps": steps,
                 "net": raw.cfg.to_dict(), "fit": cfg.to_dict(), "tasks": tasks}, tmp)
     os.replace(tmp, folder / "checkpoint.pt")
 
@@ -81,6 +89,26 @@ def load(folder: Path, device) -> tuple[TaskNet, dict]:
     model = TaskNet(TaskNetConfig(**ck["net"])).to(device)
     model.load_state_dict(ck["model"])
     return model.eval(), ck
+
+
+def start_from(model: TaskNet, path: Path, ids: list[str], views: int, device) -> None:
+    """Start from a trained tasknet: every weight but the task embeddings, and the embeddings of the
+    tasks (by id) it was trained on; the other tasks keep their fresh ones."""
+    if not path.is_file():
+        raise ArcError(f"{path}: no such tasknet checkpoint")
+    ck = torch.load(path, map_location=device, weights_only=False)
+    net = TaskNetConfig(**{**ck["net"], "n_embeddings": model.cfg.n_embeddings})
+    if net != model.cfg or ck["fit"]["views"] != views:
+        raise ArcError(f"{path}: a {ck['fit']['preset']} model with {ck['fit']['views']} views; this run trains "
+                       f"a different size or number of views")
+    state = {k: v for k, v in ck["model"].items() if k != "tasks.weight"}
+    model.load_state_dict(state, strict=False)
+    old = {tid: i for i, tid in enumerate(ck["tasks"])}
+    with torch.no_grad():
+        for i, tid in enumerate(ids):
+            if tid in old:
+                j = old[tid]
+                model.tasks.weight[i * views:(i + 1) * views] = ck["model"]["tasks.weight"][j * views:(j + 1) * views]
 
 
 def past(deadline: float, step: int, distributed: bool, device) -> bool:
@@ -112,14 +140,18 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     ids = [t.id for t in tasks]
     net = TaskNetConfig(n_embeddings=len(tasks) * cfg.views, **PRESETS[cfg.preset])
     model = TaskNet(net).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=0.0)
+    opts = make_optimizers(model, cfg.optimizer, cfg.lr, cfg.muon_lr)
     start, steps = 0, cfg.steps
+    resumed = False
     if (folder / "checkpoint.pt").is_file():
         ck = torch.load(folder / "checkpoint.pt", map_location=device, weights_only=False)
         if ck["tasks"] == ids and ck["fit"] == cfg.to_dict():
             model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["opt"])
-            start, steps = ck["step"], ck["steps"]
+            for o, state in zip(opts, ck["opt"]):
+                o.load_state_dict(state)
+            start, steps, resumed = ck["step"], ck["steps"], True
+    if cfg.init and not resumed:
+        start_from(model, Path(cfg.init), ids, cfg.views, device)
     dtype = autocast_dtype(device)
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
     train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
@@ -131,11 +163,13 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
         if deadline is not None and past(deadline, step, distributed, device):
             break
         # the LLM trainer's schedule: linear warm-up, cosine down to a tenth
-        lr = cfg.lr * lr_factor(step, TrainConfig(steps=steps or 10**9, warmup_steps=cfg.warmup, min_lr_ratio=0.1))
-        for g in opt.param_groups:
-            g["lr"] = lr
+        factor = lr_factor(step, TrainConfig(steps=steps or 10**9, warmup_steps=cfg.warmup, min_lr_ratio=0.1))
+        lr = cfg.lr * factor
+        for opt in opts:
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * factor
         batch = packed_batch(draw_batch(seqs, rng, cfg.batch_tokens), device)
-        loss = train_step(train_model, opt, scaler, batch, dtype)
+        loss = train_step(train_model, opts, scaler, batch, dtype)
         step += 1
         now = time.monotonic()
         if deadline is not None and (cfg.steps is None) and (
@@ -156,10 +190,10 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             log({"step": step, "steps": steps, "loss": round(loss.item(), 5), "lr": lr, "tokens": seen,
                  "seconds": round(now - t0, 1), "tokens_per_s": round(seen / max(now - t0, 1e-9))})
         if rank == 0 and now - last_save > cfg.save_every_s:
-            save(folder, model, opt, step, steps or step, cfg, ids)
+            save(folder, model, opts, step, steps or step, cfg, ids)
             last_save = now
     if rank == 0:
-        save(folder, model, opt, step, steps or step, cfg, ids)
+        save(folder, model, opts, step, steps or step, cfg, ids)
         (folder / "done.json").write_text(json.dumps({"step": step, "steps": steps, "views": cfg.views}) + "\n")
     if distributed:
         torch.distributed.barrier()  # the checkpoint is on disk for every rank

@@ -1,0 +1,70 @@
+"""Optimisers of the tasknet: AdamW for everything, or Muon for the blocks' weight matrices with AdamW
+for the rest (embeddings, output layer, norms).
+
+Muon takes a momentum step whose update matrix is replaced by the nearest semi-orthogonal matrix
+(all singular values about 1), computed with a few Newton-Schulz iterations in bf16; so every
+direction of a weight matrix moves at the same rate, whatever the gradient's scale. Each param group
+keeps its `base_lr`; the trainer sets `lr = base_lr * schedule factor` on every group of every
+optimiser.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# coefficients of the quintic iteration x <- a x + b (x x^T) x + c (x x^T)^2 x, chosen so that
+# singular values in (0, 1] are driven towards 1 quickly (they end in about 0.7 .. 1.2)
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+
+def orthogonalise(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
+    """An approximately semi-orthogonal matrix with g's singular vectors (g: 2-D)."""
+    a, b, c = NS_COEFFS
+    x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
+    tall = x.shape[0] > x.shape[1]
+    if tall:
+        x = x.T
+    x = x / (x.norm() + 1e-7)  # every singular value at most 1
+    for _ in range(steps):
+        m = x @ x.T
+        x = a * x + (b * m + c * m @ m) @ x
+    return (x.T if tall else x).to(g.dtype)
+
+
+class Muon(torch.optim.Optimizer):
+    """Momentum (Nesterov) with orthogonalised updates, for 2-D weights only."""
+
+    def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, ns_steps: int = 5,
+                 weight_decay: float = 0.0):
+        super().__init__(params, dict(lr=lr, base_lr=lr, momentum=momentum, ns_steps=ns_steps,
+                                      weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                buf = self.state[p].setdefault("momentum", torch.zeros_like(p.grad))
+                buf.mul_(group["momentum"]).add_(p.grad)
+                update = orthogonalise(p.grad.add(buf, alpha=group["momentum"]), group["ns_steps"])
+                scale = max(1.0, p.shape[0] / p.shape[1]) ** 0.5  # tall matrices: same RMS step as wide ones
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                p.add_(update, alpha=-group["lr"] * scale)
+        return None
+
+
+def make_optimizers(model: nn.Module, name: str, lr: float, muon_lr: float = 0.02) -> list[torch.optim.Optimizer]:
+    """"adamw": one AdamW over every parameter at `lr`. "muon": Muon at `muon_lr` for the blocks'
+    2-D weights, AdamW at `lr` for the rest."""
+    adamw = dict(betas=(0.9, 0.95), weight_decay=0.0)
+    if name == "adamw":
+        return [torch.optim.AdamW([{"params": list(model.parameters()), "base_lr": lr}], lr=lr, **adamw)]
+    if name != "muon":
+        raise ValueError(f"optimizer must be adamw or muon, got '{name}'")
+    blocks = {id(p) for b in model.blocks for p in b.parameters() if p.ndim == 2}
+    matrices = [p for p in model.parameters() if id(p) in blocks]
+    rest = [p for p in model.parameters() if id(p) not in blocks]
+    return [Muon(matrices, lr=muon_lr),
+            torch.optim.AdamW([{"params": rest, "base_lr": lr}], lr=lr, **adamw)]
