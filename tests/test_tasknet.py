@@ -209,6 +209,28 @@ def test_writing_killed_part_way_resumes_without_writing_a_row_twice(tmp_path, m
     assert again[:2] == first and sorted(r["view"] for r in again) == list(range(8))
 
 
+def test_generated_training_tasks_leave_out_the_run_tasks_families():
+    from arcforge.generators import generator_ids
+    from arcforge.tasknet.solver import training_tasks
+
+    got = training_tasks(["gen:all:2"], exclude={"0d3d703e"})
+    assert len(got) == 2 * (len(generator_ids()) - 1) and not any(t.id.startswith("gen-0d3d703e") for t in got)
+    assert [t.id for t in training_tasks(["gen:0d3d703e:2"])] == ["gen-0d3d703e-0", "gen-0d3d703e-1"]
+    for bad in ("gen:0d3d703e", "gen:nosuch:3", "gen:all:x"):
+        with pytest.raises(ArcError, match="gen:ID:N"):
+            training_tasks([bad])
+
+
+@pytest.mark.parametrize("flag,value,says", [("--tasknet-data", "gen:0d3d703e", "gen:ID:N"),
+                                              ("--tasknet-data", "arc9/x", "neither a dataset"),
+                                              ("--tasknet-init", "no/such.pt", "no such file")])
+def test_bad_tasknet_settings_stop_before_anything_is_written(cli, tmp_path, flag, value, says):
+    r = cli("solve", "arc1/train", "--tasks", "0d3d703e", "--solver", "tasknet", flag, value, "--device", "cpu",
+            "--out", tmp_path / "run")
+    assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     """Through the scheduler: preparation trains once and saves into RUN/prepared/tasknet; every task
     gets its candidates; the run resumed finds the model and does not train again."""

@@ -41,9 +41,13 @@ def cmd_solve(args) -> int:
     from arcforge.datasets import load_tasks
     from arcforge.llm.config import LLMOptions
     from arcforge.pipeline import SolveConfig, run_solve
-    from arcforge.tasknet.config import TaskNetOptions
+    from arcforge.tasknet.config import TaskNetOptions, check_data
 
     tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
+    if "tasknet" in args.solver.split(","):
+        check_data([d for d in args.tasknet_data.split(",") if d])
+        if args.tasknet_init and not Path(args.tasknet_init).is_file():
+            raise ArcError(f"--tasknet-init: {args.tasknet_init}: no such file")
     shard = None
     if args.shard:
         m = re.fullmatch(r"(\d+)/(\d+)", args.shard)

@@ -30,3 +30,21 @@ class TaskNetOptions:
     rank: str = "poe"  # order of a test input's answers: "poe" (summed log-prob under all views) or "votes"
     device: str | None = None
     task_time_s: float | None = None
+
+
+def check_data(names: list[str]) -> None:
+    """A one-line error for a --tasknet-data entry that is neither a dataset (name or path) nor a
+    well-formed generator entry, before a run starts."""
+    from pathlib import Path
+
+    from arcforge.datasets import dataset_names
+    from arcforge.errors import ArcError
+    from arcforge.generators import generator_ids
+
+    for name in names:
+        if name.startswith("gen:"):
+            parts = name.split(":")
+            if len(parts) != 3 or not parts[2].isdigit() or parts[1] not in {"all", *generator_ids()}:
+                raise ArcError(f"--tasknet-data: '{name}' is not gen:ID:N or gen:all:N with ID a generator family")
+        elif name not in dataset_names() and not Path(name).exists():
+            raise ArcError(f"--tasknet-data: '{name}' is neither a dataset ({', '.join(dataset_names())}) nor a path")

@@ -25,27 +25,32 @@ from arcforge.errors import ArcError
 from arcforge.grid import grid_key
 from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
-from arcforge.tasknet.config import TaskNetOptions
+from arcforge.tasknet.config import TaskNetOptions, check_data
 from arcforge.tasknet.data import task_views
 
 ANSWERS = "answers.jsonl"  # in the solver's folder: one line per (task, test input, view) written
 SCORES = "scores.jsonl"  # one line per test input: its distinct answers' log-probabilities under every view
 
 
-def training_tasks(names: list[str], seed: int = 0) -> list[Task]:
-    """The tasks of the named sets, and of "gen:ID:N" entries N generated tasks of ID's family; a
-    task met twice (by content) is kept once."""
+def training_tasks(names: list[str], seed: int = 0, exclude: set[str] = frozenset()) -> list[Task]:
+    """The tasks of the named sets, and generated ones: "gen:ID:N" gives N tasks of the generator
+    family of arc1/train task ID, "gen:all:N" N of every family but those of the tasks in `exclude`
+    (the run's own, on a development split of arc1/train: they would teach the very rule of a task
+    being measured). A task met twice (by content) is kept once."""
     from dataclasses import replace
 
     from arcforge.datasets import load_tasks
-    from arcforge.generators import generate_task
+    from arcforge.generators import generate_task, generator_ids
 
     tasks = []
     for name in names:
         if name.startswith("gen:"):
-            _, family, n = name.split(":")
-            rng = np.random.default_rng([seed, int.from_bytes(family.encode()[:8], "little")])
-            tasks += [replace(generate_task(family, rng), id=f"gen-{family}-{k}") for k in range(int(n))]
+            check_data([name])
+            parts = name.split(":")
+            families = [f for f in generator_ids() if f not in exclude] if parts[1] == "all" else [parts[1]]
+            for family in families:
+                rng = np.random.default_rng([seed, int.from_bytes(family.encode()[:8], "little")])
+                tasks += [replace(generate_task(family, rng), id=f"gen-{family}-{k}") for k in range(int(parts[2]))]
         else:
             tasks += load_tasks(name)
     seen, unique = set(), []
@@ -124,7 +129,7 @@ class TaskNetSolver(Solver):
         with log_file:
             if not (folder / "done.json").is_file():
                 run_ids = {t.id for t in tasks}
-                training = leak_free(training_tasks(self.opts.data), tasks)
+                training = leak_free(training_tasks(self.opts.data, exclude=run_ids), tasks)
                 hidden = [t.without_test_outputs() for t in tasks]  # belt and braces: demonstrations only
                 cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
                                 optimizer=self.opts.optimizer, init=self.opts.init,
