@@ -28,12 +28,14 @@ first), (2) that solver's score for it (higher first; scores are comparable only
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from arcforge.dsl.objects import label
 from arcforge.grid import Grid, grid_key
 from arcforge.solver import Candidate
 from arcforge.task import Task
@@ -260,29 +262,145 @@ def majority_colour(g: Grid) -> tuple[int | None, float]:
     return (c if share > 0.5 else None), float(share)
 
 
+def _background_guard(task: Task, make: Callable[[Grid], Predicate | None]) -> Callable[[Grid], Predicate | None]:
+    """Abstain for a test input whose background is not like the train inputs': none (no colour on
+    more than half of its cells), a smaller share than every train input's (crowded: filling
+    objects may overturn the majority, arc1/train 4258a5f9), or, when all train inputs share one
+    background colour, another one (arc1/train 694f12f3, bb43febb). Also abstains everywhere when a
+    train input has no background."""
+    shares = [majority_colour(ex.input) for ex in task.train]
+    if any(b is None for b, _ in shares):
+        return lambda ti: None
+    low = min(share for _, share in shares)
+    train_bgs = {b for b, _ in shares}
+
+    def guarded(ti: Grid) -> Predicate | None:
+        b, share = majority_colour(ti)
+        if b is None or share < low or (len(train_bgs) == 1 and b not in train_bgs):
+            return None
+        return make(ti)
+
+    return guarded
+
+
 @_rule
 def background_kept(task: Task) -> Check | None:
     """Every train input has a background (a colour on more than half of its cells) and its
     output has the same one. A candidate's most common colour must then be the test input's
-    background. Abstains for a test input with no background, with a smaller background share
-    than every train input (crowded: filling objects may overturn the majority, arc1/train
-    4258a5f9), or, when all train inputs share one background colour, with another one
-    (arc1/train 694f12f3, bb43febb)."""
+    background. Abstains for test inputs whose background is unlike the train inputs'
+    (`_background_guard`)."""
     pairs = _pairs(task)
     for i, o in pairs:
         b = majority_colour(i)[0]
         if b is None or majority_colour(o)[0] != b:
             return None
-    low = min(majority_colour(i)[1] for i, _ in pairs)
-    train_bgs = {majority_colour(i)[0] for i, _ in pairs}
 
-    def make(ti: Grid) -> Predicate | None:
-        b, share = majority_colour(ti)
-        if b is None or share < low or (len(train_bgs) == 1 and b not in train_bgs):
-            return None
+    def make(ti: Grid) -> Predicate:
+        b = majority_colour(ti)[0]
         return lambda g: b in background(g)
 
-    return Check("background_kept", "output's most common colour = input's background", make)
+    return Check("background_kept", "output's most common colour = input's background", _background_guard(task, make))
+
+
+# -- what changes between input and output (the task's type); each needs every train output to
+# keep its input's shape and some train pair to change; those that speak of the background abstain
+# where the test input's background is unlike the train inputs' (_background_guard)
+
+
+def _edits(task: Task, holds: Callable[[Grid, Grid, int], bool]) -> bool:
+    """Every train pair keeps its shape and satisfies holds(input, output, background), and some
+    pair changes something."""
+    pairs = _pairs(task)
+    return (all(i.shape == o.shape and holds(i, o, main_background(i)) for i, o in pairs)
+            and any(not np.array_equal(i, o) for i, o in pairs))
+
+
+@_rule
+def recolour_only(task: Task) -> Check | None:
+    """Every train output has its input's non-background cells where they were and only there; only
+    their colours may change."""
+    if not _edits(task, lambda i, o, bg: np.array_equal(i != bg, o != bg)):
+        return None
+
+    def make(ti: Grid) -> Predicate:
+        fg = ti != main_background(ti)
+        return lambda g: g.shape == ti.shape and np.array_equal(g != main_background(ti), fg)
+
+    return Check("recolour_only", "output = input with cells recoloured in place", _background_guard(task, make))
+
+
+def _one_colour_per_input_colour(i: Grid, o: Grid) -> bool:
+    return all(len(np.unique(o[i == c])) == 1 for c in np.unique(i))
+
+
+@_rule
+def recolour_by_colour(task: Task) -> Check | None:
+    """In every train pair, all the cells of one input colour take one output colour (the map may
+    differ from pair to pair). Needs no background, so it does not abstain."""
+    if not _edits(task, lambda i, o, bg: _one_colour_per_input_colour(i, o)):
+        return None
+    return Check("recolour_by_colour", "each input colour becomes one colour",
+                 lambda ti: lambda g: g.shape == ti.shape and _one_colour_per_input_colour(ti, g))
+
+
+def object_bag(g: Grid, bg: int) -> Counter:
+    """The multiset of a grid's objects (4-connected one-colour components of non-`bg` cells), each
+    as its colour and its shape, wherever it is."""
+    lab, n = label(g, diag=False, by_colour=True, bg=bg)
+    bag: Counter = Counter()
+    if n == 0:
+        return bag
+    flat = lab.ravel()
+    order = np.argsort(flat, kind="stable")
+    starts = np.searchsorted(flat[order], np.arange(1, n + 2))
+    w = g.shape[1]
+    for k in range(n):
+        cells = order[starts[k]:starts[k + 1]]
+        ys, xs = np.divmod(cells, w)
+        y0, x0 = ys.min(), xs.min()
+        bag[int(g.flat[cells[0]]), tuple(sorted(zip((ys - y0).tolist(), (xs - x0).tolist())))] += 1
+    return bag
+
+
+@_rule
+def objects_moved(task: Task) -> Check | None:
+    """Every train output holds exactly its input's objects (by colour and shape), some moved.
+    Rejects the truth once on the training sets: arc1/train a48eeaf7 (moved pixels join an object)."""
+    if not _edits(task, lambda i, o, bg: object_bag(i, bg) == object_bag(o, bg)):
+        return None
+
+    def make(ti: Grid) -> Predicate:
+        bg = main_background(ti)
+        bag = object_bag(ti, bg)
+        return lambda g: g.shape == ti.shape and object_bag(g, bg) == bag
+
+    return Check("objects_moved", "the input's objects, moved", _background_guard(task, make))
+
+
+@_rule
+def cells_added_only(task: Task) -> Check | None:
+    """Every train output keeps its input's non-background cells as they are; it only adds cells."""
+    if not _edits(task, lambda i, o, bg: np.array_equal(o[i != bg], i[i != bg])):
+        return None
+
+    def make(ti: Grid) -> Predicate:
+        fg = ti != main_background(ti)
+        return lambda g: g.shape == ti.shape and np.array_equal(g[fg], ti[fg])
+
+    return Check("cells_added_only", "input's cells kept, cells only added", _background_guard(task, make))
+
+
+@_rule
+def cells_removed_only(task: Task) -> Check | None:
+    """Every train output is its input with some cells erased to the background."""
+    if not _edits(task, lambda i, o, bg: bool(((o == i) | (o == bg)).all())):
+        return None
+
+    def make(ti: Grid) -> Predicate:
+        bg = main_background(ti)
+        return lambda g: g.shape == ti.shape and bool(((g == ti) | (g == bg)).all())
+
+    return Check("cells_removed_only", "input's cells only erased", _background_guard(task, make))
 
 
 # -- objects

@@ -1,0 +1,55 @@
+"""What selection rules would change in finished runs: their candidates (as the runs kept them) go
+through `select` with only the named rules, on datasets with known answers. One JSON line per run:
+per rule, wrong candidates removed and right ones lost (a candidate counts for the first rule that
+removes it), and pass@2 before and after.
+
+    python benchmarks/rules_on_runs.py RUN [RUN ...] --rules recolour_only,objects_moved
+
+Use it on development runs of the training sets, never to choose rules on an evaluation set.
+"""
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from arcforge import select as S
+from arcforge.datasets import load_tasks
+from arcforge.pipeline import read_results, run_meta
+from arcforge.solver import Candidate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--rules", required=True, help="comma-separated rule names (select.RULES)")
+    args = ap.parse_args()
+    rules = [getattr(S, n) for n in args.rules.split(",")]
+    for run in map(Path, args.runs):
+        meta, recs = run_meta(run), read_results(run / "results.jsonl")
+        tasks = {t.id: t for t in load_tasks(meta["dataset"], tasks=list(recs))}
+        removed, lost = Counter(), Counter()
+        before = after = 0.0
+        for tid, rec in recs.items():
+            task = tasks[tid]
+            cands = [[Candidate.from_json(c) for c in cs] for cs in rec["candidates"]]
+            kept, report = S.select(task.without_test_outputs(), [cands], rules)
+            right = lambda c, t: c.grid.shape == task.test[t].output.shape and np.array_equal(c.grid, task.test[t].output)  # noqa: E731
+            for e in report:
+                if "rule" in e and not e.get("restored"):
+                    c = (cands[e["test"]][e["rank"]] if isinstance(e["rank"], int) else
+                         next(c for c in cands[e["test"]] if c.source == e["source"]))
+                    (lost if right(c, e["test"]) else removed)[e["rule"]] += 1
+            top = lambda cs: sum(any(right(c, t) for c in cs[t][:2]) for t in range(len(task.test))) / len(task.test)  # noqa: E731
+            before += top(cands)
+            after += top(kept)
+        n = len(recs)
+        print(json.dumps({"run": str(run), "dataset": meta["dataset"], "tasks": n,
+                          "removed_wrong": dict(removed), "lost_right": dict(lost),
+                          "pass@2_before": round(before / n, 4), "pass@2_after": round(after / n, 4)}))
+
+
+if __name__ == "__main__":
+    main()
