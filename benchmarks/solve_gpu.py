@@ -17,8 +17,11 @@ import time
 
 def sample_gpus(samples: list, stop: threading.Event) -> None:
     while not stop.is_set():
-        r = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits"],
-                           capture_output=True, text=True)
+        try:
+            r = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits"],
+                               capture_output=True, text=True)
+        except FileNotFoundError:  # no GPU here: nothing to sample
+            return
         if r.returncode == 0:
             samples.append([[float(x) for x in line.split(",")] for line in r.stdout.strip().splitlines()])
         stop.wait(1.0)

@@ -124,11 +124,12 @@ def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT,
 
 def rows_per_batch(model, width: int, new: int, device) -> int:
     """How many rows of prompts up to `width` tokens writing up to `new` fit the key/value buffers: a
-    quarter of the free GPU memory, 1 GiB on a CPU."""
+    quarter of the free GPU memory (at most 2048 rows); on a CPU 1 GiB and at most 64 rows, so that a
+    batch ends soon after the deadline."""
     cfg = model.cfg
     per_row = 2 * cfg.layers * cfg.dim * (width + new) * (2 if device.type == "cuda" else 4)
     room = torch.cuda.mem_get_info(device)[0] // 4 if device.type == "cuda" else 1 << 30
-    return max(1, min(2048, room // per_row))
+    return max(1, min(2048 if device.type == "cuda" else 64, room // per_row))
 
 
 def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = None) -> int:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Settings of the tasknet compared on the development split, one after another on one GPU machine;
+# one JSON line per setting in OUT/dev.jsonl (the solve_gpu.py line with the ranking script's
+# figures added under "rankings").
+#
+#   bash benchmarks/tasknet_dev.sh OUT BUDGET "--tasknet-preset small" "--tasknet-preset base" ...
+#
+# Each setting is a string of `arcforge solve` flags added to
+#   arcforge solve arc1/train --tasks <dev split> --solver tasknet --budget BUDGET --out OUT/runK
+# Start it detached (nohup ... &) and poll OUT/dev.jsonl: a 5-minute budget takes about 5.5 minutes.
+set -euo pipefail
+out=$1 budget=$2
+shift 2
+mkdir -p "$out"
+here=$(dirname "$0")
+ids=$(python "$here/dev_split.py")
+k=0
+for flags in "$@"; do
+  run="$out/run$k"
+  k=$((k + 1))
+  # shellcheck disable=SC2086  # the flags are meant to split
+  line=$(python "$here/solve_gpu.py" -- arc1/train --tasks "$ids" --solver tasknet --budget "$budget" $flags --out "$run")
+  rank=$(python "$here/tasknet_rankings.py" "$run" || echo null)
+  python -c 'import json, sys; d = json.loads(sys.argv[1]); d["flags"] = sys.argv[3]; d["rankings"] = json.loads(sys.argv[2]); d.pop("command"); print(json.dumps(d))' \
+    "$line" "$rank" "$flags" >> "$out/dev.jsonl"
+done
