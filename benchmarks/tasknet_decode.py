@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from arcforge.datasets import load_tasks
-from arcforge.llm.decode import output_token_bound
+from arcforge.llm.decode import output_side_bound
 from arcforge.tasknet.config import PRESETS
 from arcforge.tasknet.data import task_views
 from arcforge.tasknet.decode import Row, decode_rows, greedy, read_rows
@@ -34,7 +34,7 @@ def main() -> None:
     tasks = load_tasks("arc1/train", tasks=dev_ids())
     torch.manual_seed(0)
     model = TaskNet(TaskNetConfig(n_embeddings=len(tasks) * args.views, **PRESETS[args.preset])).to(device).eval()
-    rows = [Row(t.id, i, j, v.apply_grid(ex.input), k * args.views + j, output_token_bound(t, i))
+    rows = [Row(t.id, i, j, v.apply_grid(ex.input), k * args.views + j, output_side_bound(t, i))
             for k, t in enumerate(tasks) for i, ex in enumerate(t.test) for j, v in enumerate(task_views(t, args.views))]
     if args.profile:
         from torch.profiler import ProfilerActivity, profile

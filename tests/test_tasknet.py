@@ -176,6 +176,35 @@ def test_many_rows_write_what_each_row_writes_alone_and_what_training_scores():
         assert scored == pytest.approx(together[i][1], abs=1e-3)
 
 
+def test_dfs_writes_every_answer_above_the_threshold_greedy_first(tmp_path):
+    """DFS through llm.decode.threshold_search over the tasknet's stepper: the likeliest answer is the
+    greedy one, every answer's probability is at least the threshold and is what teacher forcing gives;
+    decode_rows writes one line per answer."""
+    import math
+
+    from arcforge.llm.text import decode_grid
+    from arcforge.tasknet.data import pair_sequence
+    from arcforge.tasknet.decode import Row, decode_rows, dfs, read_rows, score_sequences
+
+    torch.manual_seed(0)
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0].without_test_outputs()
+    cfg = FitConfig(preset="tiny", views=2, lr=3e-3, warmup=20, batch_tokens=512, steps=60, device="cpu")
+    model = fit([task], {task.id}, cfg, tmp_path / "m", None)
+    grids = [ex.input for ex in task.train]
+    found = dfs(model, grids, [0] * len(grids), threshold=0.02, max_side=3)
+    greedy_answers = greedy(model, grids, [0] * len(grids), limits=[13] * len(grids))
+    assert sum(len(f) for f in found) > len(grids)  # some input has a second answer
+    for g, answers, (tokens, _) in zip(grids, found, greedy_answers):
+        assert answers[0][0] == tokens
+        for toks, lp in answers:
+            assert lp >= math.log(0.02)
+            (scored,) = score_sequences(model, [pair_sequence(g, decode_grid(toks), 0)])
+            assert scored == pytest.approx(lp, abs=1e-3)
+    rows = [Row(task.id, i, 0, g, 0, side=3) for i, g in enumerate(grids)]
+    assert decode_rows(model, rows, tmp_path / "a.jsonl", threshold=0.02) == len(rows)
+    assert len(read_rows(tmp_path / "a.jsonl")) == sum(len(f) for f in found)
+
+
 def test_writing_killed_part_way_resumes_without_writing_a_row_twice(tmp_path, monkeypatch):
     """answers.jsonl grows a batch at a time; after a kill (and a torn last line) the next run writes
     only the rows still missing, and keeps the ones already written."""

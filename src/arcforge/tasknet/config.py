@@ -27,6 +27,7 @@ class TaskNetOptions:
     optimizer: str = "adamw"  # or "muon" (tasknet/optim.py)
     init: str | None = None  # a trained tasknet checkpoint.pt to start from instead of from scratch
     batch_tokens: int | None = None  # tokens per training step; default 32768 on a GPU, 8192 on a CPU
+    threshold: float | None = None  # None: write greedily; else every answer of at least this probability (DFS)
     rank: str = "poe"  # order of a test input's answers: "poe" (summed log-prob under all views) or "votes"
     device: str | None = None
     task_time_s: float | None = None

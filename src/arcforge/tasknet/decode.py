@@ -15,7 +15,9 @@ as well as by votes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,7 +29,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from arcforge.augment import View
 from arcforge.grid import MAX_SIDE, Grid, grid_key
-from arcforge.llm.text import EOS, IGNORE, NL, OUT, PAD, decode_grid
+from arcforge.llm.decode import GridGrammar, threshold_search
+from arcforge.llm.text import EOS, IGNORE, NL, OUT, PAD, decode_grid, max_output_tokens
 from arcforge.submission import read_jsonl
 from arcforge.task import Task
 from arcforge.tasknet.data import Sequence, packed_batch, pair_sequence, prompt
@@ -43,11 +46,108 @@ class Row:
     view: int  # view index of the task
     grid: Grid  # the test input under that view
     emb: int  # embedding index of (task, view)
-    limit: int = MAX_OUTPUT  # most tokens its output may take (llm.decode.output_token_bound)
+    side: int = MAX_SIDE  # largest side its output may have (llm.decode.output_side_bound)
+
+    @property
+    def limit(self) -> int:
+        return max_output_tokens(self.side, self.side)
 
     @property
     def key(self) -> tuple[str, int, int]:
         return self.task, self.test, self.view
+
+
+class Writer:
+    """Rows being written by the model: prompts (a grid and an embedding index each) left-padded
+    and run once, then one token per row per `feed`, keys and values in preallocated buffers;
+    `keep` narrows the rows (a copy of the buffers). Use its calls inside `context()`."""
+
+    def __init__(self, model, grids: list[Grid], embs: list[int], max_new: int):
+        self.model, self.device = model, next(model.parameters()).device
+        self.dtype = autocast_dtype(self.device)
+        prompts = [prompt(g) for g in grids]
+        n, self.width = len(grids), max(len(p[0]) for p in prompts)
+        ids = torch.full((n, self.width), PAD, dtype=torch.long)
+        pos = torch.zeros((n, self.width, 3), dtype=torch.long)
+        valid = torch.ones((n, self.width + max_new), dtype=torch.bool)
+        for i, (p_ids, p_pos) in enumerate(prompts):
+            ids[i, self.width - len(p_ids):] = torch.as_tensor(p_ids)
+            pos[i, self.width - len(p_ids):] = torch.as_tensor(p_pos)
+            valid[i, :self.width - len(p_ids)] = False
+        self.ids, self.pos, self.valid = ids.to(self.device), pos.to(self.device), valid.to(self.device)
+        self.emb = torch.as_tensor(embs, device=self.device).unsqueeze(1)
+        self.caches = new_caches(model, n, self.width + max_new, self.device, self.dtype or torch.float32)
+        self.filled = 0
+
+    def context(self):
+        """bf16/fp16 autocast on a GPU, and not cuDNN's attention: it plans each new key length anew
+        (7.5 ms of CPU a call on an H200, measured), and here the keys grow by one every step."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
+                                           enabled=self.dtype is not None))
+        stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]))
+        return stack
+
+    def prefill(self) -> torch.Tensor:
+        """Logits of the token after each prompt (after OUT)."""
+        n, width = self.ids.shape
+        causal = torch.ones(width, width, dtype=torch.bool, device=self.device).tril()
+        mask = (causal & self.valid[:, None, :width]) | torch.eye(width, dtype=torch.bool, device=self.device)
+        logits = self.model(self.ids, self.pos, self.emb.expand(n, width), Cached(mask.unsqueeze(1), self.caches, 0))
+        self.r, self.c, self.part = (self.pos[:, -1, k].clone() for k in range(3))  # where OUT sits
+        self.last = self.ids[:, -1].clone()
+        self.filled = width
+        return logits[:, -1]
+
+    def feed(self, tok: torch.Tensor) -> torch.Tensor:
+        """Logits of the token after `tok` (one per row)."""
+        # the new token's position follows from the one before it (as tasknet.data.next_position)
+        is_out, is_nl = self.last == OUT, self.last == NL
+        self.r = torch.where(is_out, 1, torch.where(is_nl, self.r + 1, self.r))
+        self.c = torch.where(is_out | is_nl, 1, self.c + 1)
+        self.part = torch.where(is_out, 1, self.part)
+        self.last = tok
+        pos = torch.stack([self.r, self.c, self.part], -1)[:, None]
+        attn = Cached(self.valid[:, None, None, :self.filled + 1], self.caches, self.filled)
+        logits = self.model(tok[:, None], pos, self.emb, attn)[:, -1]
+        self.filled += 1
+        return logits
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Go on with these rows only (indices into the current rows; repeats fork a row)."""
+        self.r, self.c, self.part, self.last, self.emb, self.valid = (
+            x[rows] for x in (self.r, self.c, self.part, self.last, self.emb, self.valid))
+        for cache in self.caches:
+            cache["k"], cache["v"] = cache["k"][rows], cache["v"][rows]
+
+
+class TaskNetStepper:
+    """llm.decode's Stepper protocol over a Writer, so that llm.decode.threshold_search (DFS with a
+    probability threshold and the grid grammar) writes with the tasknet."""
+
+    def __init__(self, model, grids: list[Grid], embs: list[int], max_new: int):
+        self.w = Writer(model, grids, embs, max_new)
+
+    def start(self) -> torch.Tensor:
+        with self.w.context():
+            return torch.log_softmax(self.w.prefill().float(), -1)
+
+    def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        parents, tokens = parents.to(self.w.device), tokens.to(self.w.device)
+        if parents.numel() != self.w.r.numel() or not torch.equal(parents, torch.arange(len(parents), device=parents.device)):
+            self.w.keep(parents)
+        with self.w.context():
+            return torch.log_softmax(self.w.feed(tokens).float(), -1)
+
+
+@torch.no_grad()
+def dfs(model, grids: list[Grid], embs: list[int], threshold: float, max_side: int = MAX_SIDE,
+        deadline: float | None = None) -> list[list[tuple[list[int], float]]]:
+    """For each input grid: every output (tokens up to EOS, a valid grid of sides <= max_side) the
+    model writes with probability >= threshold, likeliest first (llm.decode.threshold_search)."""
+    limit = max_output_tokens(max_side, max_side)
+    stepper = TaskNetStepper(model, grids, embs, limit)
+    return threshold_search(stepper, len(grids), threshold, limit, grammar=GridGrammar(max_side), deadline=deadline)
 
 
 @torch.no_grad()
@@ -57,36 +157,18 @@ def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT,
     its limit in `limits`, at most `max_new`), and their summed log-probability; None for a row still
     writing at `deadline` (time.monotonic()). Prompts are left-padded to a common length; padding is
     masked out. Finished rows leave the batch once half of it is done."""
-    device = next(model.parameters()).device
-    dtype = autocast_dtype(device)
-    prompts = [prompt(g) for g in grids]
-    n, width = len(grids), max(len(p[0]) for p in prompts)
-    limit = torch.as_tensor([min(max_new, x) for x in limits] if limits else [max_new] * n, device=device)
+    n = len(grids)
+    limit = [min(max_new, x) for x in limits] if limits else [max_new] * n
+    w = Writer(model, grids, embs, max(limit))
+    device = w.device
+    limit = torch.as_tensor(limit, device=device)
     max_new = int(limit.max())
-    ids = torch.full((n, width), PAD, dtype=torch.long)
-    pos = torch.zeros((n, width, 3), dtype=torch.long)
-    valid = torch.ones((n, width + max_new), dtype=torch.bool)
-    for i, (p_ids, p_pos) in enumerate(prompts):
-        ids[i, width - len(p_ids):] = torch.as_tensor(p_ids)
-        pos[i, width - len(p_ids):] = torch.as_tensor(p_pos)
-        valid[i, :width - len(p_ids)] = False
-    ids, pos, valid = ids.to(device), pos.to(device), valid.to(device)
-    emb = torch.as_tensor(embs, device=device).unsqueeze(1)
-    caches = new_caches(model, n, width + max_new, device, dtype or torch.float32)
-    causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
-    mask = (causal & valid[:, None, :width]) | torch.eye(width, dtype=torch.bool, device=device)  # pads see themselves
     tokens = torch.full((n, max_new), -1, dtype=torch.long, device=device)  # -1: not written
     logp = torch.zeros(n, device=device)
     finished = torch.zeros(n, dtype=torch.bool, device=device)
     row = torch.arange(n, device=device)  # which input each row of the shrinking batch writes
-    # not cuDNN's attention: it plans each new key length anew (7.5 ms of CPU a call on an H200,
-    # measured), and here the keys grow by one every step
-    backends = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
-    with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None), sdpa_kernel(backends):
-        logits = model(ids, pos, emb.expand(n, width), Cached(mask.unsqueeze(1), caches, 0))[:, -1]
-        r, c, part = (pos[:, -1, k].clone() for k in range(3))  # where the last token (OUT) sits
-        last = ids[:, -1].clone()
-        live = n
+    with w.context():
+        logits = w.prefill()
         for step in range(max_new):
             lp = torch.log_softmax(logits.float(), dim=-1)
             tok = lp.argmax(-1)
@@ -100,21 +182,11 @@ def greedy(model, grids: list[Grid], embs: list[int], max_new: int = MAX_OUTPUT,
                     break
                 if live <= len(row) // 2:  # drop the finished rows (copies the buffers: rarely)
                     keep = (~finished[row]).nonzero()[:, 0]
-                    row, r, c, part, last, tok, emb = (x[keep] for x in (row, r, c, part, last, tok, emb))
-                    valid = valid[keep]
-                    for cache in caches:
-                        cache["k"], cache["v"] = cache["k"][keep], cache["v"][keep]
+                    row, tok = row[keep], tok[keep]
+                    w.keep(keep)
             if deadline is not None and time.monotonic() > deadline:
                 break
-            # the new token's position follows from the one before it (as tasknet.data.next_position)
-            is_out, is_nl = last == OUT, last == NL
-            r = torch.where(is_out, 1, torch.where(is_nl, r + 1, r))
-            c = torch.where(is_out | is_nl, 1, c + 1)
-            part = torch.where(is_out, 1, part)
-            last = tok
-            filled = width + step
-            logits = model(tok[:, None], torch.stack([r, c, part], -1)[:, None], emb,
-                           Cached(valid[:, None, None, :filled + 1], caches, filled))[:, -1]
+            logits = w.feed(tok)
     out = []
     for toks, lp_row, ok in zip(tokens.tolist(), logp.tolist(), finished.tolist()):
         # None: cut short by the deadline (a later run writes it)
@@ -132,27 +204,37 @@ def rows_per_batch(model, width: int, new: int, device) -> int:
     return max(1, min(2048 if device.type == "cuda" else 64, room // per_row))
 
 
-def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = None) -> int:
-    """Write every row not already in `path`, appending one JSON line per row as each batch finishes;
-    returns how many were written now. Stops at `deadline` (time.monotonic())."""
+def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = None,
+                threshold: float | None = None) -> int:
+    """Write every row not already in `path`, appending one JSON line per answer as each batch
+    finishes; returns how many rows were written now. Greedy, or with `threshold` every answer of
+    at least that probability (DFS; a row with none is written with no tokens, so that it is done).
+    Stops at `deadline` (time.monotonic())."""
     done = {tuple(r[k] for k in ("task", "test", "view")) for r in read_rows(path)}
     todo = sorted((r for r in rows if r.key not in done), key=lambda r: (r.view, r.grid.size + r.grid.shape[0]))
     device = next(model.parameters()).device
+    branches = 1 if threshold is None else math.ceil(1 / threshold)  # DFS: at most this many live per row
     count = 0
     while todo and (deadline is None or time.monotonic() < deadline):
         k = len(todo)  # shortest first within a view round: the widest prompt and longest limit set the buffers
-        while k > 1 and k > rows_per_batch(model, max(len(prompt(r.grid)[0]) for r in todo[:k]),
-                                           max(r.limit for r in todo[:k]), device):
+        while k > 1 and k * branches > rows_per_batch(model, max(len(prompt(r.grid)[0]) for r in todo[:k]),
+                                                      max(r.limit for r in todo[:k]), device):
             k //= 2
         batch, todo = todo[:k], todo[k:]
-        written = greedy(model, [r.grid for r in batch], [r.emb for r in batch], limits=[r.limit for r in batch],
-                         deadline=deadline)
+        grids, embs = [r.grid for r in batch], [r.emb for r in batch]
+        if threshold is None:
+            written = [None if w is None else [w] for w in
+                       greedy(model, grids, embs, limits=[r.limit for r in batch], deadline=deadline)]
+        else:
+            written = dfs(model, grids, embs, threshold, max(r.side for r in batch), deadline)
         with open(path, "a") as f:
-            for r, w in zip(batch, written):
-                if w is not None:
-                    f.write(json.dumps({"task": r.task, "test": r.test, "view": r.view, "tokens": w[0],
-                                        "logp": round(w[1], 4)}) + "\n")
-                    count += 1
+            for r, answers in zip(batch, written):
+                if answers is None:
+                    continue  # cut short by the deadline: a later run writes it
+                for tokens, logp in answers or [([], None)]:
+                    f.write(json.dumps({"task": r.task, "test": r.test, "view": r.view, "tokens": tokens,
+                                        "logp": None if logp is None else round(float(logp), 4)}) + "\n")
+                count += 1
     return count
 
 

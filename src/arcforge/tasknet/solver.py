@@ -112,7 +112,7 @@ class TaskNetSolver(Solver):
         input under every view (rows an earlier run wrote are kept) until the deadline, then score
         each test input's answers under all views. In a torch.distributed group every rank trains
         (DDP), then writes and scores its share, into files of its own."""
-        from arcforge.llm.decode import output_token_bound
+        from arcforge.llm.decode import output_side_bound
         from arcforge.tasknet.decode import Row, decode_rows, score_rows
         from arcforge.tasknet.train import FitConfig, fit, load
 
@@ -141,7 +141,7 @@ class TaskNetSolver(Solver):
                 fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, log)
             model, ck = load(folder, self.device)
             views, index = ck["fit"]["views"], {tid: i for i, tid in enumerate(ck["tasks"])}
-            rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j, output_token_bound(t, i))
+            rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j, output_side_bound(t, i))
                     for t in tasks if t.id in index
                     for i, ex in enumerate(t.test)
                     for j, v in enumerate(task_views(t, views))]
@@ -151,7 +151,7 @@ class TaskNetSolver(Solver):
             # the scheduler still hands every task to `solve` (a look-up) before the run's deadline
             reserve = 0.0 if deadline is None else min(20.0, 0.05 * max(0.0, deadline - t0))
             stop = None if deadline is None else deadline - reserve
-            n = decode_rows(model, todo[rank::world], folder / part_name(ANSWERS, rank), stop)
+            n = decode_rows(model, todo[rank::world], folder / part_name(ANSWERS, rank), stop, self.opts.threshold)
             log({"decoded": n, "rows": len(rows), "seconds": round(time.monotonic() - t0, 1)})
             if dist:
                 torch.distributed.barrier()  # every rank's answers are in
