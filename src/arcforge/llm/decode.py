@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from arcforge.grid import MAX_SIDE
+from arcforge.llm.model import cache_kwarg
 from arcforge.llm.text import EOS, NL, PAD, VOCAB_SIZE, max_output_tokens, next_position, position_scheme, positions
 from arcforge.task import Task
 
@@ -187,15 +188,6 @@ class FunctionLM:
         return out
 
 
-def _cache_kwarg() -> str:
-    # transformers renamed the forward argument `past_key_values` to `cache` during 5.x (the old
-    # name is deprecated, not gone); pick by the output class, which follows the same rename.
-    from transformers.modeling_outputs import CausalLMOutputWithPast
-
-    names = {f.name for f in dataclasses.fields(CausalLMOutputWithPast)}
-    return "cache" if "cache" in names else "past_key_values"
-
-
 def _new_cache(model):
     from transformers import DynamicCache
 
@@ -222,7 +214,7 @@ class HFLM:
         self.valid_only = valid_only
         self.device = _model_device(model)
         self.scheme = position_scheme(model)
-        self.cache_kw = _cache_kwarg()
+        self.cache_kw = cache_kwarg()
         self._invalid = torch.ones(VOCAB_SIZE, dtype=torch.bool, device=self.device)
         self._invalid[list(VALID_TOKENS)] = False
 

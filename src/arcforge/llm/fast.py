@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from arcforge.llm.model import base_of
 from arcforge.llm.text import VOCAB_SIZE, next_position, position_scheme, positions
 
 SUPPORTED = ("qwen2", "llama")
@@ -37,14 +38,8 @@ COLUMN_STEP = 256  # graphs are captured for column spans rounded up to this
 ROW_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 80, 96, 128, 160, 192, 256)
 
 
-def base_model(model):
-    """The transformers model under a PEFT wrapper (LoRA layers are injected into it in place)."""
-    get = getattr(model, "get_base_model", None)
-    return get() if callable(get) else model
-
-
 def supports(model) -> bool:
-    m = base_model(model)
+    m = base_of(model)
     cfg = getattr(m, "config", None)
     if cfg is None or getattr(cfg, "model_type", None) not in SUPPORTED:
         return False
@@ -104,7 +99,7 @@ class Engine:
     """Weights, cache buffer and graphs of one model (shared by every search on it)."""
 
     def __init__(self, model):
-        m = base_model(model)
+        m = base_of(model)
         cfg = m.config
         self.model = m
         self.n_layers = cfg.num_hidden_layers
@@ -308,7 +303,7 @@ _ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def engine_for(model) -> Engine:
     """The model's engine, made on first use and refreshed from its current weights."""
-    m = base_model(model)
+    m = base_of(model)
     eng = _ENGINES.get(m)
     if eng is None or eng.device != next(m.parameters()).device or eng.dtype != next(m.parameters()).dtype:
         eng = _ENGINES[m] = Engine(m)

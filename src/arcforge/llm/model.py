@@ -22,7 +22,7 @@ import importlib.util
 import inspect
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -455,6 +455,15 @@ def packed_mode(model: nn.Module):
         config._attn_implementation = before
 
 
+def cache_kwarg() -> str:
+    """The name of a transformers model's key/value cache, as forward argument and output field:
+    transformers renamed `past_key_values` to `cache` during 5.x (the old name is deprecated, not
+    gone); the output class follows the same rename."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    return "cache" if "cache" in {f.name for f in fields(CausalLMOutputWithPast)} else "past_key_values"
+
+
 # ---- greedy decoding (reference; llm/decode.py does the fast batched kind) ----
 
 @torch.no_grad()
@@ -462,8 +471,7 @@ def greedy_generate(model: nn.Module, prompt: list[int], max_new_tokens: int, eo
     """Greedy continuation of one prompt of compact ids, with a KV cache; stops after eos."""
     model.eval()
     device = next(model.parameters()).device
-    # transformers renamed past_key_values to cache; accept either version
-    key = "cache" if "cache" in inspect.signature(base_of(model).forward).parameters else "past_key_values"
+    key = cache_kwarg()
     scheme = position_scheme(model)
     pos = positions(prompt, scheme)
     out = model(input_ids=torch.tensor([prompt], device=device), position_ids=torch.as_tensor(pos, device=device)[None],
