@@ -302,7 +302,7 @@ def test_joint_ttt_prepares_once_and_every_model_worker_loads_it(cli, tmp_path):
     assert adapter.stat().st_mtime_ns == stamp  # found, not trained again
     recs = lines(run / "results.jsonl")
     assert sorted(x["task_id"] for x in recs) == ["0d3d703e", "3c9b0459", "6150a2bd"]
-    assert all("errors" not in x and "llm" in x["seconds"] for x in recs)
+    assert all("errors" not in x and "llm" in x["seconds"] for x in recs), recs
 
 
 def test_combine_keeps_every_task_and_a_combined_run_is_a_run(cli, tmp_path):

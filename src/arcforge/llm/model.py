@@ -382,8 +382,11 @@ def is_peft(model: nn.Module) -> bool:
 
 
 def base_of(model: nn.Module) -> nn.Module:
-    """The underlying transformers model (unwrapping PEFT)."""
-    return model.get_base_model() if is_peft(model) else model
+    """The underlying transformers model: under a PEFT wrapper, the model it wraps (LoRA layers are
+    injected into it in place); a transformers model holding adapters itself (`peft_config` but no
+    wrapper) is its own."""
+    get = getattr(model, "get_base_model", None)
+    return get() if callable(get) else model
 
 
 # ---- packed attention: many samples in one row, none attending across another's boundary ----
