@@ -7,8 +7,11 @@ unless a function says otherwise; every result is an int8 array of 1-30 cells a 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
+from arcforge.augment import SYMMETRY_NAMES, symmetry
 from arcforge.grid import MAX_SIDE, Grid
 
 I8 = np.int8
@@ -30,36 +33,10 @@ def majority(g: Grid) -> int:
 
 # ---- geometry -------------------------------------------------------------------------------
 
-def rot90(g):
-    return np.ascontiguousarray(np.rot90(g, 1))
-
-
-def rot180(g):
-    return np.ascontiguousarray(g[::-1, ::-1])
-
-
-def rot270(g):
-    return np.ascontiguousarray(np.rot90(g, 3))
-
-
-def flip_ud(g):
-    return np.ascontiguousarray(g[::-1])
-
-
-def flip_lr(g):
-    return np.ascontiguousarray(g[:, ::-1])
-
-
-def transpose(g):
-    return np.ascontiguousarray(g.T)
-
-
-def anti_transpose(g):
-    return np.ascontiguousarray(g[::-1, ::-1].T)
-
-
-GEOMETRY = {"rot90": rot90, "rot180": rot180, "rot270": rot270, "flip_ud": flip_ud, "flip_lr": flip_lr,
-            "transpose": transpose, "anti_transpose": anti_transpose}
+# the 7 symmetries of the square besides the identity, from augment (the one implementation), in
+# the order the search has always tried them
+GEOMETRY = {name: functools.partial(symmetry, s=SYMMETRY_NAMES.index(name))
+            for name in ("rot90", "rot180", "rot270", "flip_ud", "flip_lr", "transpose", "anti_transpose")}
 
 
 def shift(g: Grid, dy: int, dx: int, bg: int = 0) -> Grid:
