@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import torch
+from dev_split import dev_ids
 
 from arcforge.datasets import load_tasks
 from arcforge.llm.decode import output_side_bound
@@ -20,8 +21,6 @@ from arcforge.tasknet.config import PRESETS
 from arcforge.tasknet.data import task_views
 from arcforge.tasknet.decode import Row, decode_rows, greedy, read_rows
 from arcforge.tasknet.model import TaskNet, TaskNetConfig
-
-from dev_split import dev_ids
 
 
 def main() -> None:

@@ -56,7 +56,8 @@ def main() -> None:
             secs = time.monotonic() - t0
             print(json.dumps({
                 "preset": preset, "params_m": round((param_count(model) - model.tasks.weight.numel()) / 1e6, 2),
-                "batch_tokens": bt, "optimizer": args.optimizer, "tokens_per_s": round(tokens / secs), "step_ms": round(1000 * secs / (args.steps - 5), 1),
+                "batch_tokens": bt, "optimizer": args.optimizer, "tokens_per_s": round(tokens / secs),
+                "step_ms": round(1000 * secs / (args.steps - 5), 1),
                 "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
                 "loss": round(float(loss), 4), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             }), flush=True)

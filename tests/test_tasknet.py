@@ -169,7 +169,7 @@ def test_many_rows_write_what_each_row_writes_alone_and_what_training_scores():
         assert len(tokens) == limits[i] or tokens[-1] == EOS
         ids, pos = prompt(g)
         for tok in [OUT, *tokens[:-1]]:
-            pos = np.concatenate([pos, [next_position(pos[-1], tok)]])
+            pos = np.concatenate([pos, [next_position(pos[-1], tok).numpy()]])
         labels = np.full(len(ids) + len(tokens), IGNORE)
         labels[len(ids) - 1:-1] = tokens
         (scored,) = score_sequences(model, [Sequence(np.array(ids + tokens), pos, labels, i)])

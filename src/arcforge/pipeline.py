@@ -29,8 +29,7 @@ from arcforge.grid import to_list
 from arcforge.llm.config import LLMOptions
 from arcforge.select import select, top_attempts
 from arcforge.solver import Candidate, Solver
-from arcforge.submission import (atomic_write_text, build_submission, is_correct, read_jsonl, score_attempts,
-                                 write_submission)
+from arcforge.submission import atomic_write_text, build_submission, is_correct, read_jsonl, score_attempts, write_submission
 from arcforge.task import Task
 from arcforge.tasknet.config import TaskNetOptions
 from arcforge.workers import FAILED, READY, InlinePool, ProcessPool

@@ -188,6 +188,13 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
 
 
+def steps_in_budget(step: int, since: tuple[int, float], now: float, left_s: float) -> int:
+    """The total steps of a time-budgeted run: `step` done, plus as many as `left_s` seconds hold at
+    the rate measured since `since` (step, time), 3% kept for evaluations and checkpoints."""
+    per_step = (now - since[1]) / (step - since[0])
+    return step + max(0, int(0.97 * left_s / per_step))
+
+
 def rewarm_factor(step: int, rewarm_from: int | None, cfg: TrainConfig) -> float:
     """After a resume with fresh Adam moments at step `rewarm_from`: a linear ramp over
     cfg.resume_warmup steps (1 otherwise), multiplying lr_factor."""
@@ -620,9 +627,7 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
         now = time.perf_counter()
         marks[done] = now
         if choose_steps and done == probe_to:
-            per_step = (now - marks[probe_from]) / (probe_to - probe_from)
-            left = cfg.time_budget - (now - t0)
-            cfg.steps = done + max(0, int(0.97 * left / per_step))  # 3% for evaluations and checkpoints
+            cfg.steps = steps_in_budget(done, (probe_from, marks[probe_from]), now, cfg.time_budget - (now - t0))
             (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
             bar.total = cfg.steps
         return now - t0 >= cfg.time_budget

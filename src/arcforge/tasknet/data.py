@@ -40,14 +40,15 @@ def prompt(grid: Grid) -> tuple[list[int], np.ndarray]:
     return ids, pos
 
 
-def next_position(pos: np.ndarray, token: int) -> np.ndarray:
-    """Where the token after `token` (written at `pos`) goes while the output is being written."""
-    r, c, part = pos
-    if token == OUT:
-        return np.array([1, 1, 1])
-    if token == NL:
-        return np.array([r + 1, 1, part])
-    return np.array([r, c + 1, part])
+def next_position(pos, token) -> torch.Tensor:
+    """Where the token after `token` goes while the output is being written, `token` sitting at `pos`
+    (row, column, part): one position (3,) or a batch of them (n, 3) with their tokens (n,)."""
+    pos, token = torch.as_tensor(pos), torch.as_tensor(token)
+    r, c, part = pos.unbind(-1)
+    is_out, is_nl = token == OUT, token == NL
+    return torch.stack([torch.where(is_out, 1, torch.where(is_nl, r + 1, r)),
+                        torch.where(is_out | is_nl, 1, c + 1),
+                        torch.where(is_out, 1, part)], -1)
 
 
 @dataclass

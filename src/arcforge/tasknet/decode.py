@@ -30,13 +30,13 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from arcforge.augment import View
 from arcforge.grid import MAX_SIDE, Grid, grid_key
 from arcforge.llm.decode import GridGrammar, threshold_search
-from arcforge.llm.text import EOS, IGNORE, NL, OUT, PAD, decode_grid, max_output_tokens
+from arcforge.llm.text import EOS, IGNORE, PAD, decode_grid, max_output_tokens
 from arcforge.submission import read_jsonl
 from arcforge.task import Task
-from arcforge.tasknet.data import Sequence, packed_batch, pair_sequence, prompt
+from arcforge.tasknet.data import Sequence, next_position, packed_batch, pair_sequence, prompt
 from arcforge.tasknet.model import Cached, autocast_dtype, new_caches
 
-MAX_OUTPUT = MAX_SIDE * (MAX_SIDE + 1) + 1  # 30 rows of 30 cells and NL, then EOS
+MAX_OUTPUT = max_output_tokens()  # 30 rows of 30 cells and NL, then EOS
 
 
 @dataclass
@@ -94,20 +94,15 @@ class Writer:
         causal = torch.ones(width, width, dtype=torch.bool, device=self.device).tril()
         mask = (causal & self.valid[:, None, :width]) | torch.eye(width, dtype=torch.bool, device=self.device)
         logits = self.model(self.ids, self.pos, self.emb.expand(n, width), Cached(mask.unsqueeze(1), self.caches, 0))
-        self.r, self.c, self.part = (self.pos[:, -1, k].clone() for k in range(3))  # where OUT sits
+        self.here = self.pos[:, -1].clone()  # where each row's last token (OUT) sits
         self.last = self.ids[:, -1].clone()
         self.filled = width
         return logits[:, -1]
 
     def feed(self, tok: torch.Tensor) -> torch.Tensor:
         """Logits of the token after `tok` (one per row)."""
-        # the new token's position follows from the one before it (as tasknet.data.next_position)
-        is_out, is_nl = self.last == OUT, self.last == NL
-        self.r = torch.where(is_out, 1, torch.where(is_nl, self.r + 1, self.r))
-        self.c = torch.where(is_out | is_nl, 1, self.c + 1)
-        self.part = torch.where(is_out, 1, self.part)
-        self.last = tok
-        pos = torch.stack([self.r, self.c, self.part], -1)[:, None]
+        self.here, self.last = next_position(self.here, self.last), tok
+        pos = self.here[:, None]
         attn = Cached(self.valid[:, None, None, :self.filled + 1], self.caches, self.filled)
         logits = self.model(tok[:, None], pos, self.emb, attn)[:, -1]
         self.filled += 1
@@ -115,8 +110,7 @@ class Writer:
 
     def keep(self, rows: torch.Tensor) -> None:
         """Go on with these rows only (indices into the current rows; repeats fork a row)."""
-        self.r, self.c, self.part, self.last, self.emb, self.valid = (
-            x[rows] for x in (self.r, self.c, self.part, self.last, self.emb, self.valid))
+        self.here, self.last, self.emb, self.valid = (x[rows] for x in (self.here, self.last, self.emb, self.valid))
         for cache in self.caches:
             cache["k"], cache["v"] = cache["k"][rows], cache["v"][rows]
 
@@ -134,7 +128,7 @@ class TaskNetStepper:
 
     def step(self, parents: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         parents, tokens = parents.to(self.w.device), tokens.to(self.w.device)
-        if parents.numel() != self.w.r.numel() or not torch.equal(parents, torch.arange(len(parents), device=parents.device)):
+        if parents.numel() != self.w.last.numel() or not torch.equal(parents, torch.arange(len(parents), device=parents.device)):
             self.w.keep(parents)
         with self.w.context():
             return torch.log_softmax(self.w.feed(tokens).float(), -1)
@@ -211,13 +205,14 @@ def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = Non
     at least that probability (DFS; a row with none is written with no tokens, so that it is done).
     Stops at `deadline` (time.monotonic())."""
     done = {tuple(r[k] for k in ("task", "test", "view")) for r in read_rows(path)}
-    todo = sorted((r for r in rows if r.key not in done), key=lambda r: (r.view, r.grid.size + r.grid.shape[0]))
+    width = {r.key: len(prompt(r.grid)[0]) for r in rows if r.key not in done}  # prompt tokens
+    todo = sorted((r for r in rows if r.key in width), key=lambda r: (r.view, width[r.key]))
     device = next(model.parameters()).device
     branches = 1 if threshold is None else math.ceil(1 / threshold)  # DFS: at most this many live per row
     count = 0
     while todo and (deadline is None or time.monotonic() < deadline):
         k = len(todo)  # shortest first within a view round: the widest prompt and longest limit set the buffers
-        while k > 1 and k * branches > rows_per_batch(model, max(len(prompt(r.grid)[0]) for r in todo[:k]),
+        while k > 1 and k * branches > rows_per_batch(model, max(width[r.key] for r in todo[:k]),
                                                       max(r.limit for r in todo[:k]), device):
             k //= 2
         batch, todo = todo[:k], todo[k:]

@@ -78,7 +78,7 @@ class Cached:
     filled: int  # positions of the buffers already written
 
 
-def new_caches(model: "TaskNet", rows: int, capacity: int, device, dtype) -> list[dict]:
+def new_caches(model: TaskNet, rows: int, capacity: int, device, dtype) -> list[dict]:
     cfg = model.cfg
     shape = (rows, cfg.heads, capacity, cfg.dim // cfg.heads)
     return [{"k": torch.empty(shape, device=device, dtype=dtype), "v": torch.empty(shape, device=device, dtype=dtype)}

@@ -66,11 +66,11 @@ def leak_free(training: list[Task], run: list[Task]) -> list[Task]:
     content, and none holding a run task's test input as one of its grids."""
     ids = {t.id for t in run}
     hashes = {t.content_hash() for t in run}
-    test_inputs = {ex.input.tobytes() + bytes(ex.input.shape) for t in run for ex in t.test}
+    test_inputs = {grid_key(ex.input) for t in run for ex in t.test}
     keep = []
     for t in training:
         grids = [g for ex in (*t.train, *t.test) for g in (ex.input, ex.output) if g is not None]
-        if t.id in ids or t.content_hash() in hashes or any(g.tobytes() + bytes(g.shape) in test_inputs for g in grids):
+        if t.id in ids or t.content_hash() in hashes or any(grid_key(g) in test_inputs for g in grids):
             continue
         keep.append(t)
     return keep
@@ -104,7 +104,7 @@ class TaskNetSolver(Solver):
         self.opts = opts or TaskNetOptions()
         self.task_time_s = self.opts.task_time_s
         self.device = torch.device(self.opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.views, self.answers = 0, {}
+        self.views, self.answers, self.scores = 0, {}, {}
         self.timings: dict[str, float] = {}
 
     def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from arcforge.errors import ArcError
 from arcforge.llm.config import TrainConfig
 from arcforge.llm.text import IGNORE
-from arcforge.llm.train import lr_factor
+from arcforge.llm.train import lr_factor, steps_in_budget
 from arcforge.task import Task
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
 from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, autocast_dtype
@@ -179,8 +179,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             if step == start + 3:
                 probe = (step, now)
             else:
-                per_step = (now - probe[1]) / (step - probe[0])
-                steps = step + max(0, int(0.97 * (deadline - now) / per_step))
+                steps = steps_in_budget(step, probe, now, deadline - now)
                 if distributed:  # every rank takes rank 0's count
                     t = torch.tensor([steps], device=device)
                     torch.distributed.broadcast(t, 0)
