@@ -13,7 +13,7 @@ import torch
 from arcforge.datasets import load_tasks
 from arcforge.errors import ArcError
 from arcforge.llm.text import EOS, IGNORE, IN, NL, OUT, encode_grid
-from arcforge.tasknet.data import next_position, pair_sequence, prompt, task_views, training_pairs
+from arcforge.tasknet.data import draw_batch, next_position, pair_sequence, prompt, task_views, training_pairs
 from arcforge.tasknet.decode import greedy
 from arcforge.tasknet.solver import TaskNetOptions, TaskNetSolver, leak_free
 from arcforge.tasknet.train import FitConfig, fit, load
@@ -49,6 +49,18 @@ def test_training_pairs_hold_no_test_output_of_the_run():
                              2 * 1 + views.index(v)).ids.tobytes() not in outs
     # a training set task that holds a run task (same id, same content, or its test input) is dropped
     assert leak_free([other, run], [run.without_test_outputs()]) == [other]
+
+
+def test_a_run_share_draws_that_share_of_rows_from_the_run_tasks():
+    run = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    other = load_tasks("arc1/train", tasks=["6150a2bd"])[0]
+    seqs = training_pairs([other, run], {run.id}, n_views=2)
+    mine, others = [s for s in seqs if s.emb >= 2], [s for s in seqs if s.emb < 2]
+    rng = np.random.default_rng(0)
+    drawn = [s.emb >= 2 for _ in range(300) for s in draw_batch(others, rng, 1, mine, 0.75)]
+    assert 0.68 < np.mean(drawn) < 0.82
+    assert not any(s.emb >= 2 for _ in range(50) for s in draw_batch(others, rng, 1, mine, 0.0))
+    assert all(s.emb >= 2 for _ in range(50) for s in draw_batch([], rng, 1, mine, 0.0))  # nothing else to draw
 
 
 def test_trained_model_writes_its_pairs_under_every_view_and_training_resumes(tmp_path):

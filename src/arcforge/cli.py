@@ -70,7 +70,8 @@ def cmd_solve(args) -> int:
         llm=llm,
         tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
                                batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
-                               train_share=args.tasknet_train_share, lr=args.tasknet_lr, rank=args.tasknet_rank,
+                               train_share=args.tasknet_train_share, run_share=args.tasknet_run_share,
+                               lr=args.tasknet_lr, rank=args.tasknet_rank,
                                optimizer=args.tasknet_optimizer, init=args.tasknet_init,
                                threshold=args.tasknet_threshold,
                                data=[d for d in args.tasknet_data.split(",") if d]),
@@ -247,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training time when the run has no --budget (default 10m)")
     t.add_argument("--tasknet-train-share", type=number(float, 0, 1, above=True), default=0.8,
                    help="with --budget: the share of what is left at preparation that training gets (default 0.8)")
+    t.add_argument("--tasknet-run-share", type=number(float, 0, 1),
+                   help="share of training rows drawn from the run's own demonstrations (default: as many as they are)")
     t.add_argument("--tasknet-threshold", type=number(float, 0, 1, above=True),
                    help="write every answer of at least this probability under each view (DFS); default greedy")
     t.add_argument("--tasknet-rank", choices=["poe", "votes"], default="poe",

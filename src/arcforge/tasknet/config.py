@@ -20,6 +20,7 @@ class TaskNetOptions:
     # training sets; "gen:ID:N" adds N fresh tasks of the generator family of task ID (arcforge.generators)
     data: list[str] = field(default_factory=lambda: ["arc1/train", "arc2/train-clean"])
     train_time_s: float = 600.0  # training time when the run has no --budget
+    run_share: float | None = None  # share of training rows from the run's own demonstrations (None: by count)
     train_share: float = 0.8  # of the run's budget left at preparation, for training
     steps: int | None = None  # a fixed number of steps instead of a time (tests, ablations)
     lr: float = 1e-3

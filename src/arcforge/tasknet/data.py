@@ -101,13 +101,15 @@ def packed_batch(seqs: list[Sequence], device) -> dict:
     }
 
 
-def draw_batch(seqs: list[Sequence], rng: np.random.Generator, tokens: int) -> list[Sequence]:
-    """Random sequences until `tokens` would be exceeded (at least one)."""
+def draw_batch(seqs: list[Sequence], rng: np.random.Generator, tokens: int,
+               run: list[Sequence] | None = None, run_share: float = 0.0) -> list[Sequence]:
+    """Random sequences until `tokens` would be exceeded (at least one): from `run` (the run's own
+    demonstrations) with probability `run_share`, else from `seqs` (the others)."""
     batch, used = [], 0
     while True:
-        s = seqs[int(rng.integers(len(seqs)))]
+        pool = run if run and (not seqs or rng.random() < run_share) else seqs
+        s = pool[int(rng.integers(len(pool)))]
         if batch and used + len(s.ids) > tokens:
             return batch
         batch.append(s)
         used += len(s.ids)
-

@@ -132,7 +132,7 @@ class TaskNetSolver(Solver):
                 training = leak_free(training_tasks(self.opts.data, exclude=run_ids), tasks)
                 hidden = [t.without_test_outputs() for t in tasks]  # belt and braces: demonstrations only
                 cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
-                                optimizer=self.opts.optimizer, init=self.opts.init,
+                                optimizer=self.opts.optimizer, init=self.opts.init, run_share=self.opts.run_share,
                                 batch_tokens=self.opts.batch_tokens or (32768 if self.device.type == "cuda" else 8192),
                                 steps=self.opts.steps, device=str(self.device))
                 now = time.monotonic()

@@ -41,6 +41,7 @@ class FitConfig:
     init: str | None = None  # a tasknet checkpoint.pt to start from (new tasks get fresh embeddings)
     warmup: int = 50
     batch_tokens: int = 8192  # per rank and step
+    run_share: float | None = None  # share of each batch drawn from the run's own pairs (None: as they come)
     steps: int | None = None  # None: as many as the time budget allows
     seed: int = 0
     save_every_s: float = 120.0  # checkpoint at least this often (seconds)
@@ -133,6 +134,11 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     rank = torch.distributed.get_rank() if distributed else 0
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     seqs = training_pairs(tasks, run_ids, cfg.views)
+    pool, run_seqs = seqs, None
+    if cfg.run_share is not None:  # two pools: the run's pairs, drawn run_share of the time, and the others
+        run_embs = {i * cfg.views + j for i, t in enumerate(tasks) if t.id in run_ids for j in range(cfg.views)}
+        run_seqs = [s for s in seqs if s.emb in run_embs]
+        pool = [s for s in seqs if s.emb not in run_embs]
     if not seqs:
         raise ArcError("tasknet: no pairs to train on")
     if cfg.steps is None and deadline is None:
@@ -168,7 +174,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
         for opt in opts:
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
-        batch = packed_batch(draw_batch(seqs, rng, cfg.batch_tokens), device)
+        batch = packed_batch(draw_batch(pool, rng, cfg.batch_tokens, run_seqs, cfg.run_share or 0.0), device)
         loss = train_step(train_model, opts, scaler, batch, dtype)
         step += 1
         now = time.monotonic()
