@@ -7,7 +7,8 @@
 #
 # Each setting is a string of `arcforge solve` flags added to
 #   arcforge solve arc1/train --tasks <dev split> --solver tasknet --budget BUDGET --out OUT/runK
-# Start it detached (nohup ... &) and poll OUT/dev.jsonl: a 5-minute budget takes about 5.5 minutes.
+# A 5-minute budget takes about 4.5 minutes. On the device machine a process left running when a
+# command returns is killed unless it started its own session: detach it with setsid nohup ... &.
 set -euo pipefail
 out=$1 budget=$2
 shift 2

@@ -101,6 +101,8 @@ def test_muon_orthogonalises_its_updates_and_trains():
     g = torch.linalg.qr(torch.randn(48, 16))[0] @ torch.diag(torch.logspace(-1, 1, 16))  # singular values 0.1 .. 10
     s = torch.linalg.svdvals(orthogonalise(g))
     assert s.min() > 0.5 and s.max() < 1.3
+    stack = torch.stack([g, 3 * g.flip(0), torch.randn(48, 16)])  # a batch: each matrix on its own
+    assert torch.allclose(orthogonalise(stack), torch.stack([orthogonalise(m) for m in stack]), atol=1e-5)
     task = load_tasks("arc1/train", tasks=["0d3d703e"])[0].without_test_outputs()
     losses = []
     torch.manual_seed(0)
@@ -150,7 +152,7 @@ def test_a_tiny_model_writes_a_held_out_test_answer_it_never_saw(tmp_path):
     torch.manual_seed(0)
     task = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
     opts = TaskNetOptions(preset="tiny", views=4, data=["gen:0d3d703e:100"], steps=400, batch_tokens=1024,
-                          lr=3e-3, device="cpu")
+                          lr=3e-3, device="cpu", optimizer="adamw", run_share=None)
     s = TaskNetSolver(opts)
     s.prepare([task.without_test_outputs()], None, tmp_path / "tasknet")
     s.load(tmp_path / "tasknet")

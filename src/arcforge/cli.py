@@ -246,17 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tokens per training step (default: 32768 on a GPU, 8192 on a CPU)")
     t.add_argument("--tasknet-train-time", type=duration, default=600.0,
                    help="training time when the run has no --budget (default 10m)")
-    t.add_argument("--tasknet-train-share", type=number(float, 0, 1, above=True), default=0.8,
-                   help="with --budget: the share of what is left at preparation that training gets (default 0.8)")
-    t.add_argument("--tasknet-run-share", type=number(float, 0, 1),
-                   help="share of training rows drawn from the run's own demonstrations (default: as many as they are)")
+    t.add_argument("--tasknet-train-share", type=number(float, 0, 1, above=True), default=0.9,
+                   help="with --budget: the share of what is left at preparation that training gets (default 0.9)")
+    t.add_argument("--tasknet-run-share", type=number(float, 0, 1), default=0.3,
+                   help="share of training rows drawn from the run's own demonstrations (default 0.3)")
     t.add_argument("--tasknet-threshold", type=number(float, 0, 1, above=True),
                    help="write every answer of at least this probability under each view (DFS); default greedy")
     t.add_argument("--tasknet-rank", choices=["poe", "votes"], default="poe",
                    help="order answers by their product of probabilities under all views, or by votes")
     t.add_argument("--tasknet-lr", type=number(float, 0, above=True), default=1e-3, help="AdamW's peak learning rate")
-    t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="adamw",
-                   help="muon: Muon for the blocks' weight matrices, AdamW for the rest")
+    t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="muon",
+                   help="muon (default): Muon for the blocks' weight matrices, AdamW for the rest; adamw: AdamW for all")
     t.add_argument("--tasknet-init", help="start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")

@@ -20,11 +20,12 @@ class TaskNetOptions:
     # training sets; "gen:ID:N" adds N fresh tasks of the generator family of task ID (arcforge.generators)
     data: list[str] = field(default_factory=lambda: ["arc1/train", "arc2/train-clean"])
     train_time_s: float = 600.0  # training time when the run has no --budget
-    run_share: float | None = None  # share of training rows from the run's own demonstrations (None: by count)
-    train_share: float = 0.8  # of the run's budget left at preparation, for training
+    # share of training rows drawn from the run's own demonstrations (None: as many as they are among all)
+    run_share: float | None = 0.3
+    train_share: float = 0.9  # of the run's budget left at preparation, for training
     steps: int | None = None  # a fixed number of steps instead of a time (tests, ablations)
     lr: float = 1e-3
-    optimizer: str = "adamw"  # or "muon" (tasknet/optim.py)
+    optimizer: str = "muon"  # Muon for the blocks' matrices and AdamW for the rest, or "adamw" (tasknet/optim.py)
     init: str | None = None  # a trained tasknet checkpoint.pt to start from instead of from scratch
     batch_tokens: int | None = None  # tokens per training step; default 32768 on a GPU, 8192 on a CPU
     threshold: float | None = None  # None: write greedily; else every answer of at least this probability (DFS)

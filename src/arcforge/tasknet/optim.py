@@ -19,21 +19,23 @@ NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 
 def orthogonalise(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
-    """An approximately semi-orthogonal matrix with g's singular vectors (g: 2-D)."""
+    """An approximately semi-orthogonal matrix with g's singular vectors; g is one matrix (m, n) or
+    a stack of them (k, m, n), each orthogonalised on its own."""
     a, b, c = NS_COEFFS
     x = g.to(torch.bfloat16 if g.is_cuda else torch.float32)
-    tall = x.shape[0] > x.shape[1]
+    tall = x.shape[-2] > x.shape[-1]
     if tall:
-        x = x.T
-    x = x / (x.norm() + 1e-7)  # every singular value at most 1
+        x = x.mT
+    x = x / (torch.linalg.matrix_norm(x, keepdim=True) + 1e-7)  # every singular value at most 1
     for _ in range(steps):
-        m = x @ x.T
+        m = x @ x.mT
         x = a * x + (b * m + c * m @ m) @ x
-    return (x.T if tall else x).to(g.dtype)
+    return (x.mT if tall else x).to(g.dtype)
 
 
 class Muon(torch.optim.Optimizer):
-    """Momentum (Nesterov) with orthogonalised updates, for 2-D weights only."""
+    """Momentum (Nesterov) with orthogonalised updates, for 2-D weights only. Matrices of one shape
+    are orthogonalised together, as one batch (a few kernels per shape instead of per matrix)."""
 
     def __init__(self, params, lr: float = 0.02, momentum: float = 0.95, ns_steps: int = 5,
                  weight_decay: float = 0.0):
@@ -43,15 +45,21 @@ class Muon(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         for group in self.param_groups:
+            by_shape: dict[tuple, list[torch.Tensor]] = {}
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                buf = self.state[p].setdefault("momentum", torch.zeros_like(p.grad))
-                buf.mul_(group["momentum"]).add_(p.grad)
-                update = orthogonalise(p.grad.add(buf, alpha=group["momentum"]), group["ns_steps"])
-                scale = max(1.0, p.shape[0] / p.shape[1]) ** 0.5  # tall matrices: same RMS step as wide ones
-                p.mul_(1 - group["lr"] * group["weight_decay"])
-                p.add_(update, alpha=-group["lr"] * scale)
+                if p.grad is not None:
+                    by_shape.setdefault(tuple(p.shape), []).append(p)
+            for shape, ps in by_shape.items():
+                grads = [p.grad for p in ps]
+                bufs = [self.state[p].setdefault("momentum", torch.zeros_like(p.grad)) for p in ps]
+                torch._foreach_mul_(bufs, group["momentum"])
+                torch._foreach_add_(bufs, grads)
+                nesterov = torch._foreach_add(grads, bufs, alpha=group["momentum"])
+                updates = orthogonalise(torch.stack(nesterov), group["ns_steps"]).unbind(0)
+                scale = max(1.0, shape[0] / shape[1]) ** 0.5  # tall matrices: same RMS step as wide ones
+                if group["weight_decay"]:
+                    torch._foreach_mul_(ps, 1 - group["lr"] * group["weight_decay"])
+                torch._foreach_add_(ps, updates, alpha=-group["lr"] * scale)
         return None
 
 
