@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 
 from arcforge.datasets import load_tasks
-from arcforge.dsl import learned, lines, objects, templates
+from arcforge.dsl import learned, lines, templates
 from arcforge.dsl import primitives as p
 from arcforge.dsl.normalise import fixed_colours, normalise
 from arcforge.dsl.search import DslSearch, learn_colour_map
 from arcforge.dsl.size import rule_sizes
 from arcforge.dsl.supergrid import grow, supergrid
+from arcforge.generators._util import components
+from arcforge.grid import label
 from arcforge.pipeline import make_solver
 
 # task id -> a program text the solver must find (one of its two attempts), one or more per primitive family
@@ -235,17 +237,22 @@ def test_labels_match_a_plain_search_on_real_grids():
     for g in grids:
         for diag in (False, True):
             for by_colour in (False, True):
-                got, n = objects.label(g, diag, by_colour)
+                got, n = label(g, diag, by_colour)
                 want = _bfs_labels(g, diag, by_colour)
                 assert n == want.max()
                 assert len(set(zip(got.ravel().tolist(), want.ravel().tolist(), strict=True))) == n + (g == 0).any()
+                # the generators' components are the same labels, as cell lists in reading order
+                comps = components(g, 0, diag, by_colour)
+                assert len(comps) == n
+                for k, (colour, cells) in enumerate(comps, 1):
+                    assert cells.tolist() == np.argwhere(got == k).tolist() and colour == g[tuple(cells[0])]
 
 
 def test_components_and_lines():
     g = np.array([[1, 1, 0, 2], [0, 0, 0, 2], [3, 0, 1, 0]], np.int8)
-    assert objects.label(g, diag=False, by_colour=False)[1] == 4
-    assert objects.label(g, diag=True, by_colour=False)[1] == 3
-    assert objects.label(np.array([[1, 2]], np.int8), diag=False, by_colour=True)[1] == 2
+    assert label(g, diag=False, by_colour=False)[1] == 4
+    assert label(g, diag=True, by_colour=False)[1] == 3
+    assert label(np.array([[1, 2]], np.int8), diag=False, by_colour=True)[1] == 2
     assert lines.connect(np.array([[4, 0, 0, 4]], np.int8)).tolist() == [[4, 4, 4, 4]]
     assert lines.extend(np.array([[0, 5, 0, 0, 1]], np.int8), "r").tolist() == [[0, 5, 5, 5, 1]]
     assert p.gravity(np.array([[1], [0], [2], [0]], np.int8), "d").ravel().tolist() == [0, 0, 1, 2]

@@ -35,8 +35,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from arcforge.dsl.objects import label
-from arcforge.grid import Grid, grid_key
+from arcforge.grid import Grid, grid_key, label
 from arcforge.solver import Candidate
 from arcforge.task import Task
 
@@ -83,25 +82,7 @@ def main_background(g: Grid) -> int:
 
 def count_objects(g: Grid, bg: int) -> int:
     """Connected components (4-neighbour, one colour each) of the cells that are not `bg`."""
-    h, w = g.shape
-    cells = np.asarray(g).tolist()
-    seen = [[False] * w for _ in range(h)]
-    n = 0
-    for r0 in range(h):
-        for c0 in range(w):
-            colour = cells[r0][c0]
-            if seen[r0][c0] or colour == bg:
-                continue
-            n += 1
-            seen[r0][c0] = True
-            stack = [(r0, c0)]
-            while stack:
-                r, c = stack.pop()
-                for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-                    if 0 <= rr < h and 0 <= cc < w and not seen[rr][cc] and cells[rr][cc] == colour:
-                        seen[rr][cc] = True
-                        stack.append((rr, cc))
-    return n
+    return label(g, diag=False, by_colour=True, bg=bg)[1]
 
 
 # ---------------------------------------------------------------- rules

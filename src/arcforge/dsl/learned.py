@@ -39,7 +39,7 @@ import numpy as np
 from arcforge.dsl import lines
 from arcforge.dsl import objects as ob
 from arcforge.dsl.primitives import DIRS8, outside
-from arcforge.grid import Grid
+from arcforge.grid import Grid, label
 
 I8 = np.int8
 EDGE = 10  # the value of a neighbour off the grid
@@ -119,7 +119,7 @@ def _enclosed(g: Grid) -> list[np.ndarray]:
 
 def _component_size(g: Grid) -> list[np.ndarray]:
     """The size (at most 10) of the one-colour 4-connected region each cell belongs to, zeros included."""
-    lab, _ = ob.label(g + 1, False, True, bg=-1)
+    lab, _ = label(g + 1, False, True, bg=-1)
     sizes = np.bincount(lab.ravel())
     return [np.minimum(sizes[lab], 10).astype(np.int64)]
 
@@ -237,7 +237,7 @@ def _object_places(g: Grid) -> dict[str, np.ndarray]:
     """Where each cell lies in the box of its one-colour object (4-connected): row and column offsets
     from the top and left modulo 2, whether it is on the box's top or bottom row, and whether it is in
     the box's lower or right half (the last floor(size / 2) rows or columns). Zero cells get 2 in each."""
-    lab, n = ob.label(g, False, True)
+    lab, n = label(g, False, True)
     ys, xs = np.indices(g.shape)
     fg = lab > 0
     top, left = np.full(n + 1, g.shape[0]), np.full(n + 1, g.shape[1])

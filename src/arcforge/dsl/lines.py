@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arcforge.grid import Grid
+from arcforge.grid import Grid, label
 
 I8 = np.int8
 
@@ -181,7 +181,6 @@ def segments_to_lines(g: Grid, horizontal_last: bool) -> Grid | None:
     """Every straight one-colour segment of two or more cells (on the grid's most common colour) drawn
     on across the whole grid along its axis, the horizontal ones over the vertical ones
     (`horizontal_last`) or under them; None when the grid has no such segment or holds other shapes."""
-    from arcforge.dsl import objects as ob
 
     bg = int(np.bincount(g.ravel(), minlength=10).argmax())
     fg = g != bg
@@ -195,7 +194,7 @@ def segments_to_lines(g: Grid, horizontal_last: bool) -> Grid | None:
     has_v[:-1] |= same_v
     if (has_h & has_v).any() or not (has_h | has_v).any():
         return None  # a cell with same-coloured neighbours along both axes: not a straight segment
-    lab, n = ob.label(g, False, True, bg)
+    lab, n = label(g, False, True, bg)
     if n == 0 or n > 60:
         return None
     rows, cols = [], []

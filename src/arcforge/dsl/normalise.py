@@ -15,8 +15,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from arcforge.dsl.objects import label
-from arcforge.grid import Grid
+from arcforge.grid import Grid, label
 from arcforge.task import Example, Task
 
 Perm = np.ndarray  # 10 entries: new colour of each old colour

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from arcforge.grid import Grid, grid_key
+from arcforge.grid import Grid, grid_key, label
 
 I8 = np.int8
 
@@ -36,45 +36,6 @@ class Obj:
     def shape_key(self) -> bytes:
         m = self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
         return bytes(m.shape) + np.packbits(m).tobytes()
-
-
-def label(g: Grid, diag: bool, by_colour: bool, bg: int = 0) -> tuple[np.ndarray, int]:
-    """Connected-component labels (0 = background, 1..n) by min-label propagation with pointer jumps."""
-    h, w = g.shape
-    fg = g != bg
-    lab = np.where(fg, np.arange(1, h * w + 1).reshape(h, w), 0)
-    # links between neighbouring cells that belong together: (slice of a, slice of b)
-    pairs = [((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
-             ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))]
-    if diag:
-        pairs += [((slice(0, -1), slice(0, -1)), (slice(1, None), slice(1, None))),
-                  ((slice(0, -1), slice(1, None)), (slice(1, None), slice(0, -1)))]
-    links = []
-    for a, b in pairs:
-        link = fg[a] & fg[b]
-        if by_colour:
-            link &= g[a] == g[b]
-        if link.any():
-            links.append((a, b, link))
-    while True:
-        old = lab
-        lab = lab.copy()
-        for a, b, link in links:
-            # both ends of a link take the smaller label; a cell in two links (as `a` of one and `b` of
-            # another, the slices overlap) keeps the smaller of what each gives it: labels only fall
-            m = np.minimum(lab[a], lab[b])
-            lab[a] = np.where(link, m, lab[a])
-            lab[b] = np.where(link, np.minimum(m, lab[b]), lab[b])
-        flat = lab.ravel()
-        nz = flat > 0
-        flat[nz] = flat[flat[nz] - 1]  # jump: take the label of the cell my label points to
-        if np.array_equal(lab, old):
-            break
-    uniq, inv = np.unique(lab, return_inverse=True)
-    inv = inv.reshape(h, w)
-    if uniq[0] != 0:
-        inv = inv + 1
-    return inv, len(uniq) - (uniq[0] == 0)
 
 
 @lru_cache(maxsize=1024)

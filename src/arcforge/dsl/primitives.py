@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from arcforge.augment import SYMMETRY_NAMES, symmetry
-from arcforge.grid import MAX_SIDE, Grid
+from arcforge.grid import MAX_SIDE, Grid, valid_shape
 
 I8 = np.int8
 
@@ -21,8 +21,7 @@ def ok(g: Grid | None) -> Grid | None:
     """The one gate every primitive's result goes through: a valid grid or None."""
     if g is None or g.ndim != 2:
         return None
-    h, w = g.shape
-    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+    if not valid_shape(*g.shape):
         return None
     return np.ascontiguousarray(g, dtype=I8)
 

@@ -46,7 +46,7 @@ from arcforge.dsl.rays import fit_object_lines, fit_tip_rays
 from arcforge.dsl.size import predict_sizes
 from arcforge.dsl.supergrid import grow, supergrid
 from arcforge.dsl.templates import fit_complete, fit_gather, fit_seed_pattern, fit_shape_twins
-from arcforge.grid import Grid, grid_key
+from arcforge.grid import Grid, grid_key, valid_shape
 from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 
@@ -349,8 +349,7 @@ def _apply(fn, imgs: tuple, need_shapes, n: int, first: Grid | None = None, exac
                 return None
             if r is None:
                 return None
-        h, w = r.shape
-        if not (0 < h <= 30 and 0 < w <= 30):
+        if not valid_shape(*r.shape):
             return None
         if need_shapes is not None and i < n and not _fits_shape(r.shape, need_shapes[i], exact):
             return None

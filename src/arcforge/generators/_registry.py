@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arcforge.errors import ArcError
-from arcforge.grid import MAX_SIDE, Grid, grid_key
+from arcforge.grid import Grid, grid_key, is_valid
 from arcforge.task import Example, Task
 
 
@@ -53,11 +53,6 @@ def get_generator(task_id: str) -> Generator:
         raise ArcError(f"no generator for task '{task_id}'") from None
 
 
-def _valid(g) -> bool:
-    return (isinstance(g, np.ndarray) and g.ndim == 2 and 1 <= g.shape[0] <= MAX_SIDE
-            and 1 <= g.shape[1] <= MAX_SIDE and int(g.min()) >= 0 and int(g.max()) <= 9)
-
-
 def generate_pair(gen: Generator | str, rng: np.random.Generator, tries: int = 200) -> Example:
     """One fresh (input, output) pair of a generator; inputs the rule does not suit are drawn again."""
     if isinstance(gen, str):
@@ -65,13 +60,13 @@ def generate_pair(gen: Generator | str, rng: np.random.Generator, tries: int = 2
     for _ in range(tries):
         try:
             inp = gen.make_input(rng)
-            if not _valid(inp) or (inp == inp.flat[0]).all():  # a blank input shows no rule
+            if not is_valid(inp) or (inp == inp.flat[0]).all():  # a blank input shows no rule
                 continue
             inp = np.ascontiguousarray(inp, dtype=np.int8)
             out = gen.program(inp.copy())
         except Reject:
             continue
-        if not _valid(out):
+        if not is_valid(out):
             continue
         out = np.ascontiguousarray(out, dtype=np.int8)
         if not gen.identity_ok and out.shape == inp.shape and np.array_equal(out, inp):

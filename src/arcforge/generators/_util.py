@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from arcforge.generators._registry import Reject
+from arcforge.grid import label
 
 COLOURS = tuple(range(1, 10))
 
@@ -42,31 +43,17 @@ NEIGH8 = NEIGH4 + ((1, 1), (1, -1), (-1, 1), (-1, -1))
 
 
 def components(g: np.ndarray, bg: int | None = 0, diag: bool = False, same_colour: bool = True):
-    """Connected components of the cells that are not `bg`: a list of (colour, cells) where cells is
-    an (n, 2) int array of (row, col), colour the first cell's colour; in reading order of first cell."""
-    h, w = g.shape
-    seen = np.zeros((h, w), dtype=bool)
-    if bg is not None:
-        seen |= g == bg
-    out = []
-    steps = NEIGH8 if diag else NEIGH4
-    for r in range(h):
-        for c in range(w):
-            if seen[r, c]:
-                continue
-            col = int(g[r, c])
-            seen[r, c] = True
-            stack, cells = [(r, c)], []
-            while stack:
-                y, x = stack.pop()
-                cells.append((y, x))
-                for dy, dx in steps:
-                    yy, xx = y + dy, x + dx
-                    if 0 <= yy < h and 0 <= xx < w and not seen[yy, xx] and (not same_colour or g[yy, xx] == col):
-                        seen[yy, xx] = True
-                        stack.append((yy, xx))
-            out.append((col, np.array(cells, dtype=np.int64)))
-    return out
+    """Connected components of the cells that are not `bg` (None: every cell): a list of (colour,
+    cells) where cells is an (n, 2) int array of (row, col) in reading order and colour the first
+    cell's colour; in reading order of first cell."""
+    lab, n = label(g, diag, same_colour, -1 if bg is None else bg)
+    if n == 0:
+        return []
+    flat = lab.ravel()
+    order = np.argsort(flat, kind="stable")[np.count_nonzero(flat == 0):]  # each label's cells in reading order
+    cells = np.stack(np.divmod(order, g.shape[1]), axis=1).astype(np.int64)
+    parts = np.split(cells, np.cumsum(np.bincount(flat, minlength=n + 1)[1:])[:-1])
+    return [(int(g[p[0, 0], p[0, 1]]), p) for p in parts]
 
 
 def mask_of(cells: np.ndarray, shape) -> np.ndarray:

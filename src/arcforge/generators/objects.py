@@ -8,6 +8,7 @@ import numpy as np
 from arcforge.generators._registry import Reject, register
 from arcforge.generators._util import (
     COLOURS,
+    NEIGH4,
     NEIGH8,
     bbox,
     components,
@@ -34,7 +35,7 @@ def _scatter(rng, h, w, masks, colours, gap=1, canvas=None):
 
 def _sized_shape(rng, n, hmax=4, wmax=4, diag=False):
     """A connected mask of exactly n cells (grown cell by cell), cropped to its bounding box."""
-    steps = NEIGH8 if diag else ((1, 0), (-1, 0), (0, 1), (0, -1))
+    steps = NEIGH8 if diag else NEIGH4
     for _ in range(50):
         cells = {(0, 0)}
         order = [(0, 0)]
