@@ -9,6 +9,7 @@ from itertools import product
 
 import numpy as np
 
+from arcforge.augment import SYMMETRY_NAMES, symmetry
 from arcforge.dsl.fitting import explaining
 from arcforge.dsl.learned import _part_boxes
 from arcforge.grid import Grid
@@ -75,9 +76,9 @@ def fit_part_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) ->
                        for which, how, colour in product(SOURCES, HOWS, (None, -1))), inputs, outputs, tests)
 
 
-D8 = {"id": lambda a: a, "rot90": lambda a: np.rot90(a, -1), "rot180": lambda a: np.rot90(a, 2),
-      "rot270": lambda a: np.rot90(a, 1), "flip_lr": lambda a: a[:, ::-1], "flip_ud": lambda a: a[::-1],
-      "transpose": lambda a: a.T, "anti_transpose": lambda a: np.rot90(a, 2).T}
+# the symmetries a cell may be copied under (augment's, by its names), in the order tried
+TURNS = {name: SYMMETRY_NAMES.index(name)
+         for name in ("id", "rot270", "rot180", "rot90", "flip_lr", "flip_ud", "transpose", "anti_transpose")}
 
 
 def fit_part_turns(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
@@ -93,8 +94,8 @@ def fit_part_turns(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -
         return []  # the other cells must be empty, waiting for their copies
     chosen = []
     for j in range(1, n):
-        ok = [name for name, f in D8.items()
-              if all((t := f(a[boxes[0]])).shape == b[boxes[j]].shape and np.array_equal(t, b[boxes[j]])
+        ok = [name for name, s in TURNS.items()
+              if all((t := symmetry(a[boxes[0]], s)).shape == b[boxes[j]].shape and np.array_equal(t, b[boxes[j]])
                      for a, b, boxes in zip(inputs, outputs, layouts, strict=False))]
         if not ok:
             return []
@@ -104,7 +105,7 @@ def fit_part_turns(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -
         for t, boxes in zip(tests, layouts[len(inputs):], strict=True):
             out = t.copy()
             for j, name in enumerate(chosen, 1):
-                cell = D8[name](t[boxes[0]])
+                cell = symmetry(t[boxes[0]], TURNS[name])
                 if cell.shape != out[boxes[j]].shape:
                     return []
                 out[boxes[j]] = cell
