@@ -26,7 +26,7 @@ test: install
 	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks kaggle
 
 clean:
 	rm -rf $(VENV) runs

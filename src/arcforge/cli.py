@@ -1,4 +1,4 @@
-"""The `arcforge` command: solve, score, show, report, datasets."""
+"""The `arcforge` command: solve, combine, score, show, report, datasets, wheelhouse, train."""
 
 from __future__ import annotations
 
@@ -193,6 +193,16 @@ def cmd_datasets(args) -> int:
     return 0
 
 
+def cmd_wheelhouse(args) -> int:
+    from arcforge.wheelhouse import build
+
+    extras = tuple(e for e in args.extras.split(",") if e)
+    wheels = build(Path(args.dir), args.python, args.platform, extras)
+    print(f"{len(wheels)} wheels in {args.dir}; offline: pip install --no-index --find-links {args.dir} "
+          f"{'arcforge[' + ','.join(extras) + ']' if extras else 'arcforge'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -293,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("datasets", help="list the named datasets")
     s.set_defaults(fn=cmd_datasets)
+
+    s = sub.add_parser("wheelhouse", help="arcforge and every wheel it needs in DIR, for installing offline (Kaggle)")
+    s.add_argument("dir", help="the folder to fill")
+    s.add_argument("--python", help="Python version of the target, e.g. 3.11 (Kaggle's; default: this one)")
+    s.add_argument("--platform", help="pip platform tag, e.g. manylinux2014_x86_64 (Kaggle's; default: this machine)")
+    s.add_argument("--extras", default="", help="arcforge's extras to include, e.g. llm (torch, transformers, ...)")
+    s.set_defaults(fn=cmd_wheelhouse)
     from arcforge.llm.train_cli import register as register_train
     register_train(sub)
     return p
