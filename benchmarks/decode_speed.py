@@ -21,8 +21,9 @@ import torch
 
 from arcforge.augment import view_set
 from arcforge.datasets import load_tasks
-from arcforge.llm.decode import HFLM, dfs_decode_batch, output_side_bound
+from arcforge.llm.decode import dfs_decode_batch, output_side_bound
 from arcforge.llm.fast import FastLM
+from arcforge.llm.hf import HFLM
 from arcforge.llm.model import default_device, load_model
 from arcforge.llm.poe import view_prompts
 from arcforge.llm.solver import resolve_model

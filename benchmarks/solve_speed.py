@@ -26,7 +26,8 @@ import torch
 from arcforge.augment import view_set
 from arcforge.datasets import load_tasks
 from arcforge.llm.config import LLMOptions
-from arcforge.llm.decode import HFLM, as_lm
+from arcforge.llm.decode import as_lm
+from arcforge.llm.hf import HFLM
 from arcforge.llm.model import create_model, save_model
 from arcforge.llm.poe import score_under_views
 from arcforge.llm.text import output_ids, prompt_ids

@@ -30,7 +30,7 @@ import numpy as np
 def sample_stream(n: int, max_len: int, seed: int):
     from arcforge.datasets import load_tasks
     from arcforge.llm.config import TrainConfig
-    from arcforge.llm.train import task_sample
+    from arcforge.llm.samples import task_sample
 
     tasks = load_tasks("arc1/train")
     cfg = TrainConfig(max_len=max_len, batch_tokens=max_len)
@@ -99,7 +99,8 @@ def run_setup(args) -> dict:
     import torch
 
     from arcforge.llm.config import TrainConfig
-    from arcforge.llm.train import make_optimizer, packed_batch, padded_batch, train_step
+    from arcforge.llm.samples import packed_batch, padded_batch
+    from arcforge.llm.train import make_optimizer, train_step
 
     samples = sample_stream(args.warmup_samples + args.samples, args.max_len, args.seed)
     mean_len = float(np.mean([len(s.ids) for s in samples]))

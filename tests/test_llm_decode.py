@@ -16,8 +16,6 @@ transformers = pytest.importorskip("transformers")
 
 from arcforge.datasets import load_tasks  # noqa: E402
 from arcforge.llm.decode import (  # noqa: E402
-    HFLM,
-    VALID_TOKENS,
     FunctionLM,
     GridGrammar,
     dfs_decode,
@@ -29,6 +27,7 @@ from arcforge.llm.decode import (  # noqa: E402
     score_sequences,
     threshold_search,
 )
+from arcforge.llm.hf import HFLM, VALID_TOKENS  # noqa: E402
 from arcforge.llm.text import (  # noqa: E402
     BOS,
     EOS,

@@ -13,7 +13,8 @@ transformers = pytest.importorskip("transformers")
 
 from arcforge.augment import View, color_permutation, view_set  # noqa: E402
 from arcforge.datasets import load_tasks  # noqa: E402
-from arcforge.llm.decode import VALID_TOKENS, FunctionLM  # noqa: E402
+from arcforge.llm.decode import FunctionLM  # noqa: E402
+from arcforge.llm.hf import VALID_TOKENS  # noqa: E402
 from arcforge.llm.poe import (  # noqa: E402
     candidates_under_views,
     rank_candidates,

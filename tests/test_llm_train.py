@@ -10,19 +10,12 @@ import torch
 from arcforge.datasets import load_tasks
 from arcforge.errors import ArcError
 from arcforge.generators import generator_ids
+from arcforge.llm.checkpoint import export_checkpoint
 from arcforge.llm.config import TrainConfig, train_config
 from arcforge.llm.model import greedy_generate, load_model
+from arcforge.llm.samples import draw_samples, generator_pool, packed_batch
 from arcforge.llm.text import IGNORE, SYMBOLS, output_ids, positions, prompt_ids
-from arcforge.llm.train import (
-    draw_samples,
-    generator_pool,
-    load_training_tasks,
-    lr_factor,
-    packed_batch,
-    split_validation,
-    train,
-    train_steps,
-)
+from arcforge.llm.train import load_training_tasks, lr_factor, split_validation, train, train_steps
 from arcforge.task import Example, Task
 
 
@@ -194,6 +187,7 @@ def test_generators_of_held_out_tasks_are_left_out():
 
 
 def test_train_with_generated_tasks(tmp_path, monkeypatch, one_torch_thread):
+    import arcforge.llm.samples as samples
     import arcforge.llm.train as tr
 
     data = tmp_path / "blank"
@@ -201,10 +195,10 @@ def test_train_with_generated_tasks(tmp_path, monkeypatch, one_torch_thread):
     for i in range(6):
         (data / f"blank{i}.json").write_text(json.dumps(blank_task(f"blank{i}").to_json()))
     seen, generated = [], []
-    real_step, real_generate = tr.train_step, tr.generate_task
+    real_step, real_generate = tr.train_step, samples.generate_task
     monkeypatch.setattr(tr, "train_step", lambda m, o, s, batches, *a, **k: (
         seen.extend(b["input_ids"] for b in batches), real_step(m, o, s, batches, *a, **k))[1])
-    monkeypatch.setattr(tr, "generate_task", lambda gid, *a, **k: (generated.append(gid), real_generate(
+    monkeypatch.setattr(samples, "generate_task", lambda gid, *a, **k: (generated.append(gid), real_generate(
         gid, *a, **k))[1])
     cfg = TrainConfig(model="tiny", data=[str(data)], steps=2, batch_tokens=1024, max_len=1024, val_tasks=2,
                       eval_every=1, progress=False, device="cpu", generated=0.5, out=str(tmp_path / "run"))
@@ -278,8 +272,6 @@ def _files_fit(ck, shard_mb):
 def test_full_export_resumes_exactly(tmp_path, one_torch_thread):
     from safetensors.torch import load_file
 
-    from arcforge.llm.train import export_checkpoint
-
     train(_small_run(tmp_path / "whole"))
     train(_small_run(tmp_path / "a", stop_at=3))
     ck = export_checkpoint(tmp_path / "a", tmp_path / "ck", full=True, shard_mb=1)
@@ -300,7 +292,7 @@ def test_light_export_shards_and_rewarms(tmp_path, monkeypatch, one_torch_thread
 
     cfg = _small_run(tmp_path / "a", steps=8, resume_warmup=3, stop_at=3, lora=lora)
     train(cfg)
-    ck = tr.export_checkpoint(tmp_path / "a", tmp_path / "ck", shard_mb=1)
+    ck = export_checkpoint(tmp_path / "a", tmp_path / "ck", shard_mb=1)
     names = _files_fit(ck, 1)
     assert not any(n.startswith("trainer.pt") for n in names)
     if not lora:  # tiny's 0.8M weights in bf16 over 1 MB shards (an adapter of rank 4 is smaller)
@@ -321,7 +313,7 @@ def test_light_export_shards_and_rewarms(tmp_path, monkeypatch, one_torch_thread
 
 
 def test_corrupted_export_is_refused(cli, tmp_path, one_torch_thread):
-    from arcforge.llm.train import read_export
+    from arcforge.llm.checkpoint import read_export
 
     train(_small_run(tmp_path / "a", steps=1))
     r = cli("export-checkpoint", tmp_path / "a", tmp_path / "ck", "--shard-mb", "1")

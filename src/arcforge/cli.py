@@ -68,6 +68,7 @@ def cmd_solve(args) -> int:
         dsl_first=args.dsl_first,
         shard=shard,
         llm=llm,
+        dtype=args.dtype,
         tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
                                batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
                                train_share=args.tasknet_train_share, run_share=args.tasknet_run_share,
@@ -268,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="muon",
                    help="muon (default): Muon for the blocks' weight matrices, AdamW for the rest; adamw: AdamW for all")
     t.add_argument("--tasknet-init", help="start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt)")
+    g.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
+                   help="what the model solvers compute in (default auto: bf16 on GPUs that have it, fp16 with "
+                        "loss scaling on those that don't, fp32 on a CPU)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
     s.set_defaults(fn=cmd_solve)

@@ -56,6 +56,7 @@ class SolveConfig:
     shard: tuple[int, int] | None = None  # (i, k): only tasks i, i+k, i+2k, ... of the dataset
     llm: LLMOptions = field(default_factory=LLMOptions)
     tasknet: TaskNetOptions = field(default_factory=TaskNetOptions)
+    dtype: str = "auto"  # what model solvers compute in: auto, bf16, fp16, fp32 (precision.py)
 
 
 SOLVERS = ("dsl", "transforms", "llm", "tasknet")
@@ -87,6 +88,10 @@ def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
     cls = solver_class(name)
     if name == "dsl":
         return cls(time_limit=cfg.task_time_s) if cfg.task_time_s else cls()
+    if name in ("tasknet", "llm"):
+        from arcforge import precision
+
+        precision.use(cfg.dtype)
     if name == "tasknet":
         device = None if cfg.llm.device in (None, "cuda") else cfg.llm.device  # a worker sees one GPU as "cuda"
         return cls(replace(cfg.tasknet, task_time_s=cfg.task_time_s, device=device))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from arcforge.llm.hf import HFLM
 from arcforge.llm.model import base_of
 from arcforge.llm.text import VOCAB_SIZE, next_position, position_scheme, positions
 
@@ -356,8 +357,6 @@ class FastLM:
     teacher-forced pass is one big batch, not launch-bound)."""
 
     def __init__(self, model, valid_only: bool = True):
-        from arcforge.llm.decode import HFLM
-
         self.model = model
         self.hf = HFLM(model, valid_only)
         self.logprobs = self.hf.logprobs

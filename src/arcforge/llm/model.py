@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from arcforge import precision
 from arcforge.errors import ArcError
 from arcforge.llm.text import (
     BOS,
@@ -276,8 +277,9 @@ def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSetting
     """A model by preset name, folder (full model or LoRA adapter) or hub id, on `device`.
 
     A LoRA adapter folder brings its base with it (its adapter_config names the base). `lora` adds a
-    fresh adapter to a model that has none. dtype defaults to bf16 on CUDA and fp32 on CPU; full
-    fine-tuning on CUDA keeps fp32 weights (autocast does the bf16 work). `positions` sets the
+    fresh adapter to a model that has none. dtype defaults to the half format of `precision` under
+    LoRA (bf16 on most GPUs, fp16 on those without bf16, fp32 on a CPU); full fine-tuning keeps fp32
+    weights (autocast does the half-precision work). `positions` sets the
     model's position scheme; None keeps its own ("linear" for a fresh preset)."""
     if positions is not None:
         check_positions(positions)  # before any loading
@@ -292,7 +294,7 @@ def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSetting
         raise ArcError("backend 'unsloth' needs a CUDA GPU; use --backend transformers on CPU")
     if dtype is None:
         lora_run = lora is not None or _is_adapter_dir(spec)
-        dtype = torch.bfloat16 if device.type == "cuda" and lora_run else torch.float32
+        dtype = precision.weight_dtype(device) if lora_run else torch.float32
 
     if spec in PRESETS:
         if backend == "unsloth":

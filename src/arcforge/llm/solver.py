@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from arcforge import precision
 from arcforge.augment import view_set
 from arcforge.errors import ArcError
 from arcforge.llm.config import LLMOptions, resolve_options
@@ -49,7 +50,7 @@ class LLMSolver(Solver):
             raise ArcError(f"unknown --ttt '{opts.ttt}': use off, per-task or joint")
         self.only_unexplained = device.type != "cuda"  # on a CPU its time is dear
         self.task_time_s = opts.task_time_s or None
-        self.dtype = torch.bfloat16 if device.type == "cuda" and opts.ttt_rank > 0 else torch.float32
+        self.dtype = precision.weight_dtype(device) if opts.ttt_rank > 0 else torch.float32
         self.spec = resolve_model(opts.model)
         self.model, self.info = load_model(self.spec, opts.backend, None, device, self.dtype)
         self.model.eval()

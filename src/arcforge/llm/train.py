@@ -8,6 +8,7 @@ from its last checkpoint sees exactly the batches it would have seen. Samples ar
 The loss covers output grids only and is weighted by tokens across gradient accumulation.
 With cfg.generated > 0 that fraction of samples comes from fresh tasks built by the task generators
 (arcforge.generators) instead of the task list; the generators of held-out validation tasks are left out.
+Samples and batches are made in llm/samples.py; llm/checkpoint.py carries a checkpoint between machines.
 
 A run can stop on one machine and go on on another, its checkpoint carried in files small enough for
 tools that move at most 16 MiB a file. On machine A:
@@ -32,140 +33,19 @@ import math
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from arcforge.augment import random_view
+from arcforge import precision
 from arcforge.errors import ArcError
-from arcforge.generators import generate_task, generator_ids, get_generator
+from arcforge.llm.checkpoint import import_checkpoint, replace_dir
 from arcforge.llm.config import TrainConfig
-from arcforge.llm.text import IGNORE, PAD, check_positions, encode_pairs, position_scheme, positions
+from arcforge.llm.samples import draw_samples, generator_pool, packed_batch, padded_batch
+from arcforge.llm.text import IGNORE, check_positions, position_scheme
 from arcforge.task import Task
-
-# ---- samples ----
-
-
-@dataclass
-class Sample:
-    ids: list[int]
-    labels: list[int]  # IGNORE where no loss is taken
-
-
-def task_sample(task: Task, rng: np.random.Generator, cfg: TrainConfig, limit: int | None = None) -> Sample | None:
-    """One leave-one-out sample of a task under a random view: one example (a train pair, or a test
-    pair whose output is known) plays the test, the others are the demonstrations. Demonstrations are
-    dropped until the sample fits cfg.max_len (and `limit`); None if even one does not fit."""
-    pool = [*task.train, *(ex for ex in task.test if ex.output is not None)]
-    if len(pool) < 2:
-        return None
-    held = int(rng.integers(len(pool)))
-    demos = [ex for i, ex in enumerate(pool) if i != held]
-    view = random_view(rng, len(demos), cfg.symmetries, cfg.colours, True, cfg.shuffle)
-    seen = view.apply(Task(task.id, tuple(demos), (pool[held],)))
-    limit = min(cfg.max_len, cfg.batch_tokens, limit or cfg.max_len)
-    for n in range(len(demos), 0, -1):
-        sub = Task(seen.id, seen.train[:n], seen.test)
-        ids, labels = encode_pairs(sub, 0, test_output=True)
-        if len(ids) <= limit:
-            return Sample(ids, labels)
-    return None
-
-
-def generator_pool(held_out: list[Task] = ()) -> list[str]:
-    """The ids of the task generators that may feed training: all registered ones except those of
-    `held_out` tasks (same id, or same content as the generator's real task), so that a validation
-    loss is never measured on a family the model was fed fresh instances of."""
-    pool = generator_ids()
-    if not held_out:
-        return pool
-    ids = {t.id for t in held_out}
-    hashes = {t.content_hash() for t in held_out}
-    from arcforge.datasets import load_tasks
-
-    sources = {get_generator(g).source for g in pool}
-    real = {t.id: t for src in sorted(sources) for t in load_tasks(src)}
-    return [g for g in pool if g not in ids and not (g in real and real[g].content_hash() in hashes)]
-
-
-def pick_task(tasks: list[Task], rng: np.random.Generator, cfg: TrainConfig,
-              generators: list[str] | None = None) -> Task:
-    """The task of the next sample: with probability cfg.generated a fresh one from a generator of
-    `generators` (default: all), with 3-4 train pairs and a test pair; otherwise one of `tasks`.
-    With cfg.generated == 0 the random stream is the same as without generators."""
-    if cfg.generated > 0 and rng.random() < cfg.generated:
-        pool = generator_ids() if generators is None else generators
-        if pool:
-            gid = pool[int(rng.integers(len(pool)))]
-            return generate_task(gid, rng, n_train=int(rng.integers(3, 5)))
-    return tasks[int(rng.integers(len(tasks)))]
-
-
-def draw_samples(tasks: list[Task], rng: np.random.Generator, cfg: TrainConfig, n_batches: int,
-                 generators: list[str] | None = None) -> list[list[Sample]]:
-    """n_batches micro-batches, each a list of samples whose lengths sum to at most cfg.batch_tokens.
-    A sample too long for the room left loses demonstrations until it fits; after a few that cannot
-    fit at all the row is closed. cfg.generated of the samples come from `generators` (pick_task)."""
-    batches = []
-    for _ in range(n_batches):
-        row, used, misses = [], 0, 0
-        while misses < 8 and used < cfg.batch_tokens:
-            s = task_sample(pick_task(tasks, rng, cfg, generators), rng, cfg, cfg.batch_tokens - used)
-            if s is None:
-                misses += 1
-                continue
-            row.append(s)
-            used += len(s.ids)
-        if not row:
-            raise ArcError(f"no sample fits in batch_tokens={cfg.batch_tokens} (max_len={cfg.max_len}); "
-                           "raise batch_tokens")
-        batches.append(row)
-    return batches
-
-
-# ---- batches ----
-
-
-def packed_batch(samples: list[Sample], device: torch.device, token_ids: list[int] | None = None,
-                 scheme: str = "linear") -> dict:
-    """One row holding all samples back to back: input ids, per-sample positions (of the model's
-    `scheme`), next-token targets (IGNORE at each sample's last token) and the cumulative sample
-    lengths for packed attention."""
-    ids = np.concatenate([s.ids for s in samples])
-    pos = np.concatenate([positions(s.ids, scheme) for s in samples])
-    tgt = np.concatenate([[*s.labels[1:], IGNORE] for s in samples])
-    lens = [len(s.ids) for s in samples]
-    cu = np.concatenate([[0], np.cumsum(lens)])
-    if token_ids is not None:  # a model that kept its full vocabulary
-        lut = np.asarray(token_ids)
-        ids, tgt = lut[ids], np.where(tgt == IGNORE, IGNORE, lut[np.maximum(tgt, 0)])
-    t = lambda a, dt=torch.long: torch.as_tensor(a, dtype=dt).to(device, non_blocking=True)
-    cu_t = t(cu, torch.int32)
-    return dict(input_ids=t(ids)[None], position_ids=t(pos)[None], targets=t(tgt)[None],
-                cu_seq_lens_q=cu_t, cu_seq_lens_k=cu_t, max_length_q=max(lens), max_length_k=max(lens))
-
-
-def padded_batch(samples: list[Sample], device: torch.device, token_ids: list[int] | None = None,
-                 scheme: str = "linear") -> dict:
-    """One row per sample, right-padded to the longest: for backends without packed attention."""
-    L = max(len(s.ids) for s in samples)
-    ids = np.full((len(samples), L), PAD)
-    tgt = np.full((len(samples), L), IGNORE)
-    mask = np.zeros((len(samples), L), dtype=np.int64)
-    pos = np.zeros((len(samples), L), dtype=np.int64)
-    for i, s in enumerate(samples):
-        ids[i, :len(s.ids)] = s.ids
-        tgt[i, :len(s.ids)] = [*s.labels[1:], IGNORE]
-        mask[i, :len(s.ids)] = 1
-        pos[i, :len(s.ids)] = positions(s.ids, scheme)
-    if token_ids is not None:
-        lut = np.asarray(token_ids)
-        ids, tgt = lut[ids], np.where(tgt == IGNORE, IGNORE, lut[np.maximum(tgt, 0)])
-    t = lambda a: torch.as_tensor(a, dtype=torch.long).to(device, non_blocking=True)
-    return dict(input_ids=t(ids), attention_mask=t(mask), position_ids=t(pos), targets=t(tgt))
 
 
 def batch_loss_sum(model, batch: dict) -> tuple[torch.Tensor, int]:
@@ -215,11 +95,6 @@ def make_optimizer(model, cfg: TrainConfig, start: int = 0, rewarm_from: int | N
     return opt, sched
 
 
-def _autocast(device: torch.device):
-    # bf16 on GPU, fp32 on CPU
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def _uses_packing(backend: str) -> bool:
     # unsloth patches attention itself and ignores transformers' attention interface: pad for it
     return backend != "unsloth"
@@ -235,8 +110,10 @@ def step_batches(tasks: list[Task], step: int, cfg: TrainConfig, device, packed:
     return [make(row, device, token_ids, scheme) for row in draw_samples(tasks, rng, cfg, cfg.grad_accum, generators)]
 
 
-def train_step(model, opt, sched, batches: list[dict], cfg: TrainConfig, packed: bool = True) -> float:
-    """One optimiser step over micro-batches; loss weighted by labelled tokens across all of them."""
+def train_step(model, opt, sched, batches: list[dict], cfg: TrainConfig, packed: bool = True,
+               scaler: torch.amp.GradScaler | None = None) -> float:
+    """One optimiser step over micro-batches; loss weighted by labelled tokens across all of them.
+    `scaler`: fp16's loss scaling (precision.scaler), or None."""
     from arcforge.llm.model import packed_mode
 
     model.train()
@@ -246,13 +123,20 @@ def train_step(model, opt, sched, batches: list[dict], cfg: TrainConfig, packed:
     ctx = packed_mode(model) if packed else _nullctx()
     with ctx:
         for b in batches:
-            with _autocast(device):
+            with precision.autocast(device):
                 loss, _ = batch_loss_sum(model, b)
-            (loss / max(total, 1)).backward()
+            loss_part = loss / max(total, 1)
+            (scaler.scale(loss_part) if scaler is not None else loss_part).backward()
             loss_sum += float(loss.detach())
+    if scaler is not None:
+        scaler.unscale_(opt)
     if cfg.grad_clip:
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.grad_clip)
-    opt.step()
+    if scaler is not None:
+        scaler.step(opt)  # skipped when fp16 gradients overflowed; the scale then shrinks
+        scaler.update()
+    else:
+        opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
     return loss_sum / max(total, 1)
@@ -275,7 +159,7 @@ def evaluate(model, batches: list[dict], packed: bool = True) -> float:
     ctx = packed_mode(model) if packed else _nullctx()
     with ctx:
         for b in batches:
-            with _autocast(b["input_ids"].device):
+            with precision.autocast(b["input_ids"].device):
                 loss, k = batch_loss_sum(model, b)
             loss_sum, n = loss_sum + float(loss), n + k
     return loss_sum / max(n, 1)
@@ -283,7 +167,7 @@ def evaluate(model, batches: list[dict], packed: bool = True) -> float:
 
 def train_steps(model, tasks: list[Task], steps: int, cfg: TrainConfig, start_step: int = 0, opt=None, sched=None,
                 backend: str = "transformers", token_ids: list[int] | None = None, on_step=None,
-                generators: list[str] | None = None) -> list[float]:
+                generators: list[str] | None = None, scaler: torch.amp.GradScaler | None = None) -> list[float]:
     """Train `model` in place for `steps` optimiser steps on samples of `tasks` (e.g. one task for
     test-time training: its train pairs take turns as the test), and with cfg.generated > 0 on fresh
     tasks of `generators` (default: all; see generator_pool). Returns the losses."""
@@ -292,10 +176,11 @@ def train_steps(model, tasks: list[Task], steps: int, cfg: TrainConfig, start_st
         opt, sched = make_optimizer(model, cfg)
     packed = _uses_packing(backend)
     scheme = position_scheme(model)
+    scaler = scaler or precision.scaler(device)
     losses = []
     for step in range(start_step, start_step + steps):
         batches = step_batches(tasks, step, cfg, device, packed, token_ids, generators=generators, scheme=scheme)
-        losses.append(train_step(model, opt, sched, batches, cfg, packed))
+        losses.append(train_step(model, opt, sched, batches, cfg, packed, scaler))
         if on_step is not None and on_step(step, losses[-1], batches):
             break  # on_step asked to stop (e.g. the time budget is spent)
     return losses
@@ -343,18 +228,6 @@ def split_validation(tasks: list[Task], n: int, seed: int) -> tuple[list[Task], 
 # ---- checkpoints ----
 
 
-def replace_dir(tmp: Path, final: Path) -> Path:
-    """Put the finished folder `tmp` in place of `final`: the old one is moved aside first and removed
-    last, so a crash in between leaves either folder whole."""
-    old = final.with_name(final.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
 def save_checkpoint(out: Path, model, opt, sched, step: int, base_spec: str | None, cfg: TrainConfig,
                     extra: dict | None = None) -> Path:
     """out/checkpoint: the model (full or adapter), optimiser and schedule, and the step. Written to a
@@ -391,164 +264,6 @@ def load_checkpoint(out: Path, cfg: TrainConfig, device=None):
     opt.load_state_dict(saved["opt"])
     sched.load_state_dict(saved["sched"])
     return model, info, opt, sched, state["step"], state
-
-
-# ---- carrying a checkpoint to another machine ----
-
-EXPORT_FORMAT = "arcforge-checkpoint/1"
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _run_base(run: Path, state: dict) -> Path | None:
-    """The adapter's base folder when it lives inside the run (a LoRA run from a fresh preset): it has to
-    travel with the checkpoint. Other bases (hub ids, folders elsewhere) are referred to by name."""
-    base = state.get("base")
-    if not base or not Path(base).is_dir() or not (run / "checkpoint" / "adapter_config.json").is_file():
-        return None
-    base = Path(base).resolve()
-    return base if base.is_relative_to(run.resolve()) else None
-
-
-def export_checkpoint(run: str | Path, dst: str | Path, full: bool = False, shard_mb: int = 15) -> Path:
-    """Write RUN/checkpoint to `dst` as files of at most shard_mb MB each (10**6 bytes), to carry it to
-    another machine: the weights as safetensors shards (bf16, or with `full` the saved dtype), meta.json
-    (state.json, the folder's small files, each tensor's file and dtype), with `full` trainer.pt
-    (optimiser and schedule) cut into parts, and manifest.json listing every file's size and sha256.
-    A LoRA run's adapter goes like a full model's weights; a base saved inside the run (run/base)
-    goes too. `train(cfg, resume_from=dst)` continues the run from it."""
-    from safetensors.torch import load_file, save_file
-
-    run, dst = Path(run), Path(dst)
-    ck = run / "checkpoint"
-    if not (ck / "state.json").is_file():
-        raise ArcError(f"{run}: no checkpoint to export (expected {ck}/state.json)")
-    if dst.exists() and any(dst.iterdir()) and not (dst / "manifest.json").is_file():
-        raise ArcError(f"{dst}: exists and is not an exported checkpoint; choose another destination")
-    limit = shard_mb * 10**6
-    state = json.loads((ck / "state.json").read_text())
-    folders = {"checkpoint": ck}
-    if (base := _run_base(run, state)) is not None:
-        folders["base"] = base
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    meta = {"format": EXPORT_FORMAT, "step": state["step"], "full": full, "state": state, "texts": {},
-            "tensors": {}, "trainer": []}
-    tensors = {}  # "folder/file/name" -> tensor, in file order
-    for key, folder in folders.items():
-        for f in sorted(folder.iterdir()):
-            rel = f"{key}/{f.name}"
-            if f.is_dir():
-                raise ArcError(f"{f}: unexpected folder in a checkpoint; cannot export it")
-            if f.suffix == ".safetensors":
-                for name, t in load_file(f).items():
-                    meta["tensors"][f"{rel}/{name}"] = str(t.dtype).removeprefix("torch.")
-                    cast = not full and t.is_floating_point()
-                    tensors[f"{rel}/{name}"] = t.to(torch.bfloat16) if cast else t
-            elif f.name == "trainer.pt":
-                if full:  # byte parts: the optimiser state restored exactly
-                    data = f.read_bytes()
-                    for i in range(0, max(len(data), 1), limit):
-                        part = f"trainer.pt.{i // limit:03d}"
-                        (tmp / part).write_bytes(data[i:i + limit])
-                        meta["trainer"].append(part)
-            elif f.name != "state.json":
-                meta["texts"][rel] = f.read_text()
-    # weights: greedy shards under the limit (a header entry costs ~100 bytes + the name)
-    shards, size = [{}], 0
-    for k, t in tensors.items():
-        cost = t.numel() * t.element_size() + 200 + len(k)
-        if shards[-1] and size + cost > limit - 1000:
-            shards.append({})
-            size = 0
-        shards[-1][k], size = t.contiguous(), size + cost
-    for i, shard in enumerate(shards):
-        save_file(shard, tmp / f"weights-{i + 1:05d}-of-{len(shards):05d}.safetensors", metadata={"format": "pt"})
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    files = []
-    for f in sorted(tmp.iterdir()):
-        if f.stat().st_size > limit:
-            shutil.rmtree(tmp)
-            raise ArcError(f"{f.name} would be {f.stat().st_size} bytes, over --shard-mb {shard_mb}; raise it")
-        files.append({"name": f.name, "size": f.stat().st_size, "sha256": _sha256(f)})
-    (tmp / "manifest.json").write_text(json.dumps({"format": EXPORT_FORMAT, "step": state["step"], "full": full,
-                                                   "files": files}, indent=1))
-    return replace_dir(tmp, dst)
-
-
-def read_export(src: str | Path) -> dict:
-    """meta.json of an exported checkpoint, after checking every file of its manifest (size, sha256)."""
-    src = Path(src)
-    try:
-        manifest = json.loads((src / "manifest.json").read_text())
-    except (OSError, ValueError) as e:
-        raise ArcError(f"{src}: not an exported checkpoint (manifest.json: {e})") from None
-    for f in manifest.get("files", []):
-        path = src / f["name"]
-        if not path.is_file():
-            raise ArcError(f"{path}: missing (listed in manifest.json)")
-        if path.stat().st_size != f["size"]:
-            raise ArcError(f"{path}: {path.stat().st_size} bytes, manifest.json says {f['size']} (incomplete copy?)")
-        if _sha256(path) != f["sha256"]:
-            raise ArcError(f"{path}: sha256 does not match manifest.json (corrupted copy)")
-    meta = json.loads((src / "meta.json").read_text())
-    if meta.get("format") != EXPORT_FORMAT:
-        raise ArcError(f"{src}: unknown export format {meta.get('format')!r}")
-    return meta
-
-
-def import_checkpoint(src: str | Path, out: Path) -> dict:
-    """Rebuild out/checkpoint (and out/base for a LoRA run that carried its base) from an exported
-    checkpoint: tensors back in their saved dtype, trainer.pt only if it was exported. Returns the state."""
-    from safetensors.torch import load_file, save_file
-
-    src = Path(src)
-    meta = read_export(src)
-    shards = {}
-    for f in sorted(src.glob("weights-*.safetensors")):
-        shards.update(load_file(f))
-    by_file: dict[str, dict] = {}
-    for key, dtype in meta["tensors"].items():
-        folder, name, tensor = key.split("/", 2)
-        by_file.setdefault(f"{folder}/{name}", {})[tensor] = shards[key].to(getattr(torch, dtype))
-    state = dict(meta["state"])
-    dirs = {"checkpoint": out / "checkpoint.tmp", "base": out / "base"}
-    texts = dict(meta["texts"])
-    if any(k.startswith("base/") for k in [*texts, *meta["tensors"]]):  # the carried base lands in out/base: point at it
-        state["base"] = str(dirs["base"].resolve())
-        cfg_key = "checkpoint/adapter_config.json"
-        adapter = json.loads(texts[cfg_key])
-        adapter["base_model_name_or_path"] = state["base"]
-        texts[cfg_key] = json.dumps(adapter, indent=2)
-    for d in dirs.values():
-        shutil.rmtree(d, ignore_errors=True)
-    for rel, text in texts.items():
-        folder, name = rel.split("/", 1)
-        dirs[folder].mkdir(parents=True, exist_ok=True)
-        (dirs[folder] / name).write_text(text)
-    for rel, tensors in by_file.items():
-        folder, name = rel.split("/", 1)
-        dirs[folder].mkdir(parents=True, exist_ok=True)
-        save_file(tensors, dirs[folder] / name, metadata={"format": "pt"})
-    if meta["trainer"]:
-        with open(dirs["checkpoint"] / "trainer.pt", "wb") as f:
-            for part in meta["trainer"]:
-                f.write((src / part).read_bytes())
-    (dirs["checkpoint"] / "state.json").write_text(json.dumps(state, indent=1))
-    dirs["checkpoint"].rename(out / "checkpoint")
-    return state
-
-
-# ---- the whole run ----
 
 
 def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None = None) -> dict:

@@ -20,8 +20,10 @@ _FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accu
 
 
 def cmd_train(args) -> int:
+    from arcforge import precision
     from arcforge.llm.config import train_config
 
+    precision.use(args.dtype)
     overrides = {}
     for name in _FIELDS:
         value = getattr(args, name)
@@ -43,8 +45,8 @@ def cmd_train(args) -> int:
     if args.resume_from:  # the exported run's settings, below any preset, file or flag given now
         import dataclasses
 
+        from arcforge.llm.checkpoint import read_export
         from arcforge.llm.config import TrainConfig
-        from arcforge.llm.train import read_export
 
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         saved = read_export(args.resume_from)["state"].get("config", {})
@@ -66,7 +68,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_export_checkpoint(args) -> int:
-    from arcforge.llm.train import export_checkpoint
+    from arcforge.llm.checkpoint import export_checkpoint
 
     print(export_checkpoint(args.run, args.dst, args.full, args.shard_mb))
     return 0
@@ -123,5 +125,8 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=number(int, 0))
     s.add_argument("--stop-at", type=number(int, 1), help="end this run after this step, checkpointed (--resume goes on)")
     s.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when available)")
+    s.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
+                   help="compute format (default auto: bf16 on GPUs that have it, fp16 with loss scaling on those "
+                        "that don't, fp32 on a CPU)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(fn=cmd_train)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from arcforge import precision
 from arcforge.llm.config import TrainConfig
 from arcforge.task import Task
 
@@ -54,11 +55,13 @@ def fit(model, tasks: list[Task], cfg: TTTConfig, deadline: float | None = None,
         return []
     tcfg = _train_config(cfg, steps)
     opt, sched = make_optimizer(model, tcfg)
+    scaler = precision.scaler(next(model.parameters()).device)  # one loss scale across the steps
     losses: list[float] = []
     for step in range(steps):
         if deadline is not None and time.monotonic() > deadline:
             break
-        losses += train_steps(model, tasks, 1, tcfg, start_step=step, opt=opt, sched=sched, backend=backend)
+        losses += train_steps(model, tasks, 1, tcfg, start_step=step, opt=opt, sched=sched, backend=backend,
+                              scaler=scaler)
     model.eval()
     return losses
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from arcforge import precision
 from arcforge.augment import View
 from arcforge.grid import MAX_SIDE, Grid, grid_key
 from arcforge.llm.decode import GridGrammar, threshold_search
@@ -34,7 +35,7 @@ from arcforge.llm.text import EOS, IGNORE, PAD, decode_grid, max_output_tokens
 from arcforge.submission import read_jsonl
 from arcforge.task import Task
 from arcforge.tasknet.data import Sequence, next_position, packed_batch, pair_sequence, prompt
-from arcforge.tasknet.model import Cached, autocast_dtype, new_caches
+from arcforge.tasknet.model import Cached, new_caches
 
 MAX_OUTPUT = max_output_tokens()  # 30 rows of 30 cells and NL, then EOS
 
@@ -64,7 +65,7 @@ class Writer:
 
     def __init__(self, model, grids: list[Grid], embs: list[int], max_new: int):
         self.model, self.device = model, next(model.parameters()).device
-        self.dtype = autocast_dtype(self.device)
+        self.dtype = precision.autocast_dtype(self.device)
         prompts = [prompt(g) for g in grids]
         n, self.width = len(grids), max(len(p[0]) for p in prompts)
         ids = torch.full((n, self.width), PAD, dtype=torch.long)
@@ -83,8 +84,7 @@ class Writer:
         """bf16/fp16 autocast on a GPU, and not cuDNN's attention: it plans each new key length anew
         (7.5 ms of CPU a call on an H200, measured), and here the keys grow by one every step."""
         stack = contextlib.ExitStack()
-        stack.enter_context(torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
-                                           enabled=self.dtype is not None))
+        stack.enter_context(precision.autocast(self.device))
         stack.enter_context(sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]))
         return stack
 
@@ -243,7 +243,6 @@ def score_sequences(model, seqs: list[Sequence], batch_tokens: int = 1 << 16) ->
     """Each sequence's summed log-probability of its labelled tokens (the output grid and EOS), by
     teacher forcing over packed rows of whole sequences."""
     device = next(model.parameters()).device
-    dtype = autocast_dtype(device)
     scores, i = [], 0
     while i < len(seqs):
         j, used = i + 1, len(seqs[i].ids)
@@ -251,7 +250,7 @@ def score_sequences(model, seqs: list[Sequence], batch_tokens: int = 1 << 16) ->
             used += len(seqs[j].ids)
             j += 1
         batch = packed_batch(seqs[i:j], device)
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        with precision.autocast(device):
             logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])[0]
         labels = batch["labels"][0]
         lp = torch.log_softmax(logits.float(), -1).gather(1, labels.clamp(min=0)[:, None])[:, 0]

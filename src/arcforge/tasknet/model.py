@@ -147,13 +147,6 @@ def packed(seq_lengths: list[int], device) -> Packed:
     return Packed(cu.to(device), max(seq_lengths))
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 where the GPU has it, fp16 (with loss scaling when training) where it doesn't, none on a CPU."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
 def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -21,13 +21,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from arcforge import precision
 from arcforge.errors import ArcError
 from arcforge.llm.config import TrainConfig
 from arcforge.llm.text import IGNORE
 from arcforge.llm.train import lr_factor, steps_in_budget
 from arcforge.task import Task
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
-from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig, autocast_dtype
+from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig
 from arcforge.tasknet.optim import make_optimizers
 
 
@@ -158,8 +159,8 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             start, steps, resumed = ck["step"], ck["steps"], True
     if cfg.init and not resumed:
         start_from(model, Path(cfg.init), ids, cfg.views, device)
-    dtype = autocast_dtype(device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    dtype = precision.autocast_dtype(device)
+    scaler = precision.scaler(device)
     train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     rng = np.random.default_rng([cfg.seed, rank, start])
     t0 = last_save = time.monotonic()
