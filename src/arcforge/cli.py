@@ -158,6 +158,13 @@ def cmd_show(args) -> int:
         task = load_tasks(args.dataset, [args.task_id])[0]
     else:
         task = find_task(args.task_id, args.dataset)
+    if args.png:
+        from arcforge.report import task_image, write_png
+
+        image = task_image(task)
+        write_png(args.png, image)
+        print(f"wrote {args.png} ({image.shape[1]}x{image.shape[0]})")
+        return 0
     colour = not args.no_colour and sys.stdout.isatty() or args.colour
     print(task_text(task, colour=colour))
     return 0
@@ -175,11 +182,11 @@ def cmd_report(args) -> int:
     if not records:
         raise ArcError(f"{run}: no finished tasks in {RESULTS}")
     tasks = [t for t in load_tasks(dataset) if t.id in records]
-    if args.unsolved:
-        tasks = [t for t in tasks if not all(records[t.id].get("correct") or [False])]
+    shown = [t for t in tasks if not args.unsolved or not all(records[t.id].get("correct") or [False])]
     out = Path(args.out) if args.out else run / "report.html"
-    atomic_write_text(out, run_report_html(tasks, records, f"arcforge run {run.name} on {dataset}"))
-    print(f"wrote {out} ({len(tasks)} tasks)")
+    atomic_write_text(out, run_report_html(tasks, records, f"arcforge run {run.name} on {dataset}",
+                                           unsolved_only=args.unsolved))
+    print(f"wrote {out} ({len(shown)} tasks)")
     return 0
 
 
@@ -297,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", help="where to look (default: all named sets)")
     s.add_argument("--colour", "--color", action="store_true", help="colour even when not a terminal")
     s.add_argument("--no-colour", "--no-color", action="store_true")
+    s.add_argument("--png", metavar="FILE", help="draw the task into a PNG file instead")
     s.set_defaults(fn=cmd_show)
 
     s = sub.add_parser("report", help="an HTML page of a run: every task, candidate and truth as pictures")

@@ -18,16 +18,20 @@ EMPTY = np.zeros((1, 1), dtype=np.int8)  # what an attempt holds when nothing wa
 ATTEMPTS = ("attempt_1", "attempt_2")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that a crash leaves either the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
 
 
 def read_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
