@@ -77,7 +77,12 @@ def cmd_solve(args) -> int:
                                threshold=args.tasknet_threshold,
                                data=[d for d in args.tasknet_data.split(",") if d]),
     )
-    summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
+    if args.ray:
+        from arcforge.cluster import solve_on_ray
+
+        summary = solve_on_ray(tasks, cfg, Path(args.out), args.ray, args.ray_shards, dataset=args.dataset)
+    else:
+        summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
     print(json.dumps(summary))
     where = f"submission: {Path(args.out) / 'submission.json'}"
     if "score" in summary:
@@ -227,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--solver", default="dsl,llm",
                    help="comma-separated solvers: dsl, llm, transforms, tasknet (default: dsl,llm)")
     s.add_argument("--shard", metavar="I/K", help="only every K-th task starting at I (0-based), e.g. 0/4")
+    s.add_argument("--ray", metavar="ADDRESS",
+                   help="solve in shards on a Ray cluster (auto, HOST:PORT, or local) and combine them (cluster.py)")
+    s.add_argument("--ray-shards", type=number(int, 1), help="shards for --ray (default: one per Ray node)")
     s.add_argument("--tasks", help="only these task ids, comma-separated")
     s.add_argument("--limit", type=number(int, 1), help="only the first N tasks")
     s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")

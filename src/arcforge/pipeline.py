@@ -564,13 +564,14 @@ def write_outputs(out: Path, tasks: list[Task], done: dict[str, dict], summary: 
     return summary
 
 
-def combine_runs(runs: list[Path], tasks: list[Task], out: Path, dataset: str | None = None) -> dict:
+def combine_runs(runs: list[Path], tasks: list[Task], out: Path, dataset: str | None = None,
+                 cover_all: bool = False) -> dict:
     """One run made of several finished ones (solvers run apart, shards, machines, earlier combines):
     for each task the candidates of every run that has it, earlier runs first, go through selection
     again as if one `solve` had made them all. The combined run covers every task any of the runs was
     given (run.json), reached or not, so its submission is complete. Writes out/results.jsonl,
-    run.json, submission.json and score.json."""
-    records, scope = [], set()
+    run.json, submission.json and score.json. `cover_all`: every one of `tasks`, whatever the runs cover."""
+    records, scope = [], {t.id for t in tasks} if cover_all else set()
     for r in runs:
         if not (r / RESULTS).is_file():
             raise ArcError(f"{r}: not a solve run folder (no {RESULTS})")
