@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from arcforge.datasets import load_tasks
-from arcforge.dsl import learned, lines, templates
+from arcforge.dsl import lines, templates
 from arcforge.dsl import primitives as p
 from arcforge.dsl.normalise import fixed_colours, normalise
+from arcforge.dsl.rules import lattice, ray_casts
 from arcforge.dsl.search import DslSearch, learn_colour_map
 from arcforge.dsl.size import rule_sizes
 from arcforge.dsl.supergrid import grow, supergrid
@@ -261,7 +262,7 @@ def test_components_and_lines():
 def test_ray_modes():
     g = np.array([[0, 0, 0, 0, 0], [2, 0, 0, 0, 5], [0, 0, 0, 0, 0], [2, 0, 0, 0, 0]], np.int8)
     right = 3  # DIRS8 index of (0, 1)
-    modes = learned._ray_cells(g, 2, right)
+    modes = ray_casts._ray_cells(g, 2, right)
     assert modes["wall"][1].tolist() == [False, True, True, True, False]
     assert modes["wall"][3].tolist() == [False, True, True, True, True]
     assert modes["hit"][1].any() and not modes["hit"][3].any()  # only the ray that meets a cell
@@ -269,7 +270,7 @@ def test_ray_modes():
     # a diagonal ray leaves a block only from its corner
     block = np.zeros((4, 4), np.int8)
     block[1:3, 1:3] = 1
-    assert learned._ray_cells(block, 1, 7)["wall"].sum() == 1  # (1, 1): down-right, from (2, 2) only
+    assert ray_casts._ray_cells(block, 1, 7)["wall"].sum() == 1  # (1, 1): down-right, from (2, 2) only
 
 
 def test_pipeline_knows_dsl():
@@ -279,15 +280,15 @@ def test_pipeline_knows_dsl():
 def test_symmetry_fill_restores_blotted_patterns():
     # arc2/train tasks: a wallpaper under noise of one colour (f823c43c) and a blotted figure (1d0a4b61)
     for task in load_tasks("arc2/train", tasks=["f823c43c", "1d0a4b61"]):
-        found = learned.fit_lattice([ex.input for ex in task.train], [ex.output for ex in task.train],
+        found = lattice.fit_lattice([ex.input for ex in task.train], [ex.output for ex in task.train],
                                     [ex.input for ex in task.test])
         assert found and found[0][1].startswith(("symfill", "lattice"))
         for pred, ex in zip(found[0][2], task.test, strict=True):
             assert np.array_equal(pred, ex.output)
     # a mirror image with a hole: only the mirror (not a translation) can fill it
     g = np.array([[1, 2, 3, 3, 2, 1], [4, 5, 0, 6, 5, 4]], np.int8)
-    assert learned.symmetry_fill(g, 0, lattice_only=True) is None
-    assert learned.symmetry_fill(g, 0).tolist()[1] == [4, 5, 6, 6, 5, 4]
+    assert lattice.symmetry_fill(g, 0, lattice_only=True) is None
+    assert lattice.symmetry_fill(g, 0).tolist()[1] == [4, 5, 6, 6, 5, 4]
 
 
 def test_cell_layout_view_round_trip():

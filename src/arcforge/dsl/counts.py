@@ -11,7 +11,7 @@ from itertools import product
 import numpy as np
 
 from arcforge.dsl import objects as ob
-from arcforge.dsl.fitting import explaining
+from arcforge.dsl.fitting import explaining, fitted
 from arcforge.grid import MAX_SIDE, Grid
 
 I8 = np.int8
@@ -68,6 +68,7 @@ def _draw(n: int, colour: int, how: str, shape: tuple[int, int] | None) -> Grid 
     return out
 
 
+@fitted(order=25)
 def fit_count_render(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """(rank, rule name, test predictions) for every count of the input and drawing of it (`_draw`) that
     gives every train output, the colour fixed or the counted one; at least two train counts differ."""
@@ -144,6 +145,7 @@ def _list_colours(g: Grid, which: str, order: str, length: str, bars: bool, acro
     return np.ascontiguousarray(out.T) if across else out
 
 
+@fitted(order=26)
 def fit_colour_list(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Outputs that list the input's colours (all, or those of its largest objects) in an order, as
     columns or rows of one length, filled or as bars of each colour's count (`_list_colours`)."""
@@ -187,6 +189,7 @@ def _sequence(g: Grid, order: str, how: str, shape: tuple[int, int] | None) -> G
     return out
 
 
+@fitted(order=27)
 def fit_sequence(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Outputs that hold the input's non-zero cells read off in order (`_sequence`)."""
     if any(a.shape == b.shape for a, b in zip(inputs, outputs, strict=True)):

@@ -10,7 +10,7 @@ import numpy as np
 from arcforge.dsl import lines
 from arcforge.dsl import objects as ob
 from arcforge.dsl import primitives as p
-from arcforge.dsl.fitting import explaining
+from arcforge.dsl.fitting import explaining, fitted
 from arcforge.grid import Grid
 from arcforge.task import Task
 
@@ -239,6 +239,7 @@ def slow(outputs: list[Grid]) -> list[Transform]:
     return out
 
 
+@fitted(order=0)
 def fit_slow(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """The slow transforms, alone or followed by a crop to the non-zero cells, as rules: kept when they
     give every train output."""

@@ -23,7 +23,7 @@ from itertools import product
 import numpy as np
 
 from arcforge.dsl import objects as ob
-from arcforge.dsl.fitting import explaining, explains
+from arcforge.dsl.fitting import explaining, explains, fitted
 from arcforge.grid import Grid
 
 I8 = np.int8
@@ -183,6 +183,7 @@ def _hows(inputs, outputs, tr_objs, movers_of) -> list[tuple]:
     return hows
 
 
+@fitted(order=7)
 def fit_move(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """(rank, rule name, test predictions) of every object-moving rule (module docstring) that reproduces
     every train output and applies to every test input, simplest first."""
@@ -273,6 +274,7 @@ def _repeat(g: Grid, diag: bool, by_colour: bool, colour: str) -> Grid | None:
     return out
 
 
+@fitted(order=9)
 def fit_repeat(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """The largest object repeated toward each marker object, to the edge (`_repeat`)."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
@@ -335,6 +337,7 @@ def _move_colours(g: Grid, steps: dict[int, tuple[int, int]]) -> Grid | None:
     return out
 
 
+@fitted(order=8)
 def fit_colour_steps(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Each colour moved by a shift of its own, learned from the train pairs (`_colour_steps`)."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):

@@ -10,8 +10,8 @@ from itertools import product
 import numpy as np
 
 from arcforge.augment import SYMMETRY_NAMES, symmetry
-from arcforge.dsl.fitting import explaining
-from arcforge.dsl.learned import _part_boxes
+from arcforge.dsl.fitting import explaining, fitted
+from arcforge.dsl.rules.common import part_boxes
 from arcforge.grid import Grid
 
 SOURCES = ("only", "fullest", "first")
@@ -32,7 +32,7 @@ def _source(g: Grid, boxes, which: str) -> int | None:
 
 
 def _copy(g: Grid, which: str, how: str, colour: int | None) -> Grid | None:
-    boxes = _part_boxes(g)
+    boxes = part_boxes(g)
     if boxes is None:
         return None
     shapes = {(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in boxes}
@@ -65,6 +65,7 @@ def _copy(g: Grid, which: str, how: str, colour: int | None) -> Grid | None:
     return out
 
 
+@fitted(order=13)
 def fit_part_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """A source cell of a separator layout copied into every other cell (module docstring)."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
@@ -81,12 +82,13 @@ TURNS = {name: SYMMETRY_NAMES.index(name)
          for name in ("id", "rot270", "rot180", "rot90", "flip_lr", "flip_ud", "transpose", "anti_transpose")}
 
 
+@fitted(order=14)
 def fit_part_turns(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Separator layouts whose first cell is copied into each other cell turned or mirrored, a symmetry
     learned per cell position (the same in every train pair)."""
     if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
         return []
-    layouts = [_part_boxes(g) for g in inputs + tests]
+    layouts = [part_boxes(g) for g in inputs + tests]
     if any(b is None for b in layouts) or len({len(b) for b in layouts}) != 1:
         return []
     n = len(layouts[0])

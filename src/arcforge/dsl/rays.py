@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arcforge.dsl.fitting import explains
+from arcforge.dsl.fitting import explains, fitted
 from arcforge.dsl.primitives import DIRS8
 from arcforge.grid import Grid
 
@@ -84,6 +84,7 @@ def _pattern(c: int, k: int, style: str) -> int:
     return 0 if style == "dash" else int(style[3:])
 
 
+@fitted(order=3)
 def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Cells shoot rays of their own colour along the directions from which their surroundings look
     like those of the cells that shoot in the train pairs; every ray is drawn in full, stopping at the
@@ -195,6 +196,7 @@ def _object_lines(g: Grid, kind: str, colour: int | None, diag: bool) -> Grid | 
     return out if drew else None
 
 
+@fitted(order=4)
 def fit_object_lines(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Lines drawn from every object (`_object_lines`) that give every train output, in the one colour
     the outputs add or in the objects' own."""

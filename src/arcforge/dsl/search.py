@@ -1,6 +1,6 @@
 """Program search over the DSL: breadth-first compositions of named transforms, states merged by hash,
 exact and colour-mapped fits, greedy stacking of partial results, rules fitted on the train pairs
-(learned.py), ranked by simplicity.
+(dsl/rules/ and the other fitted families), ranked by simplicity.
 
 A state is the tuple of images one program makes from every input (train then test). Only programs
 whose train images equal the train outputs (after a learned colour map, or a stack of layers that
@@ -18,50 +18,24 @@ import time
 
 import numpy as np
 
-from arcforge.dsl.counts import fit_colour_list, fit_count_render, fit_sequence
-from arcforge.dsl.learned import (
-    fit_cell_copy,
-    fit_cell_features,
-    fit_cell_rules,
-    fit_cell_summary,
-    fit_l_path,
-    fit_lattice,
-    fit_object_crop,
-    fit_object_recolour,
-    fit_object_source,
-    fit_object_swap,
-    fit_output_lookup,
-    fit_part_fill,
-    fit_part_pick,
-    fit_rays,
-    fit_stamp,
-    fit_window,
-)
-from arcforge.dsl.library import fit_slow, library
-from arcforge.dsl.moves import fit_colour_steps, fit_move, fit_repeat
+from arcforge.dsl import counts, moves, parts, rays, rules, templates  # noqa: F401  (their rules register, as library.py's)
+from arcforge.dsl.fitting import RULES
+from arcforge.dsl.library import library
 from arcforge.dsl.normalise import normalise
-from arcforge.dsl.parts import fit_part_copy, fit_part_turns
 from arcforge.dsl.primitives import majority
-from arcforge.dsl.rays import fit_object_lines, fit_tip_rays
+from arcforge.dsl.rules.cells import fit_cell_copy, fit_cell_features
 from arcforge.dsl.size import predict_sizes
 from arcforge.dsl.supergrid import grow, supergrid
-from arcforge.dsl.templates import fit_complete, fit_gather, fit_seed_pattern, fit_shape_twins
 from arcforge.grid import Grid, grid_key, valid_shape
 from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
-UNSURE = (fit_output_lookup,)  # rules that are right too seldom to end the search
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
 NORM_SHARE = 0.3  # of the time limit, at most, for each other view of the task (normalised, cells)
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 UNSEEN_COST = 3.0  # added to a learned colour map that meets a test colour the train pairs never showed
-FITS = (fit_slow, fit_lattice, fit_rays, fit_tip_rays, fit_object_lines, fit_object_recolour, fit_object_source,
-        fit_move, fit_colour_steps, fit_repeat, fit_object_crop, fit_part_pick, fit_part_fill, fit_part_copy,
-        fit_part_turns, fit_window, fit_cell_summary, fit_cell_copy, fit_cell_features, fit_object_swap, fit_stamp,
-        fit_complete, fit_shape_twins, fit_seed_pattern, fit_l_path, fit_count_render, fit_colour_list, fit_sequence,
-        fit_gather, fit_output_lookup, fit_cell_rules)
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
@@ -235,8 +209,8 @@ class DslSearch(Solver):
 
     @staticmethod
     def _learned(task) -> list[tuple[float, str, list[Grid]]]:
-        """Rules fitted on the train pairs (learned.py): after the simple programs, before deep ones;
-        rules that leave unseen test cells unchanged come last. On grids whose common background is
+        """Rules fitted on the train pairs (dsl.fitting.RULES): after the simple programs, before deep
+        ones; rules that leave unseen test cells unchanged come last. On grids whose common background is
         not 0, the rules also see the grids with that colour and 0 swapped."""
         ins = [ex.input for ex in task.train]
         outs = [ex.output for ex in task.train]
@@ -251,9 +225,9 @@ class DslSearch(Solver):
         out = []
         for tag, view in views:
             vi, vo, vt = [view(g) for g in ins], [view(g) for g in outs], [view(g) for g in tests]
-            for j, fit in enumerate(FITS):
-                for i, (_, text, preds) in enumerate(_safe_fit(fit, vi, vo, vt)[:4]):
-                    cost = 30.0 if text.endswith("~") else 2.2 + 0.01 * i + 0.001 * j + 0.4 * (fit in UNSURE)
+            for rule in RULES:
+                for i, (_, text, preds) in enumerate(_safe_fit(rule.fit, vi, vo, vt)[:4]):
+                    cost = 30.0 if text.endswith("~") else 2.2 + 0.01 * i + 0.001 * rule.order + 0.4 * (not rule.sure)
                     out.append((cost, tag + text, [view(g) for g in preds]))
         return out
 

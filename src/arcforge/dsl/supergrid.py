@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from arcforge.dsl.learned import _part_spans
+from arcforge.dsl.rules.common import part_spans
 from arcforge.grid import Grid
 from arcforge.task import Example, Task
 
@@ -18,7 +18,7 @@ I8 = np.int8
 
 def shrink(g: Grid) -> Grid | None:
     """One pixel per cell of g's separator layout, when every cell has one colour; else None."""
-    spans = _part_spans(g)
+    spans = part_spans(g)
     if spans is None:
         return None
     ry, rx = spans
@@ -35,7 +35,7 @@ def shrink(g: Grid) -> Grid | None:
 def grow(g: Grid, small: Grid) -> Grid | None:
     """g with each cell of its separator layout painted the colour of small's pixel for it; None when
     small does not have the layout's shape."""
-    spans = _part_spans(g)
+    spans = part_spans(g)
     if spans is None:
         return None
     ry, rx = spans
@@ -56,10 +56,10 @@ def supergrid(task: Task) -> Task | None:
     outs = []
     for ex in task.train:
         b = shrink(ex.output)
-        if b is None or ex.input.shape != ex.output.shape or _part_spans(ex.input) != _part_spans(ex.output):
+        if b is None or ex.input.shape != ex.output.shape or part_spans(ex.input) != part_spans(ex.output):
             return None
         outs.append(b)
-    if any(_part_spans(ex.input) is None for ex in task.test):
+    if any(part_spans(ex.input) is None for ex in task.test):
         return None
     small_in = [shrink(ex.input) for ex in task.train + task.test]
     if any(a is None for a in small_in):

@@ -15,8 +15,8 @@ from itertools import product
 import numpy as np
 
 from arcforge.dsl import objects as ob
-from arcforge.dsl.fitting import explaining
-from arcforge.dsl.learned import _shape_d8
+from arcforge.dsl.fitting import explaining, fitted
+from arcforge.dsl.rules.common import shape_d8
 from arcforge.grid import Grid
 
 MAX_LOOSE = 60
@@ -103,6 +103,7 @@ def _complete(g: Grid, d8: bool, strict: bool, richest: bool) -> Grid | None:
     return out
 
 
+@fitted(order=21)
 def fit_complete(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Partial copies of the grid's templates completed (`_complete`): as they stand, or turned and
     mirrored; every loose cell explained, or only those that fit a copy."""
@@ -170,6 +171,7 @@ def _draw_seeds(g: Grid, patterns: dict, per_colour: bool) -> Grid | None:
     return out
 
 
+@fitted(order=23)
 def fit_seed_pattern(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Every non-zero input cell draws the same learned pattern around itself (one for all seeds, its
     colours relative to the seed's, or one per seed colour); the patterns must give every train output."""
@@ -212,6 +214,7 @@ def _gather(g: Grid, anchor: int, shape: tuple[int, int]) -> Grid | None:
     return out
 
 
+@fitted(order=28)
 def fit_gather(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Outputs of one odd shape that lay the pieces around every cell of one colour (an anchor) over
     each other, anchors at the centre."""
@@ -246,7 +249,7 @@ def _shape_twins(g: Grid, d8: bool, closed: bool, source: str | int) -> Grid | N
     if len(objs) > 60:
         return None
     boxes = {o.idx: _boxed_by(o, objs, closed) for o in objs}
-    key = _shape_d8 if d8 else ob.Obj.shape_key
+    key = shape_d8 if d8 else ob.Obj.shape_key
     refs = [(key(o), o) for o in objs if boxes[o.idx] is not None]
     if not refs:
         return None
@@ -266,6 +269,7 @@ def _shape_twins(g: Grid, d8: bool, closed: bool, source: str | int) -> Grid | N
     return out if changed else None
 
 
+@fitted(order=22)
 def fit_shape_twins(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """Objects recoloured for having the shape of a reference object set apart in a box (_shape_twins):
     whether turned or mirrored shapes count, and where the new colour comes from."""

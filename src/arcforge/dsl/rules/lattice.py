@@ -1,0 +1,115 @@
+"""Pattern completion (`fit_lattice`): cells of one colour blotted out of a repeating or symmetric
+pattern, restored from the translations, mirrors, half-turns and diagonal flips the visible cells
+agree under (or only the blotted box, cropped).
+
+Only train pairs and test inputs are read.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from arcforge.dsl.fitting import fitted
+from arcforge.grid import Grid
+
+
+def _maps(h: int, w: int, reach: int):
+    """Candidate symmetries of an h x w pattern as index maps (name, source rows, source cols: the cell
+    each cell should equal, -1 where it falls off the grid): translations up to `reach` cells (skewed
+    ones included), mirrors about every row and column axis, half-turns about every centre, and the
+    two diagonal flips about every diagonal."""
+    ys, xs = np.indices((h, w))
+    for dy in range(0, min(reach, h - 1) + 1):
+        for dx in range(-min(reach, w - 1), min(reach, w - 1) + 1):
+            if dy or dx > 0:
+                yield f"t{dy},{dx}", ys + dy, xs + dx
+    for a in range(1, 2 * h - 2):
+        yield f"my{a}", a - ys, xs
+    for b in range(1, 2 * w - 2):
+        yield f"mx{b}", ys, b - xs
+    for a in range(max(1, h - 1 - reach // 2), min(2 * h - 2, h + reach // 2)):
+        for b in range(max(1, w - 1 - reach // 2), min(2 * w - 2, w + reach // 2)):
+            yield f"r{a},{b}", a - ys, b - xs  # half-turns about centres near the grid's
+    for k in range(-(h - 1), w):
+        yield f"d{k}", xs - k, ys + k
+    for k in range(1, h + w - 2):
+        yield f"a{k}", k - xs, k - ys
+
+
+@lru_cache(maxsize=64)
+def _symmetries(key: bytes, h: int, w: int, hole: int, reach: int = 12) -> list:
+    """The `_maps` of a grid (given by its bytes) under which every pair of visible (not `hole`) cells
+    agrees, at least half the cells that map inside the grid being such pairs; most pairs first."""
+    flat = np.frombuffer(key, np.int8)
+    kflat = flat != hole
+    good = []
+    for name, sy, sx in _maps(h, w, reach):
+        inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+        src = np.where(inside, sy * w + sx, 0).ravel()
+        inside = inside.ravel()
+        both = inside & kflat & kflat[src]
+        n = int(both.sum())
+        if n * 2 < inside.sum() or n < 4:
+            continue
+        if (flat[both] == flat[src[both]]).all():
+            good.append((-n, name, src, inside))
+    good.sort(key=lambda t: t[0])
+    return good
+
+
+def symmetry_fill(g: Grid, hole: int, keep: int = 12, lattice_only: bool = False) -> Grid | None:
+    """Fill the `hole` cells of a pattern from its symmetries (`_symmetries`; only translations with
+    `lattice_only`): each hole takes the colour of a visible cell it maps to, until none is left. None
+    if no symmetry holds or some hole stays unfilled."""
+    h, w = g.shape
+    flat = np.ascontiguousarray(g, np.int8).ravel()
+    kflat = flat != hole
+    if kflat.all():
+        return None
+    good = [m for m in _symmetries(flat.tobytes(), h, w, hole) if not lattice_only or m[1][0] == "t"]
+    if not good:
+        return None
+    out, have = flat.copy(), kflat.copy()
+    while not have.all():
+        before = int(have.sum())
+        for _, _, src, inside in good[:keep]:
+            take = ~have & inside & have[src]
+            out[take] = out[src[take]]
+            have |= take
+        if int(have.sum()) == before:
+            return None
+    return out.reshape(h, w)
+
+
+def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
+    ys, xs = np.nonzero(g == hole)
+    return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+
+
+@fitted(order=1)
+def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """A wallpaper or symmetric figure with cells of one colour blotted out: the outputs are the inputs
+    completed by `symmetry_fill` (every input shows the colour, no output does, the rest is kept), or
+    what the completion puts in the box of the blotted cells. Translations alone are tried first."""
+    same = all(a.shape == b.shape for a, b in zip(inputs, outputs, strict=False))
+    holes = set(range(10))
+    for a, b in zip(inputs, outputs, strict=False):
+        holes &= set(np.unique(a).tolist()) - (set(np.unique(b).tolist()) if same else set())
+    for hole, lattice in [(hole, lat) for lat in (True, False) for hole in sorted(holes)]:
+        if same and any((a != b)[a != hole].any() for a, b in zip(inputs, outputs, strict=False)):
+            continue
+        if not same and any(a[_hole_box(a, hole)].shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+            continue
+
+        def solve(g, hole=hole, lattice=lattice):
+            r = symmetry_fill(g, hole, lattice_only=lattice)
+            return r if r is None or same else r[_hole_box(g, hole)]
+        if all((r := solve(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
+               for a, b in zip(inputs, outputs, strict=False)):
+            preds = [solve(t) for t in tests]
+            if all(p is not None for p in preds):
+                name = "lattice" if lattice else "symfill"
+                return [(0, f"{name}{'' if same else '_crop'}_h{hole}", preds)]
+    return []
