@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from arcforge.datasets import load_tasks
+from arcforge.precision import autocast_dtype
 from arcforge.tasknet.config import PRESETS
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
-from arcforge.tasknet.model import TaskNet, TaskNetConfig, autocast_dtype, param_count
+from arcforge.tasknet.model import TaskNet, TaskNetConfig, param_count
 from arcforge.tasknet.optim import make_optimizers
 from arcforge.tasknet.train import train_step
 
