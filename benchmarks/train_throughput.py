@@ -77,7 +77,8 @@ def packed_check() -> dict:
     """Packed rows on this device give the logits of the samples run one by one."""
     import torch
 
-    from arcforge.llm.model import _varlen, load_model, packed_mode
+    from arcforge.llm.attention import _varlen, packed_mode
+    from arcforge.llm.model import load_model
 
     model, _ = load_model("tiny", device="cuda", dtype=torch.bfloat16)
     model.eval()

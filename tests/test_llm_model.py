@@ -9,15 +9,9 @@ from tests.test_llm_text import word_tokenizer
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
 from arcforge.errors import ArcError
-from arcforge.llm.model import (
-    LoraSettings,
-    create_model,
-    greedy_generate,
-    is_peft,
-    load_model,
-    packed_mode,
-    save_model,
-)
+from arcforge.llm.attention import packed_mode
+from arcforge.llm.hf import greedy_generate
+from arcforge.llm.model import LoraSettings, create_model, is_peft, load_model, save_model
 from arcforge.llm.text import SYMBOLS, VOCAB_SIZE, position_scheme, positions
 
 # a 40-token vocabulary with the ARC symbols scattered among other tokens, Qwen-style specials

@@ -12,7 +12,8 @@ from arcforge.errors import ArcError
 from arcforge.generators import generator_ids
 from arcforge.llm.checkpoint import export_checkpoint
 from arcforge.llm.config import TrainConfig, train_config
-from arcforge.llm.model import greedy_generate, load_model
+from arcforge.llm.hf import greedy_generate
+from arcforge.llm.model import load_model
 from arcforge.llm.samples import draw_samples, generator_pool, packed_batch
 from arcforge.llm.text import IGNORE, SYMBOLS, output_ids, positions, prompt_ids
 from arcforge.llm.train import load_training_tasks, lr_factor, split_validation, train, train_steps

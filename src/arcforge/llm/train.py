@@ -4,7 +4,7 @@
 
 Each optimiser step draws its samples from a generator seeded by (seed, step), so a killed run resumed
 from its last checkpoint sees exactly the batches it would have seen. Samples are packed into rows of
-`batch_tokens` tokens with no padding; attention never crosses a sample boundary (model.packed_mode).
+`batch_tokens` tokens with no padding; attention never crosses a sample boundary (attention.packed_mode).
 The loss covers output grids only and is weighted by tokens across gradient accumulation.
 With cfg.generated > 0 that fraction of samples comes from fresh tasks built by the task generators
 (arcforge.generators) instead of the task list; the generators of held-out validation tasks are left out.
@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from arcforge import precision
 from arcforge.errors import ArcError
+from arcforge.llm.attention import packed_mode
 from arcforge.llm.checkpoint import import_checkpoint, replace_dir
 from arcforge.llm.config import TrainConfig
 from arcforge.llm.samples import draw_samples, generator_pool, packed_batch, padded_batch
@@ -114,8 +115,6 @@ def train_step(model, opt, sched, batches: list[dict], cfg: TrainConfig, packed:
                scaler: torch.amp.GradScaler | None = None) -> float:
     """One optimiser step over micro-batches; loss weighted by labelled tokens across all of them.
     `scaler`: fp16's loss scaling (precision.scaler), or None."""
-    from arcforge.llm.model import packed_mode
-
     model.train()
     device = batches[0]["input_ids"].device
     total = sum(int((b["targets"] != IGNORE).sum()) for b in batches)
@@ -152,8 +151,6 @@ class _nullctx:
 
 @torch.no_grad()
 def evaluate(model, batches: list[dict], packed: bool = True) -> float:
-    from arcforge.llm.model import packed_mode
-
     model.eval()
     loss_sum, n = 0.0, 0
     ctx = packed_mode(model) if packed else _nullctx()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from arcforge.llm.model import packed_causal
+from arcforge.llm.attention import packed_causal
 from arcforge.llm.text import VOCAB_SIZE
 from arcforge.tasknet.config import PRESETS  # noqa: F401 (sizes by name, for the trainer)
 
