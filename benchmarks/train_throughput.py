@@ -68,7 +68,7 @@ def build_model(args, backend: str):
                                                      dtype=torch.bfloat16, load_in_4bit=False)
         return add_lora(model, lora, "unsloth")
     cuda = torch.cuda.is_available()
-    model = create_model(args.preset, seed=0).to("cuda" if cuda else "cpu", torch.bfloat16 if cuda else torch.float32)
+    model = create_model(args.shape, seed=0).to("cuda" if cuda else "cpu", torch.bfloat16 if cuda else torch.float32)
     model.config._attn_implementation = "sdpa"
     return add_lora(model, lora, "transformers")
 
@@ -163,7 +163,7 @@ def run_setup(args) -> dict:
             "real_tokens": real, "batch": f"{args.batch_tokens} tokens packed" if args.only == "a"
             else f"{pad_batch} samples padded", "mean_sample_len": round(mean_len), "max_len": args.max_len,
             "last_loss": round(loss, 4), "lora_r": 64, "dtype": "bf16 autocast, bf16 base",
-            "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu", "model": args.preset,
+            "device": torch.cuda.get_device_name() if dev.type == "cuda" else "cpu", "model": args.shape,
             "torch": torch.__version__,
             "transformers": transformers.__version__}
 
@@ -181,7 +181,7 @@ def main() -> int:
     p.add_argument("--pad-batch", type=int, default=4, help="samples per padded batch (0: same mean tokens as a row)")
     p.add_argument("--max-len", type=int, default=8192)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--preset", default="qwen2.5-0.5b-shape", help="model shape (tiny for a CPU smoke run)")
+    p.add_argument("--shape", default="qwen2.5-0.5b-shape", help="model shape (tiny for a CPU smoke run)")
     args = p.parse_args()
     if args.only:
         print(json.dumps(run_setup(args)), flush=True)
@@ -197,7 +197,7 @@ def main() -> int:
                     raise ImportError("unsloth is not importable here")
                 subprocess.run([sys.executable, "-c", (
                     "import torch; from arcforge.llm.model import create_model, save_model; "
-                    f"save_model(create_model('{args.preset}', seed=0).to(torch.bfloat16), '{args.model_dir}')")],
+                    f"save_model(create_model('{args.shape}', seed=0).to(torch.bfloat16), '{args.model_dir}')")],
                     check=True)
             except (ImportError, subprocess.CalledProcessError) as e:
                 print(json.dumps({"setup": "unsloth padded", "error": str(e)}), flush=True)

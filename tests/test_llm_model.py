@@ -185,7 +185,7 @@ def test_position_scheme_is_saved_with_the_model(tmp_path):
 def test_presets_and_errors(tmp_path):
     model = create_model("tiny")
     assert model.config.vocab_size == VOCAB_SIZE and model.config.model_type == "qwen2"
-    with pytest.raises(ArcError, match="unknown model preset"):
+    with pytest.raises(ArcError, match="unknown model shape"):
         create_model("huge")
     with pytest.raises(ArcError, match="cannot load model"):
         load_model(str(tmp_path / "nowhere"), backend="transformers", device="cpu")

@@ -98,11 +98,11 @@ def test_resume_gives_the_same_next_step_loss(tmp_path, lora):
 
 def test_config_layers(tmp_path):
     toml = tmp_path / "c.toml"
-    toml.write_text('[train]\npreset = "tiny"\nsteps = 7\ndata = ["arc1/train", "arc2/train-clean"]\n')
+    toml.write_text('[train]\nrecipe = "tiny-scratch"\nsteps = 7\ndata = ["arc1/train", "arc2/train-clean"]\n')
     cfg = train_config(None, toml, {"lr": "5e-4", "lora": "true"})
     assert (cfg.model, cfg.steps, cfg.lr, cfg.lora, cfg.batch_tokens) == ("tiny", 7, 5e-4, True, 4096)
     assert cfg.data == ["arc1/train", "arc2/train-clean"]
-    q = train_config("qwen2.5-0.5b")
+    q = train_config("qwen2.5-0.5b-lora")
     assert q.model == "Qwen/Qwen2.5-0.5B-Instruct" and q.lora
     with pytest.raises(ArcError, match="unknown setting 'stepz'"):
         train_config(None, None, {"stepz": 3})

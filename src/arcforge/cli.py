@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "1 on a CPU)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     g = s.add_argument_group("LLM solver (--solver ...,llm)")
-    g.add_argument("--model", help="HF id, folder or preset (default: the model shipped in the package)")
+    g.add_argument("--model", help="HF id, folder or model shape (default: the model shipped in the package)")
     g.add_argument("--backend", choices=["unsloth", "transformers"], help="default: unsloth if installed and on GPU")
     g.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when available)")
     g.add_argument("--ttt", choices=["off", "per-task", "joint"],

@@ -40,7 +40,7 @@ def _sha256(path: Path) -> str:
 
 
 def _run_base(run: Path, state: dict) -> Path | None:
-    """The adapter's base folder when it lives inside the run (a LoRA run from a fresh preset): it has to
+    """The adapter's base folder when it lives inside the run (a LoRA run from a fresh shape): it has to
     travel with the checkpoint. Other bases (hub ids, folders elsewhere) are referred to by name."""
     base = state.get("base")
     if not base or not Path(base).is_dir() or not (run / "checkpoint" / "adapter_config.json").is_file():

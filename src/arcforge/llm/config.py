@@ -1,8 +1,8 @@
-"""Training configuration: a dataclass with defaults, named presets, a TOML file, command-line overrides.
+"""Training configuration: a dataclass with defaults, named recipes, a TOML file, command-line overrides.
 
-    cfg = train_config(preset="tiny", toml_path="my.toml", overrides={"steps": 50})
+    cfg = train_config(recipe="tiny-scratch", toml_path="my.toml", overrides={"steps": 50})
 
-Precedence, lowest first: dataclass defaults, preset, TOML file, overrides. No torch import here, so the
+Precedence, lowest first: dataclass defaults, recipe, TOML file, overrides. No torch import here, so the
 CLI stays fast.
 """
 
@@ -22,12 +22,12 @@ except ImportError:  # Python 3.10
 
 @dataclass
 class TrainConfig:
-    model: str = "tiny"  # preset name (tiny, small, ...), model folder, or Hugging Face id
+    model: str = "tiny"  # model shape (tiny, small, arc-12m, ...: llm/model.py SHAPES), model folder, or Hugging Face id
     backend: str | None = None  # transformers | unsloth; None: unsloth when installed and on CUDA
     lora: bool = False  # False: full fine-tuning
     lora_r: int = 64
     lora_alpha: int = 64
-    # position ids (llm/text.py): linear | rows; None keeps the model's own (a fresh preset's: linear)
+    # position ids (llm/text.py): linear | rows; None keeps the model's own (a fresh shape's: linear)
     positions: str | None = None
     data: list[str] = field(default_factory=lambda: ["arc1/train"])
     allow_eval: bool = False  # permit training on arc1/eval or arc2/eval
@@ -62,10 +62,11 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-PRESETS: dict[str, dict] = {
-    "tiny": dict(model="tiny", lr=2e-3, batch_tokens=4096, max_len=4096, warmup_steps=20),
-    "small": dict(model="small", lr=1e-3, batch_tokens=8192, warmup_steps=50),
-    "qwen2.5-0.5b": dict(model="Qwen/Qwen2.5-0.5B-Instruct", lora=True, lora_r=64, lora_alpha=64, lr=1e-4,
+# training recipes (`arcforge train --recipe NAME`), named apart from the model shapes (llm/model.py SHAPES)
+RECIPES: dict[str, dict] = {
+    "tiny-scratch": dict(model="tiny", lr=2e-3, batch_tokens=4096, max_len=4096, warmup_steps=20),
+    "small-scratch": dict(model="small", lr=1e-3, batch_tokens=8192, warmup_steps=50),
+    "qwen2.5-0.5b-lora": dict(model="Qwen/Qwen2.5-0.5B-Instruct", lora=True, lora_r=64, lora_alpha=64, lr=1e-4,
                          batch_tokens=16384, grad_accum=2, max_len=8192, warmup_steps=100, steps=4000,
                          data=["arc1/train", "arc2/train-clean"], eval_every=250, save_every=250),
 }
@@ -75,7 +76,7 @@ PRESETS: dict[str, dict] = {
 class LLMOptions:
     """Settings of the LLM solver (`solve --solver ...,llm`). None means: the device's default
     (DEVICE_DEFAULTS): the full recipe on a GPU, a light touch on a CPU."""
-    model: str | None = None  # HF id, folder, preset; None = the model shipped in the package
+    model: str | None = None  # HF id, folder, model shape; None = the model shipped in the package
     backend: str | None = None  # unsloth | transformers; None = best available
     ttt: str | None = None  # off | per-task | joint
     ttt_steps: int | None = None
@@ -132,14 +133,14 @@ def apply(cfg: TrainConfig, values: dict, source: str) -> TrainConfig:
     return cfg
 
 
-def train_config(preset: str | None = None, toml_path: str | Path | None = None,
+def train_config(recipe: str | None = None, toml_path: str | Path | None = None,
                  overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
-    """`base`: settings below the preset (a resumed run's saved config)."""
+    """`base`: settings below the recipe (a resumed run's saved config)."""
     cfg = apply(TrainConfig(), base or {}, "saved config")
-    if preset is not None:
-        if preset not in PRESETS:
-            raise ArcError(f"unknown training preset '{preset}': use one of {', '.join(PRESETS)}")
-        apply(cfg, PRESETS[preset], f"preset {preset}")
+    if recipe is not None:
+        if recipe not in RECIPES:
+            raise ArcError(f"unknown training recipe '{recipe}': use one of {', '.join(RECIPES)}")
+        apply(cfg, RECIPES[recipe], f"recipe {recipe}")
     if toml_path is not None:
         try:
             with open(toml_path, "rb") as f:
@@ -149,8 +150,8 @@ def train_config(preset: str | None = None, toml_path: str | Path | None = None,
         except tomllib.TOMLDecodeError as e:
             raise ArcError(f"{toml_path}: invalid TOML: {e}") from None
         values = values.get("train", values)  # a [train] table or top-level keys
-        if "preset" in values:
-            base = train_config(values.pop("preset"))
+        if "recipe" in values:
+            base = train_config(values.pop("recipe"))
             cfg = apply(base, {k: v for k, v in values.items()}, str(toml_path))
         else:
             apply(cfg, values, str(toml_path))

@@ -1,7 +1,7 @@
 """Load or create a causal LM that speaks the compact ARC vocabulary; LoRA; save. (Packed attention:
 llm/attention.py; GGUF files: llm/gguf.py; a reference greedy decoder: llm/hf.py.)
 
-    model, info = load_model("tiny")                              # fresh random model from a preset
+    model, info = load_model("tiny")                              # fresh random model of a shape (SHAPES)
     model, info = load_model("Qwen/Qwen2.5-0.5B-Instruct", lora=LoraSettings())  # hub id or folder
     model, info = load_model("SmolLM2-135M-Instruct.Q4_1.gguf")   # a GGUF file (needs `gguf`)
     save_model(model, "runs/x/model"); model, info = load_model("runs/x/model")
@@ -41,7 +41,7 @@ from arcforge.llm.text import (
 )
 
 # Fresh models: the transformers Qwen2 architecture at a few sizes, compact vocabulary.
-PRESETS = {
+SHAPES = {
     "tiny": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
                  intermediate_size=384),
     "small": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=2,
@@ -97,15 +97,15 @@ def check_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
-def create_model(preset: str = "tiny", seed: int = 0, **overrides) -> nn.Module:
+def create_model(shape: str = "tiny", seed: int = 0, **overrides) -> nn.Module:
     """A fresh, randomly initialised Qwen2 model with the compact vocabulary."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    if preset not in PRESETS:
-        raise ArcError(f"unknown model preset '{preset}': use one of {', '.join(PRESETS)}, a folder or a hub id")
+    if shape not in SHAPES:
+        raise ArcError(f"unknown model shape '{shape}': use one of {', '.join(SHAPES)}, a folder or a hub id")
     cfg = Qwen2Config(vocab_size=VOCAB_SIZE, max_position_embeddings=MAX_POSITIONS, rope_theta=10000.0,
                       tie_word_embeddings=False, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
-                      **{**PRESETS[preset], **overrides})
+                      **{**SHAPES[shape], **overrides})
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(cfg)
     model.generation_config.pad_token_id = PAD
@@ -188,12 +188,12 @@ def _load_base(spec: str, backend: str, dtype: torch.dtype, device: torch.device
     except (OSError, ValueError):
         why = None if os.environ.get("HF_HUB_OFFLINE") else hub_unreachable()
         if why:  # say so at once rather than after the hub client's retries (about 30 s)
-            raise ArcError(f"cannot load model '{spec}': not a preset ({', '.join(PRESETS)}), a model folder or a "
+            raise ArcError(f"cannot load model '{spec}': not a model shape ({', '.join(SHAPES)}), a model folder or a "
                            f"cached hub id, and the model hub cannot be reached ({why})") from None
         try:
             config = AutoConfig.from_pretrained(spec)
         except (OSError, ValueError) as e:
-            raise ArcError(f"cannot load model '{spec}': not a preset ({', '.join(PRESETS)}), a model folder, or a "
+            raise ArcError(f"cannot load model '{spec}': not a model shape ({', '.join(SHAPES)}), a model folder, or a "
                            f"reachable hub id ({str(e).splitlines()[0]})") from None
     compact = config.vocab_size == VOCAB_SIZE
     if backend == "unsloth":
@@ -240,18 +240,18 @@ def set_position_scheme(model: nn.Module, scheme: str) -> nn.Module:
 def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSettings | None = None,
                device: str | torch.device | None = None, dtype: torch.dtype | None = None, shrink: bool = True,
                trainable: bool = True, seed: int = 0, positions: str | None = None) -> tuple[nn.Module, ModelInfo]:
-    """A model by preset name, folder (full model or LoRA adapter) or hub id, on `device`.
+    """A model by shape name (SHAPES), folder (full model or LoRA adapter) or hub id, on `device`.
 
     A LoRA adapter folder brings its base with it (its adapter_config names the base). `lora` adds a
     fresh adapter to a model that has none. dtype defaults to the half format of `precision` under
     LoRA (bf16 on most GPUs, fp16 on those without bf16, fp32 on a CPU); full fine-tuning keeps fp32
     weights (autocast does the half-precision work). `positions` sets the
-    model's position scheme; None keeps its own ("linear" for a fresh preset)."""
+    model's position scheme; None keeps its own ("linear" for a fresh shape)."""
     if positions is not None:
         check_positions(positions)  # before any loading
     device = check_device(device)
-    # a fresh preset is built by transformers; unsloth needs a folder or hub id to load from
-    backend = backend or ("transformers" if spec in PRESETS else default_backend())
+    # a fresh shape is built by transformers; unsloth needs a folder or hub id to load from
+    backend = backend or ("transformers" if spec in SHAPES else default_backend())
     if backend not in ("transformers", "unsloth"):
         raise ArcError(f"unknown backend '{backend}': use transformers or unsloth")
     if backend == "unsloth" and not importlib.util.find_spec("unsloth"):
@@ -262,9 +262,9 @@ def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSetting
         lora_run = lora is not None or _is_adapter_dir(spec)
         dtype = precision.weight_dtype(device) if lora_run else torch.float32
 
-    if spec in PRESETS:
+    if spec in SHAPES:
         if backend == "unsloth":
-            raise ArcError(f"preset '{spec}' is a fresh model: save it first (save_model) to load it with unsloth")
+            raise ArcError(f"shape '{spec}' is a fresh model: save it first (save_model) to load it with unsloth")
         model, ids = create_model(spec, seed=seed).to(device=device, dtype=dtype), list(range(VOCAB_SIZE))
         model.config._attn_implementation = "sdpa"
     elif _is_adapter_dir(spec):
@@ -272,8 +272,8 @@ def load_model(spec: str = "tiny", backend: str | None = None, lora: LoraSetting
         base_spec = adapter_cfg.get("base_model_name_or_path")
         if not base_spec:
             raise ArcError(f"{spec}: adapter_config.json names no base model")
-        if base_spec in PRESETS:
-            raise ArcError(f"{spec}: its base is the fresh preset '{base_spec}', whose weights were not saved")
+        if base_spec in SHAPES:
+            raise ArcError(f"{spec}: its base is the fresh shape '{base_spec}', whose weights were not saved")
         base, ids = _load_base(base_spec, backend, dtype, device, shrink, full_finetuning=False)
         from peft import PeftModel
 

@@ -34,7 +34,7 @@ def resolve_model(spec: str | None) -> str:
         return spec
     if (SHIPPED_MODEL / "config.json").exists():
         return str(SHIPPED_MODEL)
-    raise ArcError("no model shipped in this package yet: pass --model (a folder, hub id or preset)")
+    raise ArcError("no model shipped in this package yet: pass --model (a folder, hub id or model shape)")
 
 
 class LLMSolver(Solver):

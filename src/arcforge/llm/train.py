@@ -268,13 +268,13 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     out/model. Returns a summary (final loss, validation loss, tokens/s). `resume` continues
     out/checkpoint; `resume_from` starts out/ from a checkpoint written by export_checkpoint.
 
-    Position scheme: cfg.positions, when set, is given to the model at the start (a fresh preset, or an
+    Position scheme: cfg.positions, when set, is given to the model at the start (a fresh shape, or an
     existing model re-trained under another scheme); unset, the model keeps its own (config.json's
-    arc_positions; "linear" for a fresh preset or a model without one). A resumed run keeps its
+    arc_positions; "linear" for a fresh shape or a model without one). A resumed run keeps its
     checkpoint's scheme and refuses a cfg.positions that differs."""
     from tqdm import tqdm
 
-    from arcforge.llm.model import PRESETS, LoraSettings, check_device, load_model, save_model
+    from arcforge.llm.model import SHAPES, LoraSettings, check_device, load_model, save_model
 
     check_device(cfg.device)  # before anything is written
     out = Path(cfg.out)
@@ -305,7 +305,7 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
             raise ArcError(f"{out} already holds a checkpoint: pass --resume to continue it, or choose another --out")
         lora = LoraSettings(r=cfg.lora_r, alpha=cfg.lora_alpha) if cfg.lora else None
         base_spec = cfg.model
-        if cfg.lora and cfg.model in PRESETS:
+        if cfg.lora and cfg.model in SHAPES:
             # a fresh base has no home on disk: keep it beside the run so the adapter can find it
             base, _ = load_model(cfg.model, cfg.backend, None, "cpu", seed=cfg.seed, positions=cfg.positions)
             base_spec = str(save_model(base, out / "base").resolve())

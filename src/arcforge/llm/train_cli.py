@@ -1,7 +1,7 @@
 """The `arcforge train` subcommand: argument parsing only (torch is imported when the command runs).
 
     arcforge train --model tiny --data arc1/train --steps 200 --out runs/tiny
-    arcforge train --preset qwen2.5-0.5b --out runs/qwen --config my.toml --set lr=2e-4
+    arcforge train --recipe qwen2.5-0.5b-lora --out runs/qwen --config my.toml --set lr=2e-4
     arcforge export-checkpoint runs/tiny ck          # RUN/checkpoint in files of <= 15 MB, to carry
     arcforge train --resume-from ck --out runs/tiny  # on another machine: the run goes on
 """
@@ -42,7 +42,7 @@ def cmd_train(args) -> int:
         k, v = item.split("=", 1)
         overrides[k.strip()] = v.strip()
     base = None
-    if args.resume_from:  # the exported run's settings, below any preset, file or flag given now
+    if args.resume_from:  # the exported run's settings, below any recipe, file or flag given now
         import dataclasses
 
         from arcforge.llm.checkpoint import read_export
@@ -51,7 +51,7 @@ def cmd_train(args) -> int:
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         saved = read_export(args.resume_from)["state"].get("config", {})
         base = {k: v for k, v in saved.items() if k in known and k != "stop_at"}
-    cfg = train_config(args.preset, args.config, overrides, base)
+    cfg = train_config(args.recipe, args.config, overrides, base)
 
     from arcforge.llm.train import train
 
@@ -93,13 +93,13 @@ def register(subparsers) -> None:
     c.set_defaults(fn=cmd_export_checkpoint)
 
     s = subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks")
-    s.add_argument("--model", help="preset (tiny, small, qwen2.5-0.5b-shape), model folder or Hugging Face id")
+    s.add_argument("--model", help="model shape (tiny, small, arc-12m, qwen2.5-0.5b-shape), model folder or Hugging Face id")
     s.add_argument("--data", help="comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)")
     s.add_argument("--out", required=True, help="run folder: checkpoint/, model/, log.jsonl")
     s.add_argument("--steps", type=number(int, 1), help="optimiser steps")
     s.add_argument("--time-budget", metavar="DURATION", type=duration,
                    help="train for this long (e.g. 15m): the step count comes from the rate of the first steps")
-    s.add_argument("--preset", help="training preset: tiny, small, qwen2.5-0.5b")
+    s.add_argument("--recipe", help="training recipe: tiny-scratch, small-scratch, qwen2.5-0.5b-lora")
     s.add_argument("--config", help="TOML file of TrainConfig settings (top level or a [train] table)")
     s.add_argument("--set", action="append", metavar="KEY=VALUE", help="any TrainConfig setting; repeatable")
     s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
