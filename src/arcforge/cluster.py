@@ -7,7 +7,8 @@ results are combined into one run, as `arcforge combine` would.
 
 Every node needs arcforge (the same version; `arcforge wheelhouse` helps) and nothing else: the
 tasks travel with the shard, and each shard's results come back to the driver, which keeps them in
-OUT/shards/I (results.jsonl, run.json). A shard asks Ray for `--workers` CPUs and `--gpus` GPUs.
+OUT/shards/I (results.jsonl, run.json). A shard asks Ray for `--workers` CPUs and `--gpus` GPUs
+(Ray hides every GPU from a task that asks for none: give `--gpus N` for the model solvers).
 A killed driver run again with the same command sends each unfinished shard the results it had
 (so its finished tasks are not solved again) and skips the finished shards. `--budget` is one wall
 clock deadline for every shard, however late Ray starts it. `--ray local` starts a Ray instance on
