@@ -284,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="muon",
                    help="muon (default): Muon for the blocks' weight matrices, AdamW for the rest; adamw: AdamW for all")
     t.add_argument("--tasknet-init", help="start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt)")
-    g.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
+    s.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
                    help="what the model solvers compute in (default auto: bf16 on GPUs that have it, fp16 with "
                         "loss scaling on those that don't, fp32 on a CPU)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
