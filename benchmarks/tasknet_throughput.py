@@ -14,8 +14,8 @@ import time
 import numpy as np
 import torch
 
+from arcforge import precision
 from arcforge.datasets import load_tasks
-from arcforge.precision import autocast_dtype
 from arcforge.tasknet.config import PRESETS
 from arcforge.tasknet.data import draw_batch, packed_batch, training_pairs
 from arcforge.tasknet.model import TaskNet, TaskNetConfig, param_count
@@ -34,13 +34,12 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tasks = load_tasks("arc1/train")
     seqs = training_pairs(tasks, set(), args.views)
-    dtype = autocast_dtype(device)
     for preset in args.presets.split(","):
         for bt in map(int, args.batch_tokens.split(",")):
             torch.manual_seed(0)
             model = TaskNet(TaskNetConfig(n_embeddings=len(tasks) * args.views, **PRESETS[preset])).to(device)
             opts = make_optimizers(model, args.optimizer, 1e-3)
-            scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+            scaler = precision.scaler(device)
             rng = np.random.default_rng(0)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
@@ -51,7 +50,7 @@ def main() -> None:
                         torch.cuda.synchronize()
                     t0, tokens = time.monotonic(), 0
                 batch = packed_batch(draw_batch(seqs, rng, bt), device)
-                loss = train_step(model, opts, scaler, batch, dtype)
+                loss = train_step(model, opts, scaler, batch)
                 tokens += int(batch["ids"].numel())
             float(loss)  # waits for the GPU
             secs = time.monotonic() - t0

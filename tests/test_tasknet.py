@@ -328,7 +328,7 @@ def _ddp_rank(rank: int, port: int, batches, state, out) -> None:
     model.load_state_dict(state)
     ddp = torch.nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    loss = train_step(ddp, [opt], torch.amp.GradScaler("cpu", enabled=False), batches[rank], None)
+    loss = train_step(ddp, [opt], torch.amp.GradScaler("cpu", enabled=False), batches[rank])
     if rank == 0:
         torch.save({"state": model.state_dict(), "loss": float(loss)}, out)
     torch.distributed.destroy_process_group()

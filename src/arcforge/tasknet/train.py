@@ -57,11 +57,10 @@ def loss_of(model, batch: dict) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=IGNORE)
 
 
-def train_step(model, opts: list, scaler, batch: dict, dtype: torch.dtype | None) -> torch.Tensor:
-    """One step of every optimiser in `opts` on one packed batch (under DDP the gradients are averaged
-    over ranks)."""
-    device_type = batch["ids"].device.type
-    with torch.autocast(device_type, dtype=dtype or torch.float32, enabled=dtype is not None):
+def train_step(model, opts: list, scaler, batch: dict) -> torch.Tensor:
+    """One step of every optimiser in `opts` on one packed batch, in the run's compute format
+    (precision.py; `scaler` is precision.scaler's). Under DDP the gradients are averaged over ranks."""
+    with precision.autocast(batch["ids"].device):
         loss = loss_of(model, batch)
     for opt in opts:
         opt.zero_grad(set_to_none=True)
@@ -159,7 +158,6 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             start, steps, resumed = ck["step"], ck["steps"], True
     if cfg.init and not resumed:
         start_from(model, Path(cfg.init), ids, cfg.views, device)
-    dtype = precision.autocast_dtype(device)
     scaler = precision.scaler(device)
     train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     rng = np.random.default_rng([cfg.seed, rank, start])
@@ -176,7 +174,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
         batch = packed_batch(draw_batch(pool, rng, cfg.batch_tokens, run_seqs, cfg.run_share or 0.0), device)
-        loss = train_step(train_model, opts, scaler, batch, dtype)
+        loss = train_step(train_model, opts, scaler, batch)
         step += 1
         now = time.monotonic()
         if deadline is not None and (cfg.steps is None) and (
