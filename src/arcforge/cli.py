@@ -178,7 +178,7 @@ def cmd_show(args) -> int:
 def cmd_report(args) -> int:
     from arcforge.datasets import load_tasks
     from arcforge.pipeline import RESULTS, read_results, run_meta
-    from arcforge.report import run_report_html
+    from arcforge.report import run_report_html, task_status
     from arcforge.submission import atomic_write_text
 
     run = Path(args.run)
@@ -187,7 +187,7 @@ def cmd_report(args) -> int:
     if not records:
         raise ArcError(f"{run}: no finished tasks in {RESULTS}")
     tasks = [t for t in load_tasks(dataset) if t.id in records]
-    shown = [t for t in tasks if not args.unsolved or not all(records[t.id].get("correct") or [False])]
+    shown = [t for t in tasks if not args.unsolved or task_status(records[t.id]) != "solved"]
     out = Path(args.out) if args.out else run / "report.html"
     atomic_write_text(out, run_report_html(tasks, records, f"arcforge run {run.name} on {dataset}",
                                            unsolved_only=args.unsolved))

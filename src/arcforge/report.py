@@ -157,7 +157,8 @@ def _solver(source: str) -> str:
     return source.split(":", 1)[0]
 
 
-def _status(rec: dict) -> str:
+def task_status(rec: dict) -> str:
+    """"solved" (every test input right), "unsolved", or "unknown" (no solutions) for a task's record."""
     correct = rec.get("correct")
     return "unknown" if correct is None else ("solved" if all(correct) else "unsolved")
 
@@ -166,7 +167,7 @@ def _summary(tasks: list[Task], records: dict[str, dict]) -> str:
     """Score, counts, time per solver and stage, which solver found each right attempt, and what
     selection removed (and whether it was right, when the truth is known)."""
     recs = [records[t.id] for t in tasks]
-    status = [_status(r) for r in recs]
+    status = [task_status(r) for r in recs]
     known = [r for r in recs if "correct" in r]
     solved, unsolved = status.count("solved"), status.count("unsolved")
     parts = []
@@ -228,7 +229,7 @@ def run_report_html(tasks: list[Task], records: dict[str, dict], title: str, max
              _summary(tasks, records)]
     for task in tasks:
         rec = records[task.id]
-        status = _status(rec)
+        status = task_status(rec)
         if unsolved_only and status == "solved":
             continue
         mark = {"solved": " <span class='ok'>solved</span>", "unsolved": " <span class='bad'>not solved</span>"}.get(
