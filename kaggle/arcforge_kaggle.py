@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = args.out / "run"
     left = deadline - time.monotonic() - margin
     if left > 5:
-        cmd = [sys.executable, "-m", "arcforge", "solve", str(path), "--out", str(run_dir), "--quiet",
+        # not --quiet: the notebook's log gets a progress line a minute (tasks done, rate, time left)
+        cmd = [sys.executable, "-m", "arcforge", "solve", str(path), "--out", str(run_dir),
                "--budget", f"{left:.0f}s", *solve_args]
         code = run(cmd, deadline - time.monotonic() - margin / 2)
         print(f"solve: {'stopped at the deadline' if code is None else f'exit {code}'}", flush=True)

@@ -281,14 +281,17 @@ def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     args = ["solve", "arc1/train", "--tasks", "0d3d703e,6150a2bd", "--solver", "transforms,tasknet",
             "--tasknet-preset", "tiny", "--tasknet-views", "2", "--tasknet-steps", "20", "--tasknet-data", "",
             "--tasknet-batch-tokens", "512",
-            "--device", "cpu", "--workers", "1", "--quiet", "--out", run]
+            "--device", "cpu", "--workers", "1", "--out", run]
     r = cli(*args, "--limit", "1")
     assert r.returncode == 0, r.stderr
+    # not a terminal: each bar's last line (training's in the worker, the run's in the driver)
+    assert "tasknet training 20/20 steps (100%)" in r.stderr and "solve 1/1 tasks (100%)" in r.stderr
     ck = run / "prepared" / "tasknet" / "checkpoint.pt"
     assert ck.is_file() and (run / "prepared" / "tasknet" / "done.json").is_file()
     stamp = ck.stat().st_mtime_ns
-    r = cli(*args)
+    r = cli(*args, "--quiet")
     assert r.returncode == 0, r.stderr
+    assert "tasks (" not in r.stderr and "steps (" not in r.stderr  # --quiet: no progress at all
     assert ck.stat().st_mtime_ns == stamp
     recs = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
     assert [x["task_id"] for x in recs] == ["0d3d703e", "6150a2bd"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from arcforge.argtypes import device, duration, number
 from arcforge.errors import ArcError
+from arcforge.progress import QUIET
 from arcforge.tasknet.config import PRESETS
 
 
@@ -339,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "quiet", False):  # transformers' own bars too (read when it is imported, also by workers)
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ[QUIET] = "1"  # arcforge's own progress, in this process and its workers
     try:
         return args.fn(args)
     except ArcError as e:

@@ -27,6 +27,7 @@ import numpy as np
 from arcforge.errors import ArcError
 from arcforge.grid import to_list
 from arcforge.llm.config import LLMOptions
+from arcforge.progress import Progress, clock
 from arcforge.select import select, top_attempts
 from arcforge.solver import Candidate, Solver
 from arcforge.submission import atomic_write_text, build_submission, is_correct, read_jsonl, score_attempts, write_submission
@@ -379,9 +380,10 @@ def run_meta(run: Path) -> dict:
     return meta
 
 
-def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = True) -> dict:
+def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = True, on_result=None) -> dict:
     """Solve `tasks`, appending one line per finished task to out/results.jsonl; skip tasks an
-    earlier run finished. Writes out/submission.json (and out/score.json if solutions are known)."""
+    earlier run finished. Writes out/submission.json (and out/score.json if solutions are known).
+    `on_result(line)`, if given, is called with each line once it is written."""
     start = time.monotonic()
     deadline_unix = time.time() + cfg.budget_s if cfg.budget_s else None
     if cfg.shard is not None:
@@ -418,7 +420,7 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
                 for rank in range(world):
                     pool.send(rank, ("prepare", hidden, deadline_unix, str(folder), rank, world, rendezvous))
         return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
-                        progress)
+                        progress, on_result)
     finally:
         for p in pools.values():
             p.stop()
@@ -450,7 +452,7 @@ def stopped_part(solvers: list[str], task: Task, seconds: float) -> Part:
 
 
 def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
-             progress) -> dict:
+             progress, on_result=None) -> dict:
     """The loop: hand tasks to idle workers, take their answers, append each finished task."""
     results_path = out / RESULTS
     cpu, model = pools.get("cpu"), pools.get("model")
@@ -461,11 +463,7 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
     sent: dict[tuple[str, int], float] = {}  # (pool, slot) -> when its job was sent
     pool_names = pool_solvers(cfg)
     solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc="solve", unit="task", dynamic_ncols=True)
+    bar = Progress("solve", len(tasks), "task", initial=len(tasks) - len(todo), enabled=progress)
     def take(name: str, task: Task, part: Part) -> None:
         """A pool's answer for a task; once every answer it is owed is in, the task is recorded."""
         nonlocal solved
@@ -481,17 +479,18 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
             return  # never started (past the budget): a later run does it
         rec = finish_task(task, cfg.solvers, task_parts)
         done[task.id] = rec
+        line = json.dumps(rec, separators=(",", ":")) + "\n"
         with open(results_path, "a") as f:
-            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            f.write(line)
             f.flush()
             os.fsync(f.fileno())
+        if on_result is not None:
+            on_result(line)
         solved += bool(rec.get("correct")) and all(rec["correct"])
-        if bar is not None:
-            post = {"solved": solved} if task.has_solutions else {}
-            if deadline_unix is not None:
-                post["left"] = f"{max(0, deadline_unix - time.time()):.0f}s"
-            bar.set_postfix(post)
-            bar.update(1)
+        post = {"solved": solved} if task.has_solutions else {}
+        if deadline_unix is not None:
+            post["budget_left"] = clock(max(0, deadline_unix - time.time()))
+        bar.update(1, **post)
 
     # answers still owed before the pool takes tasks: its preparing workers', then every worker's load
     preparing = {name: len(pool.busy) for name, pool in pools.items()}
@@ -540,8 +539,7 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
                     task = pool.restart(slot)[1]
                     take(name, task, stopped_part(pool_names[name], task, held))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     summary = {
         "dataset": cfg.dataset,
         "tasks": len(tasks),

@@ -46,6 +46,7 @@ from arcforge.llm.checkpoint import import_checkpoint, replace_dir
 from arcforge.llm.config import TrainConfig
 from arcforge.llm.samples import draw_samples, generator_pool, packed_batch, padded_batch
 from arcforge.llm.text import IGNORE, check_positions, position_scheme
+from arcforge.progress import Progress
 from arcforge.task import Task
 
 
@@ -272,8 +273,6 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     existing model re-trained under another scheme); unset, the model keeps its own (config.json's
     arc_positions; "linear" for a fresh shape or a model without one). A resumed run keeps its
     checkpoint's scheme and refuses a cfg.positions that differs."""
-    from tqdm import tqdm
-
     from arcforge.llm.model import SHAPES, LoraSettings, check_device, load_model, save_model
 
     check_device(cfg.device)  # before anything is written
@@ -325,7 +324,7 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
     # torch.manual_seed(...) is not needed: dropout is off and data depends on (seed, step) alone
 
     log = open(out / "log.jsonl", "a")
-    bar = tqdm(total=cfg.steps, initial=start, disable=not cfg.progress, unit="step", dynamic_ncols=True)
+    bar = Progress("train", cfg.steps, "step", initial=start, enabled=cfg.progress)
     tokens, t0, loss, val = 0, time.perf_counter(), float("nan"), None
     # --time-budget: the steps of a fresh run follow from the rate of steps probe_from..probe_to (the
     # first ones pay for warm-up), measured while the lr is still warming up, so the cosine schedule
@@ -341,7 +340,7 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
         if choose_steps and done == probe_to:
             cfg.steps = steps_in_budget(done, (probe_from, marks[probe_from]), now, cfg.time_budget - (now - t0))
             (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-            bar.total = cfg.steps
+            bar.set_total(cfg.steps)
         return now - t0 >= cfg.time_budget
 
     def on_step(step, loss_value, batches):
@@ -361,8 +360,7 @@ def train(cfg: TrainConfig, resume: bool = False, resume_from: str | Path | None
         rec["tokens_per_s"] = round(tps)
         log.write(json.dumps(rec) + "\n")
         log.flush()
-        bar.set_postfix(loss=f"{loss:.4f}", val=f"{val:.4f}" if val is not None else "-", tok_s=f"{tps:,.0f}")
-        bar.update(1)
+        bar.update(1, loss=f"{loss:.4f}", val=f"{val:.4f}" if val is not None else "-", tok_s=f"{tps:,.0f}")
         end = min(cfg.steps, cfg.stop_at or cfg.steps) if done >= probe_to or not choose_steps else done + 1
         return spent or done >= end
 

@@ -23,6 +23,7 @@ import torch
 
 from arcforge.errors import ArcError
 from arcforge.grid import grid_key
+from arcforge.progress import Progress
 from arcforge.solver import Candidate, Solver
 from arcforge.task import Task
 from arcforge.tasknet.config import TaskNetOptions, check_data
@@ -120,13 +121,19 @@ class TaskNetSolver(Solver):
         rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if dist else (0, 1)
         folder.mkdir(parents=True, exist_ok=True)
         log_file = open(folder / "log.jsonl", "a")
+        # training's progress (rank 0's), fed by the log's line every 50 steps; below the run's own bar
+        bar = Progress("tasknet training", self.opts.steps, "step", enabled=rank == 0, position=1)
 
         def log(rec: dict) -> None:
             if rank == 0 or "step" not in rec:  # training: rank 0 speaks for all
                 log_file.write(json.dumps(rec if world == 1 else {**rec, "rank": rank}) + "\n")
                 log_file.flush()
+            if rank == 0 and "step" in rec:
+                if rec["steps"] != bar.total:
+                    bar.set_total(rec["steps"])
+                bar.update(rec["step"] - bar.n, loss=rec["loss"], tok_s=rec["tokens_per_s"])
 
-        with log_file:
+        with log_file, bar:
             if not (folder / "done.json").is_file():
                 run_ids = {t.id for t in tasks}
                 training = leak_free(training_tasks(self.opts.data, exclude=run_ids), tasks)
@@ -139,6 +146,7 @@ class TaskNetSolver(Solver):
                 train_deadline = (now + self.opts.train_time_s if deadline is None else
                                   now + self.opts.train_share * (deadline - now))
                 fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, log)
+            bar.close()
             model, ck = load(folder, self.device)
             views, index = ck["fit"]["views"], {tid: i for i, tid in enumerate(ck["tasks"])}
             rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j, output_side_bound(t, i))
