@@ -4,13 +4,18 @@ cells along separator lines, with the ways cells are recombined (overlay, and/or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
+from arcforge.dsl.registry import primitive
 from arcforge.grid import Grid, grid_key, label
 
 I8 = np.int8
+# the ranges of the object transforms: 4- or 8-connected (named 4 or 8), by colour or not (named c or "")
+DIAG = {"4": False, "8": True}
+BY_COLOUR = {"": False, "c": True}
+CHOSEN = ("largest", "smallest", "unique_colour", "unique_shape")  # the selectors keep and box use
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,6 +105,7 @@ SELECTORS = {
 }
 
 
+@primitive("obj{diag}{by_colour}_{how}", (520, 0, 0), diag=DIAG, by_colour=BY_COLOUR, how=tuple(SELECTORS))
 def pick(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     """Crop of the one object chosen by `how` (a SELECTORS name)."""
     objs = objects(g, diag, by_colour)
@@ -109,6 +115,7 @@ def pick(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else o.crop(g)
 
 
+@primitive("box{diag}{by_colour}_{how}", (520, 0, 1, 1), diag=DIAG, by_colour=BY_COLOUR, how=CHOSEN)
 def pick_box(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     """The whole bounding box (all its cells) of the chosen object, e.g. a framed region."""
     objs = objects(g, diag, by_colour)
@@ -118,6 +125,7 @@ def pick_box(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else g[o.y0: o.y1, o.x0: o.x1]
 
 
+@primitive("keep{diag}{by_colour}_{how}", (520, 0, 1, 0), diag=DIAG, by_colour=BY_COLOUR, how=CHOSEN)
 def keep_only(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     """Erase everything but the chosen object, in place."""
     objs = objects(g, diag, by_colour)
@@ -127,6 +135,7 @@ def keep_only(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else np.where(o.mask, g, 0).astype(I8)
 
 
+@primitive("remove{diag}{by_colour}_{how}", (520, 0, 2), diag=DIAG, by_colour=BY_COLOUR, how=("largest", "smallest"))
 def remove(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     """Erase the chosen object, in place."""
     objs = objects(g, diag, by_colour)
@@ -136,6 +145,8 @@ def remove(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else np.where(o.mask, 0, g).astype(I8)
 
 
+@primitive("despeck{diag}", (520, 1), diag={"0": False, "1": True}, fixed={"max_size": 1})
+@primitive("despeck2_{diag}", (520, 2), diag={"0": False, "1": True}, fixed={"max_size": 2})
 def remove_specks(g: Grid, max_size: int, diag: bool) -> Grid | None:
     """Erase objects of at most `max_size` cells (noise)."""
     lab, n = label(g, diag, False)
@@ -146,6 +157,7 @@ def remove_specks(g: Grid, max_size: int, diag: bool) -> Grid | None:
     return np.where(small, 0, g).astype(I8)
 
 
+@primitive("size_rank{diag}", (520, 3), diag={"0": False, "1": True})
 def recolour_by_size(g: Grid, diag: bool) -> Grid | None:
     """Paint every object with a colour code for its size rank (1 = largest); a colour map learned
     on the train pairs then names the real colours."""
@@ -161,6 +173,7 @@ def recolour_by_size(g: Grid, diag: bool) -> Grid | None:
     return out
 
 
+@primitive("count{diag}", (520, 4), diag={"0": False, "1": True})
 def count_objects(g: Grid, diag: bool) -> Grid | None:
     """A 1xN row of the most common colour, N = number of objects."""
     objs = objects(g, diag, False)
@@ -231,6 +244,7 @@ def equal_parts(g: Grid, n: int, axis: int) -> tuple[Grid, ...]:
     return ()
 
 
+@primitive("cell_colours", 530)
 def cell_colours(g: Grid) -> Grid | None:
     """The grid of cells (between separator lines) shrunk to one pixel each: the cell's most common
     non-zero colour, or 0."""
@@ -305,6 +319,29 @@ def pick_cell(parts: tuple[Grid, ...], how: str) -> Grid | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def _halves_long(g: Grid) -> tuple[Grid, ...]:
+    return equal_parts(g, 2, 0 if g.shape[0] > g.shape[1] else 1)
+
+
+# the ways to split a grid into parts that the split transforms combine
+SPLITS = {"cells": cells, "halves_v": partial(equal_parts, n=2, axis=0),
+          "halves_h": partial(equal_parts, n=2, axis=1), "thirds_v": partial(equal_parts, n=3, axis=0),
+          "thirds_h": partial(equal_parts, n=3, axis=1), "halves_long": _halves_long}
+
+
+@primitive("{split}_{how}", (550, 0), split=SPLITS,
+           how=("and", "or", "xor", "nor", "overlay", "underlay", "kron", "kron2", "kron_mask"))
+def combine_split(g: Grid, split, how: str) -> Grid | None:
+    return combine(split(g), how)
+
+
+@primitive("cell_{how}", (550, 1), split=SPLITS, how=("odd", "most", "fewest", "most_colours", "fewest_colours"),
+           when=lambda info, split, how: split is cells)
+def pick_split(g: Grid, split, how: str) -> Grid | None:
+    return pick_cell(split(g), how)
+
+
+@primitive("key_mask", 540)
 def key_mask(g: Grid) -> Grid | None:
     """A layout of separator cells holding a small many-coloured key (one k x k cell, or k x k corner
     cells of one pixel each) and a one-colour mask: the mask's cells take the colour of the key pixel

@@ -2,7 +2,8 @@
 
 Families: geometry, cropping, colour, scaling and tiling, symmetry completion and pattern fill,
 topology, gravity. Lines (lines.py), objects and separator splits live in objects.py. Background is colour 0
-unless a function says otherwise; every result is an int8 array of 1-30 cells a side.
+unless a function says otherwise; every result is an int8 array of 1-30 cells a side. The ones the
+search composes carry `@primitive` (registry.py): their names, ranges and places in its list.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import numpy as np
 
 from arcforge.augment import SYMMETRY_NAMES, symmetry
+from arcforge.dsl.registry import DOWN, HOLES, IN, NEW, OUT, OUT0, SIZES, TILES, UP, fillable, primitive
 from arcforge.grid import MAX_SIDE, Grid, valid_shape
 
 I8 = np.int8
@@ -36,6 +38,7 @@ def majority(g: Grid) -> int:
 # the order the search has always tried them
 GEOMETRY = {name: functools.partial(symmetry, s=SYMMETRY_NAMES.index(name))
             for name in ("rot90", "rot180", "rot270", "flip_ud", "flip_lr", "transpose", "anti_transpose")}
+primitive("{s}", 10, s={name: f.keywords["s"] for name, f in GEOMETRY.items()})(symmetry)
 
 
 def shift(g: Grid, dy: int, dx: int, bg: int = 0) -> Grid:
@@ -48,6 +51,11 @@ def shift(g: Grid, dy: int, dx: int, bg: int = 0) -> Grid:
     return out
 
 
+@primitive("shift{d}", 500, d={f"{dy:+d}{dx:+d}": (dy, dx) for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1))})
+def shift_by(g: Grid, d: tuple[int, int]) -> Grid:
+    return shift(g, *d)
+
+
 # ---- cropping -------------------------------------------------------------------------------
 
 def crop_mask(g: Grid, mask: np.ndarray) -> Grid | None:
@@ -58,20 +66,24 @@ def crop_mask(g: Grid, mask: np.ndarray) -> Grid | None:
     return g[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
 
 
+@primitive("crop", 20)
 def crop(g: Grid) -> Grid | None:
     """Bounding box of the non-zero cells."""
     return crop_mask(g, g != 0)
 
 
+@primitive("crop_bg", 30)
 def crop_majority(g: Grid) -> Grid | None:
     """Bounding box of cells unlike the most common colour (for grids whose background is not 0)."""
     return crop_mask(g, g != majority(g))
 
 
+@primitive("crop_c{c}", (130, 0), c=IN)
 def crop_colour(g: Grid, c: int) -> Grid | None:
     return crop_mask(g, g == c)
 
 
+@primitive("inside_c{c}", (130, 1), c=IN)
 def crop_inside_colour(g: Grid, c: int) -> Grid | None:
     """What lies strictly inside the bounding box of colour c (a frame drawn in c)."""
     r = crop_mask(np.arange(g.size).reshape(g.shape), g == c)
@@ -81,11 +93,13 @@ def crop_inside_colour(g: Grid, c: int) -> Grid | None:
     return g[y + 1: y + r.shape[0] - 1, x + 1: x + r.shape[1] - 1]
 
 
+@primitive("drop_empty", 40)
 def drop_empty_lines(g: Grid) -> Grid | None:
     """Remove every all-zero row and column."""
     return g[(g != 0).any(axis=1)][:, (g != 0).any(axis=0)]
 
 
+@primitive("dedup", 50)
 def dedup_lines(g: Grid) -> Grid:
     """Collapse runs of identical consecutive rows, then columns."""
     keep_r = np.ones(g.shape[0], bool)
@@ -96,6 +110,7 @@ def dedup_lines(g: Grid) -> Grid:
     return g[:, keep_c]
 
 
+@primitive("pad_edge", 70)
 def pad_edge(g: Grid) -> Grid | None:
     """Add a one-cell border that repeats the edge cells outwards (corners 0)."""
     out = np.pad(g, 1, mode="edge")
@@ -103,10 +118,12 @@ def pad_edge(g: Grid) -> Grid | None:
     return ok(out)
 
 
+@primitive("strip_border", 60)
 def strip_border(g: Grid) -> Grid | None:
     return g[1:-1, 1:-1] if min(g.shape) > 2 else None
 
 
+@primitive("half_{which}", 110, which=("top", "bottom", "left", "right"))
 def half(g: Grid, which: str) -> Grid | None:
     """One half of the grid; with an odd side the middle line (a separator) is left out."""
     h, w = g.shape
@@ -121,20 +138,30 @@ def half(g: Grid, which: str) -> Grid | None:
     return g[:, :k] if which == "left" else g[:, w - k:]
 
 
+@primitive("quarter_{vy}_{vx}", 120, vy=("top", "bottom"), vx=("left", "right"))
+def quarter(g: Grid, vy: str, vx: str) -> Grid | None:
+    t = half(g, vy)
+    return None if t is None else half(t, vx)
+
+
 # ---- colour ---------------------------------------------------------------------------------
 
+@primitive("keep_c{c}", (130, 2), c=IN)
 def keep_colour(g: Grid, c: int) -> Grid:
     return np.where(g == c, g, 0).astype(I8)
 
 
+@primitive("erase_c{c}", (130, 3), c=IN)
 def erase_colour(g: Grid, c: int) -> Grid:
     return np.where(g == c, 0, g).astype(I8)
 
 
+@primitive("paint_c{c}", (140, 0), c=OUT)
 def paint_nonzero(g: Grid, c: int) -> Grid:
     return np.where(g != 0, c, 0).astype(I8)
 
 
+@primitive("bg_to_0", 150)
 def erase_majority(g: Grid) -> Grid:
     """Turn the background (most common colour) into 0."""
     m = majority(g)
@@ -143,6 +170,7 @@ def erase_majority(g: Grid) -> Grid:
     return np.where(g == m, 0, np.where(g == 0, m, g)).astype(I8)
 
 
+@primitive("{most}_colour", 160, most={"most": True, "least": False})
 def colour_cell(g: Grid, most: bool) -> Grid | None:
     """1x1 grid of the most (or least) common non-zero colour."""
     counts = np.bincount(g.ravel(), minlength=10)[1:]
@@ -156,6 +184,7 @@ def colour_cell(g: Grid, most: bool) -> Grid | None:
     return np.array([[c]], dtype=I8)
 
 
+@primitive("swap2", 170)
 def swap_two(g: Grid) -> Grid | None:
     """Exchange the two non-zero colours of a grid that has exactly two."""
     cs = np.flatnonzero(np.bincount(g.ravel(), minlength=10)[1:]) + 1
@@ -165,6 +194,7 @@ def swap_two(g: Grid) -> Grid | None:
     return np.where(g == a, b, np.where(g == b, a, g)).astype(I8)
 
 
+@primitive("colour_rank{skip_first}", 180, skip_first={"": False, "_rest": True})
 def colour_ranking(g: Grid, skip_first: bool) -> Grid | None:
     """A column of the non-zero colours, most common first (ties: smaller colour first); `skip_first`
     leaves out the most common one (a background or grid colour)."""
@@ -175,6 +205,7 @@ def colour_ranking(g: Grid, skip_first: bool) -> Grid | None:
     return np.array(order, dtype=I8)[:, None] if order else None
 
 
+@primitive("cells_row", 190)
 def cells_row(g: Grid) -> Grid | None:
     """All non-zero cells in reading order, as one row."""
     v = g[g != 0]
@@ -208,6 +239,7 @@ def tile(g: Grid, ny: int, nx: int) -> Grid | None:
     return np.tile(g, (ny, nx))
 
 
+@primitive("mirror_{how}", 230, how=("h", "h2", "v", "v2", "q", "q2", "r"))
 def mirror_tile(g: Grid, how: str) -> Grid | None:
     """Grid next to its mirror image: 'h' [g | g flipped], 'v' (stacked), 'q' (2x2), 'h2'/'v2' mirror first."""
     lr, ud = g[:, ::-1], g[::-1]
@@ -230,6 +262,7 @@ def mirror_tile(g: Grid, how: str) -> Grid | None:
     return ok(out)
 
 
+@primitive("kron{invert}", 240, invert={"": False, "_inv": True})
 def kron_self(g: Grid, invert: bool = False) -> Grid | None:
     """Fractal: each non-zero cell (or each zero cell) becomes a copy of the whole grid."""
     h, w = g.shape
@@ -239,12 +272,28 @@ def kron_self(g: Grid, invert: bool = False) -> Grid | None:
     return np.kron(mask.astype(I8), g).astype(I8)
 
 
+@primitive("kron_c{c}", 300, c=IN, when=lambda info, c: bool(info.ups))
 def kron_colour_mask(g: Grid, c: int) -> Grid | None:
     """Each cell of colour c becomes a copy of the grid; the others become 0."""
     h, w = g.shape
     if h * h > MAX_SIDE or w * w > MAX_SIDE or not (g == c).any():
         return None
     return np.kron((g == c).astype(I8), g).astype(I8)
+
+
+@primitive("up{f}", 200, f=UP)
+def upscale_by(g: Grid, f: tuple[int, int]) -> Grid | None:
+    return upscale(g, *f)
+
+
+@primitive("down{f}", 210, f=DOWN)
+def downscale_by(g: Grid, f: tuple[int, int]) -> Grid | None:
+    return downscale(g, *f)
+
+
+@primitive("tile{f}", 220, f=TILES)
+def tile_by(g: Grid, f: tuple[int, int]) -> Grid | None:
+    return tile(g, *f)
 
 
 def canvas(g: Grid, height: int, width: int) -> Grid | None:
@@ -257,6 +306,7 @@ def canvas(g: Grid, height: int, width: int) -> Grid | None:
     return out
 
 
+@primitive("kron_major", 260)
 def kron_majority(g: Grid) -> Grid | None:
     """Each cell of the most common colour becomes a copy of the grid; the others become 0."""
     h, w = g.shape
@@ -265,12 +315,14 @@ def kron_majority(g: Grid) -> Grid | None:
     return np.kron((g == majority(g)).astype(I8), g).astype(I8)
 
 
+@primitive("up_ncolours", 270)
 def upscale_by_colours(g: Grid) -> Grid | None:
     """Upscale by the number of distinct non-zero colours."""
     k = len(np.unique(g[g != 0]))
     return upscale(g, k, k) if k > 1 else None
 
 
+@primitive("kron_colour", 250)
 def kron_colour(g: Grid) -> Grid | None:
     """Each cell becomes a copy of the grid's shape (non-zero mask) painted in that cell's colour."""
     h, w = g.shape
@@ -279,6 +331,7 @@ def kron_colour(g: Grid) -> Grid | None:
     return np.kron(g, (g != 0).astype(I8)).astype(I8)
 
 
+@primitive("largest_rect", 10, slow=True)
 def largest_rect(g: Grid) -> Grid | None:
     """Only the largest solid rectangle of one non-zero colour (at least 2 x 2) kept, everything else
     erased: a block hidden in noise. None when two rectangles tie."""
@@ -306,6 +359,7 @@ def largest_rect(g: Grid) -> Grid | None:
     return out
 
 
+@primitive("fill_empty{k}{greedy}_c{c}", (20, 1), c=OUT0, k=(2, 3), greedy={"": False, "_greedy": True}, slow=True)
 def fill_empty_windows(g: Grid, k: int, c: int, greedy: bool = False) -> Grid | None:
     """Every cell of a k x k window of zero cells painted c; with `greedy`, windows are taken in
     reading order of their top-left corners, each only if it still is all zero (so none overlap)."""
@@ -334,6 +388,7 @@ def fill_empty_windows(g: Grid, k: int, c: int, greedy: bool = False) -> Grid | 
     return out
 
 
+@primitive("fill_largest_empty_c{c}", (20, 0), c=OUT0, slow=True)
 def fill_largest_empty(g: Grid, c: int) -> Grid | None:
     """The largest rectangle of zero cells (at least 2 cells wide and tall) painted c; None on a tie."""
     z = np.where(g == 0, 1, 0).astype(np.int8)
@@ -345,6 +400,7 @@ def fill_largest_empty(g: Grid, c: int) -> Grid | None:
     return out
 
 
+@primitive("middle_{axis}", 100, axis={"row": 0, "col": 1})
 def middle_line(g: Grid, axis: int) -> Grid | None:
     """Only the middle row (axis 0) or column (axis 1) kept, of a grid with an odd number of them."""
     n = g.shape[axis]
@@ -360,6 +416,7 @@ def middle_line(g: Grid, axis: int) -> Grid | None:
 
 # ---- symmetry completion and pattern fill ---------------------------------------------------
 
+@primitive("sym_{how}_h{hole}", (310, 0), hole=HOLES, how=("lr", "ud", "rot", "both", "diag", "d8"))
 def symmetrize(g: Grid, how: str, hole: int) -> Grid | None:
     """Fill cells of colour `hole` from their mirror images under the named symmetry (or group)."""
     holes = g == hole
@@ -391,6 +448,7 @@ def _reflect(g: Grid, sy: int | None, sx: int | None, cells: np.ndarray) -> tupl
     return ny[ok], nx[ok], vals[ok]
 
 
+@primitive("mirror_about_c{c}_{how}", 400, c=IN, how=("h", "v", "hv", "edge"))
 def mirror_about(g: Grid, c: int, how: str) -> Grid | None:
     """Mirror the other non-zero cells about the cells of colour c (a marker): across the horizontal
     ("h") or vertical ("v") centre line of the marker's box, or both and the half-turn ("hv"), the
@@ -442,6 +500,7 @@ def _period_fill(g: Grid, hole: int, py: int, px: int) -> Grid | None:
     return table[cls].reshape(h, w).astype(I8)
 
 
+@primitive("pattern_h{hole}", (310, 1), hole=HOLES, when=fillable)
 def pattern_fill(g: Grid, hole: int, max_period: int = 10) -> Grid | None:
     """Complete a periodic (tiled) pattern whose `hole`-coloured cells were erased: smallest period wins."""
     h, w = g.shape
@@ -489,6 +548,7 @@ def outside(free: np.ndarray) -> np.ndarray:
     return grow_within(edge, free)
 
 
+@primitive("fill_holes_c{c}", 320, c=OUT)
 def fill_holes(g: Grid, c: int) -> Grid | None:
     """Paint zero cells enclosed by non-zero cells (not reachable from the border) with colour c."""
     free = g == 0
@@ -500,6 +560,7 @@ def fill_holes(g: Grid, c: int) -> Grid | None:
     return out
 
 
+@primitive("flood_c{c}", 330, c=IN)
 def flood_from(g: Grid, c: int) -> Grid | None:
     """Paint with colour c every region of zero cells (4-connected) that touches a cell of colour c."""
     free = g == 0
@@ -511,6 +572,7 @@ def flood_from(g: Grid, c: int) -> Grid | None:
     return np.where(reach, c, g).astype(I8)
 
 
+@primitive("{axis}_majority", 340, axis={"row": 1, "col": 0, "stripe": None})
 def line_majority(g: Grid, axis: int | None) -> Grid | None:
     """Every row (axis 1) or column (axis 0) painted its most common colour: stripes cleaned of noise.
     With axis None, the direction that changes fewer cells."""
@@ -533,6 +595,7 @@ def _neighbours_all(mask: np.ndarray, diag: bool) -> np.ndarray:
     return inner
 
 
+@primitive("outline", 370)
 def outline(g: Grid) -> Grid | None:
     """Keep only the border cells of non-zero regions (erase their interiors)."""
     nz = g != 0
@@ -545,6 +608,7 @@ def outline(g: Grid) -> Grid | None:
     return np.where(inner, 0, g).astype(I8)
 
 
+@primitive("interior_c{c}", (360, 0), c=NEW)
 def interior(g: Grid, c: int) -> Grid | None:
     """Paint the interior cells of same-coloured non-zero regions with colour c."""
     p = np.pad(g, 1, constant_values=-1)
@@ -556,6 +620,9 @@ def interior(g: Grid, c: int) -> Grid | None:
     return np.where(inner, c, g).astype(I8)
 
 
+@primitive("halo4_c{c}", (360, 1), c=NEW, fixed={"diag": False})
+@primitive("halo8_c{c}", (360, 2), c=NEW, fixed={"diag": True})
+@primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False})
 def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     """Paint zero cells next to non-zero cells with colour c: side neighbours (`plus`), corner ones (`diag`)."""
     nz = np.pad(g != 0, 1)
@@ -572,6 +639,7 @@ def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
 
 # ---- gravity --------------------------------------------------------------------------------
 
+@primitive("gravity_{direction}", 510, direction=("u", "d", "l", "r"))
 def gravity(g: Grid, direction: str) -> Grid | None:
     """Let non-zero cells fall in a direction ('d', 'u', 'l', 'r'), each column (row) on its own."""
     t = {"d": g, "u": g[::-1], "r": g.T, "l": g.T[::-1]}[direction]
@@ -583,6 +651,7 @@ def gravity(g: Grid, direction: str) -> Grid | None:
     return np.ascontiguousarray(out)
 
 
+@primitive("rings_{how}", 350, how=("reverse", "inward"))
 def rings(g: Grid, how: str) -> Grid | None:
     """A grid of concentric one-colour rings (by distance to the edge) recoloured: its colours, in the
     order they first appear from the edge inward, reversed ("reverse") or each passed to the next
@@ -606,6 +675,7 @@ def rings(g: Grid, how: str) -> Grid | None:
 
 # ---- boxes and rigid moves ------------------------------------------------------------------
 
+@primitive("fill_boxes_c{c}", (380, 0), c=NEW)
 def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
     """Paint the zero cells inside the bounding box of each object (non-zero component) with c."""
     from arcforge.dsl.objects import objects
@@ -620,6 +690,7 @@ def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
     return out
 
 
+@primitive("fill_colour_boxes", 390)
 def fill_colour_boxes(g: Grid) -> Grid | None:
     """Fill the bounding box of each non-zero colour's cells with that colour (where it is 0)."""
     out = g.copy()
@@ -631,6 +702,7 @@ def fill_colour_boxes(g: Grid) -> Grid | None:
     return out
 
 
+@primitive("slide_c{c}", (410, 0), c=IN, fixed={"toward": None})
 def slide(g: Grid, c: int, toward: int | None) -> Grid | None:
     """Move all cells of colour c together, in a straight line toward the cells of colour `toward`
     (None: all other non-zero cells), until they touch or would overlap them."""
@@ -700,6 +772,21 @@ def continue_pattern(g: Grid, height: int, width: int) -> Grid | None:
     return None if r is None else np.ascontiguousarray(r.T)
 
 
+@primitive("continue_{size}", (290, 0), size=SIZES)
+def continue_to(g: Grid, size) -> Grid | None:
+    """`continue_pattern` to the shape `size(g.shape)` (a `target_sizes` rule)."""
+    s = size(g.shape)
+    return None if s is None else continue_pattern(g, *s)
+
+
+@primitive("canvas_{size}", (290, 1), size=SIZES)
+def canvas_to(g: Grid, size) -> Grid | None:
+    """`canvas` of the shape `size(g.shape)` (a `target_sizes` rule)."""
+    s = size(g.shape)
+    return None if s is None else canvas(g, *s)
+
+
+@primitive("{whole}_{axis}", 280, whole={"extend": False, "tile": True}, axis={"rows": 0, "cols": 1})
 def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
     """Repeat the band of rows (axis 0) or columns (axis 1) that holds the non-zero cells over the whole
     grid, with the band's smallest period (or the whole band as one period)."""
@@ -721,6 +808,8 @@ def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
 DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
+@primitive("attract_c{k}", (410, 1), k=IN)
+@primitive("attract_paint_c{k}", (410, 2), k=IN, fixed={"paint": True})
 def attract(g: Grid, k: int, paint: bool = False) -> Grid | None:
     """Every non-zero cell not of colour k that sees a cell of colour k along a row or column (else a
     diagonal) moves toward it until it touches it or a cell that already arrived; the nearest cells
@@ -789,6 +878,7 @@ def _mirror_sum(g: Grid, hole: int, axis: int) -> int | None:
     return best if best_pairs * 2 >= known_total else None
 
 
+@primitive("sym_axes_h{hole}", (310, 2), hole=HOLES)
 def symmetrize_offset(g: Grid, hole: int) -> Grid | None:
     """Fill cells of colour `hole` from their mirror images across the left-right and up-down axes
     (which need not be the grid's middle lines) and through the centre."""
@@ -816,9 +906,15 @@ def symmetrize_offset(g: Grid, hole: int) -> Grid | None:
     return out
 
 
+def _symmetrize_d8(g: Grid, hole: int) -> Grid | None:
+    return symmetrize(g, "d8", hole)
+
+
+@primitive("{fill}_crop_h{hole}", (310, 5), hole=HOLES, when=fillable,
+           fill={"pattern": pattern_fill, "sym_axes": symmetrize_offset, "sym_d8": _symmetrize_d8})
 def crop_filled(g: Grid, fill, hole: int) -> Grid | None:
-    """What `fill` puts where the `hole`-coloured cells were (their bounding box)."""
-    r = fill(g)
+    """What `fill(g, hole)` puts where the `hole`-coloured cells were (their bounding box)."""
+    r = fill(g, hole)
     if r is None or r.shape != g.shape:
         return None
     return crop_mask(r, g == hole)
@@ -836,6 +932,8 @@ def _centre_maps(t: int, s: int):
     return maps
 
 
+@primitive("sym_centre_h{hole}", (310, 3), hole=HOLES)
+@primitive("sym_turns_h{hole}", (310, 4), hole=HOLES, fixed={"turns_only": True})
 def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid | None:
     """Complete a figure that is symmetric about its own centre (near the middle of its bounding box):
     every symmetry of the square about that centre (or only the turns) that no two known cells
@@ -881,6 +979,7 @@ def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid 
     return None if np.array_equal(out, g) else out
 
 
+@primitive("spiral_c{c}", (140, 1), c=OUT)
 def spiral(g: Grid, c: int) -> Grid | None:
     """An empty grid filled with a clockwise square spiral of c from the top-left corner, one empty
     cell between its turns; None for a grid that is not empty."""
@@ -903,6 +1002,7 @@ def spiral(g: Grid, c: int) -> Grid | None:
     return out
 
 
+@primitive("shear{axis}_{up}", 80, axis={"x": 0, "y": 1}, up={"up": True, "down": False})
 def shear(g: Grid, up: bool, axis: int = 0) -> Grid | None:
     """Rows slid sideways into a parallelogram on a wider zero canvas: row i moves right by h-1-i (`up`:
     the top row furthest right) or by i; with axis 1 the same for columns, slid down."""
@@ -919,6 +1019,7 @@ def shear(g: Grid, up: bool, axis: int = 0) -> Grid | None:
     return out
 
 
+@primitive("mirror_dividers", 90)
 def mirror_dividers(g: Grid) -> Grid | None:
     """The pattern beside one-colour dividing lines (a full row and/or a full column) mirrored across
     each of them onto the cells of the grid's most common colour; None without exactly one divider
