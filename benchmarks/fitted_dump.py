@@ -1,5 +1,5 @@
 """Every fitted rule's results on a set of tasks, to show that a change to the DSL's rules keeps
-them: one JSON object {task id: [[cost, rule text, hash of the test predictions], ...]}.
+them: one JSON object {"dataset:task id": [[cost, rule text, hash of the test predictions], ...]}.
 
     python benchmarks/fitted_dump.py before.json arc1/train,arc2/train-clean   # on the old tree
     python benchmarks/fitted_dump.py after.json arc1/train,arc2/train-clean    # on the new one
@@ -25,7 +25,7 @@ def dump(path: str, datasets: str) -> None:
             for cost, text, preds in DslSearch._learned(t.without_test_outputs()):
                 h = hashlib.sha1(b"".join(bytes(p.shape) + p.tobytes() for p in preds)).hexdigest()[:12]
                 rows.append([round(cost, 9), text, h])
-            out[t.id] = rows
+            out[f"{ds}:{t.id}"] = rows  # the two sets share ids (arc2 holds arc1 tasks), so keyed by both
     with open(path, "w") as f:
         json.dump(out, f)
     print(json.dumps({"tasks": len(out), "results": sum(map(len, out.values())), "seconds": round(time.time() - t0)}))
