@@ -58,7 +58,7 @@ def solve_on_ray(tasks: list[Task], cfg: SolveConfig, out: Path, address: str, s
     try:
         import ray
     except ImportError:
-        raise ArcError("--ray needs Ray: pip install 'arcforge[cluster]'") from None
+        raise ArcError("--ray needs Ray: pip install 'arcforge[ray]'") from None
     if cfg.shard is not None:
         raise ArcError("--ray cuts the run into shards itself: leave out --shard")
     start = time.monotonic()
