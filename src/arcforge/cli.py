@@ -265,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave tasks with longer prompts to the other solvers (default: 8192 GPU, 2048 CPU)")
     t = s.add_argument_group("tasknet solver (--solver ...,tasknet; work in progress: see README)")
     t.add_argument("--tasknet-preset", choices=list(PRESETS), default="small", help="model size")
-    t.add_argument("--tasknet-views", type=number(int, 1, 64), default=8, help="views per task, each its own embedding")
+    t.add_argument("--tasknet-views", type=number(int, 1, 64), default=32,
+                   help="views per task, each its own embedding (default 32)")
     t.add_argument("--tasknet-data", default="arc1/train,arc2/train-clean",
                    help="training sets beside the run's demonstrations; gen:ID:N adds N generated tasks of ID's family")
     t.add_argument("--tasknet-steps", type=number(int, 1), help="train this many steps (default: by time)")

@@ -16,7 +16,9 @@ PRESETS = {
 @dataclass
 class TaskNetOptions:
     preset: str = "small"  # model size: tiny, small, base (tasknet/model.py)
-    views: int = 8  # fixed views per task (D8 symmetries with colour permutations)
+    # fixed views per task (D8 symmetries with colour permutations), each with its own embedding: 32
+    # against 8 took the development split from 24.67% to 39% at a 5-minute budget (one H200)
+    views: int = 32
     # training sets; "gen:ID:N" adds N fresh tasks of the generator family of task ID (arcforge.generators)
     data: list[str] = field(default_factory=lambda: ["arc1/train", "arc2/train-clean"])
     train_time_s: float = 600.0  # training time when the run has no --budget
