@@ -227,7 +227,7 @@ def test_ctrl_c_stops_a_multi_worker_run_at_once_and_it_resumes(tmp_path):
     two workers: exit 130 within seconds, no process left, finished tasks kept; the next run resumes."""
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "arcforge", "solve", "arc1/eval", "--solver", "dsl", "--workers", "2",
-           "--limit", "12", "--task-time", "1s", "--quiet", "--out", str(run)]
+           "--limit", "16", "--task-time", "2s", "--quiet", "--out", str(run)]  # long enough to stay mid-run on a busy machine
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     results = run / "results.jsonl"
@@ -244,11 +244,11 @@ def test_ctrl_c_stops_a_multi_worker_run_at_once_and_it_resumes(tmp_path):
         time.sleep(0.1)
     assert not workers_of(run)
     kept = [x["task_id"] for x in lines(results)]
-    assert 2 <= len(kept) < 12
+    assert 2 <= len(kept) < 16
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     ids = [x["task_id"] for x in lines(results)]
-    assert ids[:len(kept)] == kept and sorted(ids) == sorted(t.id for t in load_tasks("arc1/eval", limit=12))
+    assert ids[:len(kept)] == kept and sorted(ids) == sorted(t.id for t in load_tasks("arc1/eval", limit=16))
 
 
 def test_task_time_governs_every_solver_up_and_down():
