@@ -77,7 +77,10 @@ def test_a_killed_driver_loses_no_finished_task(tmp_path):
     driver.wait()
     kept = {f: f.read_text().splitlines() for f in shard_results if f.is_file()}
     assert 1 <= sum(map(len, kept.values())) < 6  # killed mid-run, with some tasks already on disk
+    assert not any((run / "shards" / str(i) / "done").exists() for i in range(2))  # streamed: no shard had ended
     assert not (run / "submission.json").exists()
+    with open(next(iter(kept)), "a") as f:  # as if killed in the middle of appending a line
+        f.write('{"task_id": "d511f1')
 
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr

@@ -51,3 +51,15 @@ def test_quiet_says_nothing(monkeypatch):
     with Progress("solve", 3, "task", stream=out, every_s=0) as p:
         p.update(3)
     assert out.getvalue() == ""
+
+
+def test_the_last_line_is_not_said_twice_and_resumed_work_is_not_in_the_rate(monkeypatch):
+    t = Clock()
+    monkeypatch.setattr("arcforge.progress.time.monotonic", t)
+    out = io.StringIO()
+    with Progress("train", 100, "step", stream=out, every_s=60) as p:
+        t.now += 60.0
+        p.restart(50)  # a checkpoint at step 50 found: those steps took no time of this run
+        t.now += 60.0
+        p.update(10)  # its minute line, then close() has nothing new to say
+    assert out.getvalue() == "train 60/100 steps (60%), 6 s/step, 4m00s left\n"

@@ -84,8 +84,8 @@ def test_trained_model_writes_its_pairs_under_every_view_and_training_resumes(tm
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["step"] == 149
     assert not (tmp_path / "done.json").exists()
     steps_seen = []
-    fit([task], {task.id}, cfg, tmp_path, None, log=lambda r: steps_seen.append(r["step"]))
-    assert steps_seen == [150, 200]  # resumed at 149, not from 0
+    fit([task], {task.id}, cfg, tmp_path, None, log=lambda r: steps_seen.append(r.get("step", r)))
+    assert steps_seen == [{"resumed_at": 149, "steps": 200}, 150, 200]  # resumed at 149, not from 0
     model, ck = load(tmp_path, "cpu")
     assert ck["step"] == 200 and json.loads((tmp_path / "done.json").read_text())["step"] == 200
     views = task_views(task, 4)
@@ -291,8 +291,12 @@ def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     stamp = ck.stat().st_mtime_ns
     r = cli(*args, "--quiet")
     assert r.returncode == 0, r.stderr
-    assert "tasks (" not in r.stderr and "steps (" not in r.stderr  # --quiet: no progress at all
+    assert "tasks (" not in r.stderr
     assert ck.stat().st_mtime_ns == stamp
+    quiet = cli(*args[:-1], tmp_path / "quiet", "--limit", "1", "--quiet")  # trains anew, in a worker
+    assert quiet.returncode == 0, quiet.stderr
+    assert (tmp_path / "quiet" / "prepared" / "tasknet" / "done.json").is_file()
+    assert "tasks (" not in quiet.stderr and "steps (" not in quiet.stderr  # --quiet: no progress at all
     recs = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
     assert [x["task_id"] for x in recs] == ["0d3d703e", "6150a2bd"]
     assert all("errors" not in x and "tasknet" in x["seconds"] for x in recs)

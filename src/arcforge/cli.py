@@ -81,7 +81,8 @@ def cmd_solve(args) -> int:
     if args.ray:
         from arcforge.cluster import solve_on_ray
 
-        summary = solve_on_ray(tasks, cfg, Path(args.out), args.ray, args.ray_shards, dataset=args.dataset)
+        summary = solve_on_ray(tasks, cfg, Path(args.out), args.ray, args.ray_shards, dataset=args.dataset,
+                               progress=not args.quiet)
     else:
         summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
     print(json.dumps(summary))

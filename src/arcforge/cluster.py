@@ -7,8 +7,9 @@ results are combined into one run, as `arcforge combine` would.
 
 Every node needs arcforge (the same version; `arcforge wheelhouse` helps) and nothing else: the
 tasks travel with the shard, and each shard's results come back to the driver, which keeps them in
-OUT/shards/I (results.jsonl, run.json): each finished task's line as soon as it is written (through
-a Ray queue), and the shard's files when it ends. A shard asks Ray for `--workers` CPUs and `--gpus` GPUs
+OUT/shards/I (results.jsonl, run.json): each finished task's line within about a second of its
+shard writing it (through a Ray queue on the driver's node), and whatever the queue missed when the
+shard ends; a task's line is kept once. A shard asks Ray for `--workers` CPUs and `--gpus` GPUs
 (Ray hides every GPU from a task that asks for none: give `--gpus N` for the model solvers).
 A killed driver run again with the same command sends each unfinished shard the results it had
 kept (so no task finished before the kill is solved again) and skips the finished shards. `--budget` is one wall
@@ -27,7 +28,8 @@ from pathlib import Path
 
 from arcforge.errors import ArcError
 from arcforge.pipeline import RESULTS, SolveConfig, combine_runs, run_solve
-from arcforge.submission import atomic_write_text
+from arcforge.progress import Progress
+from arcforge.submission import atomic_write_text, read_jsonl
 from arcforge.task import Task
 
 
@@ -41,18 +43,24 @@ def solve_shard(tasks: list[Task], cfg: SolveConfig, earlier: str, deadline_unix
         if left <= 0:
             return {"results": earlier, "run": None, "summary": {"finished": 0, "late": True}}
         cfg = replace(cfg, budget_s=left)
+    shard = cfg.shard[0] if cfg.shard else 0
+
+    def stream(line: str) -> None:
+        try:
+            lines.put((shard, line))
+        except Exception:  # the queue is gone: the line still comes back with the shard's results
+            pass
+
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         if earlier:
             (out / RESULTS).write_text(earlier)
-        shard = cfg.shard[0] if cfg.shard else 0
-        summary = run_solve(tasks, cfg, out, progress=False,
-                            on_result=None if lines is None else lambda line: lines.put((shard, line)))
+        summary = run_solve(tasks, cfg, out, progress=False, on_result=None if lines is None else stream)
         return {"results": (out / RESULTS).read_text(), "run": (out / "run.json").read_text(), "summary": summary}
 
 
 def solve_on_ray(tasks: list[Task], cfg: SolveConfig, out: Path, address: str, shards: int | None = None,
-                 dataset: str | None = None) -> dict:
+                 dataset: str | None = None, progress: bool = True) -> dict:
     """Solve `tasks` in shards on the Ray cluster at `address` ("auto", "local" or HOST:PORT) and
     combine them into `out`. Returns the combined run's summary with this call's wall time."""
     try:
@@ -63,49 +71,77 @@ def solve_on_ray(tasks: list[Task], cfg: SolveConfig, out: Path, address: str, s
         raise ArcError("--ray cuts the run into shards itself: leave out --shard")
     start = time.monotonic()
     deadline_unix = time.time() + cfg.budget_s if cfg.budget_s else None
+    k = shards or 0
     ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
              ignore_reinit_error=True)
+    kept: dict[int, set[str]] = {}  # the task ids on disk in each unfinished shard's results
+
+    def keep(i: int, line: str) -> None:
+        """Append one task's line to shard i's results, on disk before the next, unless it is there."""
+        task_id = json.loads(line)["task_id"]
+        if task_id in kept[i]:
+            return
+        with open(out / "shards" / str(i) / RESULTS, "a") as f:
+            f.write(line if line.endswith("\n") else line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        kept[i].add(task_id)
+        bar.update(1)
+
+    bar = Progress("solve", len(tasks), "task", enabled=progress)
+    lines = None
     try:
         from ray.util.queue import Queue
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         k = shards or max(1, len(ray.nodes()))
+        # the queue of finished tasks' lines lives on the driver's node: a lost worker node cannot take it
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        lines = Queue(actor_options={"scheduling_strategy": here, "num_cpus": 0})
         remote = ray.remote(solve_shard)
-        lines = Queue()  # (shard, line) for each task a shard finishes
-        pending = {}
+        pending, finished = {}, 0
         for i in range(k):
             folder = out / "shards" / str(i)
+            folder.mkdir(parents=True, exist_ok=True)
+            recs = read_jsonl(folder / RESULTS, required=("task_id",))  # a line torn by a kill is dropped
             if (folder / "done").is_file():
+                finished += len(recs)
                 continue
-            earlier = (folder / RESULTS).read_text() if (folder / RESULTS).is_file() else ""
+            kept[i] = {r["task_id"] for r in recs}
+            finished += len(recs)
+            earlier = (folder / RESULTS).read_text() if recs else ""
             ref = remote.options(num_cpus=cfg.workers, num_gpus=cfg.gpus or 0).remote(
                 tasks, replace(cfg, shard=(i, k)), earlier, deadline_unix, lines)
-            pending[ref] = folder
+            pending[ref] = i
+        bar.restart(finished)
 
         def keep_lines() -> None:
-            """Append every line waiting in the queue to its shard's results, on disk before the next."""
             while not lines.empty():
-                i, line = lines.get()
-                folder = out / "shards" / str(i)
-                folder.mkdir(parents=True, exist_ok=True)
-                with open(folder / RESULTS, "a") as f:
-                    f.write(line)
-                    f.flush()
-                    os.fsync(f.fileno())
+                keep(*lines.get())
 
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             keep_lines()
             if not ready:
                 continue
-            folder = pending.pop(ready[0])
+            i = pending.pop(ready[0])
             got = ray.get(ready[0])
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(folder / RESULTS, got["results"])
+            keep_lines()
+            for line in got["results"].splitlines():  # what the queue did not bring (a retried shard's, say)
+                keep(i, line)
+            folder = out / "shards" / str(i)
             if got["run"] is not None:
                 atomic_write_text(folder / "run.json", got["run"])
             if not got["summary"].get("late") and got["summary"].get("finished") == got["summary"].get("tasks"):
                 (folder / "done").write_text(json.dumps(got["summary"]) + "\n")
     finally:
+        try:
+            if lines is not None:  # whatever finished before an interrupt or a failed shard
+                while not lines.empty():
+                    keep(*lines.get())
+        except Exception:
+            pass
+        bar.close()
         ray.shutdown()
     folders = [out / "shards" / str(i) for i in range(k) if (out / "shards" / str(i) / RESULTS).is_file()]
     summary = combine_runs(folders, tasks, out, dataset, cover_all=True)  # shards never started get entries too

@@ -4,7 +4,7 @@ In a terminal it is a tqdm bar with the rate and the time left. Anywhere else (a
 notebook cell, CI) a bar would be thousands of carriage returns, so it is one line a minute and a
 last line at the end, each with the count, the rate and the time left:
 
-    solve 37/100 tasks (37%), 0.41 tasks/s, 2m34s left, solved=12
+    solve 37/100 tasks (37%), 2.44 s/task, 2m34s left, solved=12
 
 `--quiet` sets ARCFORGE_QUIET, read here, so worker processes stay quiet too.
 """
@@ -36,7 +36,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.every_s, self.post = every_s, {}
         self.start = self.last = time.monotonic()
-        self.first = initial
+        self.first = self.said = initial  # said: the count the last line showed
         self.bar = None
         if self.enabled and getattr(self.stream, "isatty", lambda: False)():
             from tqdm import tqdm
@@ -49,6 +49,14 @@ class Progress:
         if self.bar is not None:
             self.bar.total = total
             self.bar.refresh()
+
+    def restart(self, n: int) -> None:
+        """Work resumed at `n` done earlier: counted, but not in the rate or the time left."""
+        self.n = self.first = self.said = n
+        self.start = time.monotonic()
+        if self.bar is not None:
+            self.bar.reset(total=self.total)
+            self.bar.update(n)
 
     def update(self, n: int = 1, **post) -> None:
         self.n += n
@@ -78,13 +86,13 @@ class Progress:
 
     def say(self) -> None:
         print(self.line(), file=self.stream, flush=True)
-        self.last = time.monotonic()
+        self.last, self.said = time.monotonic(), self.n
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        elif self.enabled and self.n > self.first:
+        elif self.enabled and self.n != self.said:  # the last line, unless the count's line just went out
             self.say()
         self.enabled = False
 

@@ -128,6 +128,9 @@ class TaskNetSolver(Solver):
             if rank == 0 or "step" not in rec:  # training: rank 0 speaks for all
                 log_file.write(json.dumps(rec if world == 1 else {**rec, "rank": rank}) + "\n")
                 log_file.flush()
+            if rank == 0 and "resumed_at" in rec:  # steps done before: not this run's rate
+                bar.set_total(rec["steps"])
+                bar.restart(rec["resumed_at"])
             if rank == 0 and "step" in rec:
                 if rec["steps"] != bar.total:
                     bar.set_total(rec["steps"])

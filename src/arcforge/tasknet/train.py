@@ -156,6 +156,8 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             for o, state in zip(opts, ck["opt"]):
                 o.load_state_dict(state)
             start, steps, resumed = ck["step"], ck["steps"], True
+            if log is not None:
+                log({"resumed_at": start, "steps": steps})
     if cfg.init and not resumed:
         start_from(model, Path(cfg.init), ids, cfg.views, device)
     scaler = precision.scaler(device)
