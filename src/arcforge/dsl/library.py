@@ -5,7 +5,7 @@ from __future__ import annotations
 from arcforge.dsl import lines, objects  # noqa: F401  (their primitives register, as primitives' do)
 from arcforge.dsl import primitives as p
 from arcforge.dsl.fitting import explaining, fitted
-from arcforge.dsl.registry import Info, Transform, expand, ratios, target_sizes  # noqa: F401  (ratios, target_sizes: re-exported)
+from arcforge.dsl.registry import Info, Transform, expand
 from arcforge.grid import Grid
 from arcforge.task import Task
 
