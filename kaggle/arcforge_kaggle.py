@@ -114,8 +114,7 @@ def read_json(path: Path):
 
 def run(cmd: list[str], timeout: float) -> int | None:
     """Run `cmd` in its own process group; stop the whole group at `timeout`. None when stopped."""
-    # arcforge's own progress lines, without the model loaders' bars in between
-    proc = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, "HF_HUB_DISABLE_PROGRESS_BARS": "1"})
+    proc = subprocess.Popen(cmd, start_new_session=True)
     try:
         return proc.wait(timeout=max(timeout, 1.0))
     except subprocess.TimeoutExpired:

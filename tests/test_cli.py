@@ -87,6 +87,11 @@ def test_quiet_run_without_solutions_says_so(cli, tmp_path):
     assert "no solutions known" in r.stdout and str(tmp_path / "run" / "submission.json") in r.stdout
     r = cli("report", tmp_path / "run")
     assert r.returncode == 0 and "no solutions known" in (tmp_path / "run" / "report.html").read_text()
+    # not quiet, into a pipe (a log, a notebook): arcforge's last progress line, not the loader's bar
+    r = cli("solve", path, "--solver", "llm", "--model", model, "--device", "cpu", "--views", "1",
+            "--workers", "1", "--out", tmp_path / "loud")
+    assert r.returncode == 0, r.stderr
+    assert "solve 1/1 tasks (100%)" in r.stderr and "Loading weights" not in r.stderr, r.stderr
 
 
 def test_an_unknown_hub_id_fails_at_once(cli, tmp_path):

@@ -340,9 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "quiet", False):  # transformers' own bars too (read when it is imported, also by workers)
+    quiet = getattr(args, "quiet", False)
+    if quiet:  # transformers' own bars too (read when it is imported, also by workers)
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
         os.environ[QUIET] = "1"  # arcforge's own progress, in this process and its workers
+    elif not sys.stderr.isatty():  # a log or a notebook: arcforge's lines, not the model loaders' bars
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return args.fn(args)
     except ArcError as e:
