@@ -89,7 +89,12 @@ def solve_on_ray(tasks: list[Task], cfg: SolveConfig, out: Path, address: str, s
         bar.update(1)
 
     bar = Progress("solve", len(tasks), "task", enabled=progress)
-    lines = None
+    lines = None  # the queue of finished tasks' lines, once made
+
+    def keep_lines() -> None:
+        while lines is not None and not lines.empty():
+            keep(*lines.get())
+
     try:
         from ray.util.queue import Queue
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -104,21 +109,15 @@ def solve_on_ray(tasks: list[Task], cfg: SolveConfig, out: Path, address: str, s
             folder = out / "shards" / str(i)
             folder.mkdir(parents=True, exist_ok=True)
             recs = read_jsonl(folder / RESULTS, required=("task_id",))  # a line torn by a kill is dropped
+            finished += len(recs)
             if (folder / "done").is_file():
-                finished += len(recs)
                 continue
             kept[i] = {r["task_id"] for r in recs}
-            finished += len(recs)
             earlier = (folder / RESULTS).read_text() if recs else ""
             ref = remote.options(num_cpus=cfg.workers, num_gpus=cfg.gpus or 0).remote(
                 tasks, replace(cfg, shard=(i, k)), earlier, deadline_unix, lines)
             pending[ref] = i
         bar.restart(finished)
-
-        def keep_lines() -> None:
-            while not lines.empty():
-                keep(*lines.get())
-
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             keep_lines()
@@ -136,10 +135,8 @@ def solve_on_ray(tasks: list[Task], cfg: SolveConfig, out: Path, address: str, s
                 (folder / "done").write_text(json.dumps(got["summary"]) + "\n")
     finally:
         try:
-            if lines is not None:  # whatever finished before an interrupt or a failed shard
-                while not lines.empty():
-                    keep(*lines.get())
-        except Exception:
+            keep_lines()  # whatever finished before an interrupt or a failed shard
+        except Exception:  # the queue went with the failure: its lines come back no more
             pass
         bar.close()
         ray.shutdown()
