@@ -198,23 +198,41 @@ def rows_per_batch(model, width: int, new: int, device) -> int:
     return max(1, min(2048 if device.type == "cuda" else 64, room // per_row))
 
 
+def prompt_width(grid: Grid) -> int:
+    """Tokens of prompt(grid): BOS, IN, the rows with their NLs, OUT."""
+    return grid.shape[0] * (grid.shape[1] + 1) + 3
+
+
+def write_order(rows: list[Row]) -> list[Row]:
+    """The order rows are written in: every test input's first view, then all the other rows, each
+    part shortest prompt first, so that a batch holds prompts (and mostly outputs) of like sizes and a
+    run that runs out of time still has an answer for every test input."""
+    return sorted(rows, key=lambda r: (r.view > 0, prompt_width(r.grid)))
+
+
+def next_batch(model, todo: list[Row], branches: int) -> int:
+    """How many of the rows `todo` (in write order) go into the next batch: as many as the key/value
+    buffers of the widest prompt and longest limit among them allow (rows_per_batch)."""
+    device = next(model.parameters()).device
+    k = len(todo)
+    while k > 1 and k * branches > rows_per_batch(model, max(prompt_width(r.grid) for r in todo[:k]),
+                                                  max(r.limit for r in todo[:k]), device):
+        k //= 2
+    return k
+
+
 def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = None,
                 threshold: float | None = None) -> int:
-    """Write every row not already in `path`, appending one JSON line per answer as each batch
-    finishes; returns how many rows were written now. Greedy, or with `threshold` every answer of
-    at least that probability (DFS; a row with none is written with no tokens, so that it is done).
-    Stops at `deadline` (time.monotonic())."""
+    """Write every row not already in `path` (in `write_order`), appending one JSON line per answer
+    as each batch finishes; returns how many rows were written now. Greedy, or with `threshold`
+    every answer of at least that probability (DFS; a row with none is written with no tokens, so
+    that it is done). Stops at `deadline` (time.monotonic())."""
     done = {tuple(r[k] for k in ("task", "test", "view")) for r in read_rows(path)}
-    width = {r.key: len(prompt(r.grid)[0]) for r in rows if r.key not in done}  # prompt tokens
-    todo = sorted((r for r in rows if r.key in width), key=lambda r: (r.view, width[r.key]))
-    device = next(model.parameters()).device
+    todo = write_order([r for r in rows if r.key not in done])
     branches = 1 if threshold is None else math.ceil(1 / threshold)  # DFS: at most this many live per row
     count = 0
     while todo and (deadline is None or time.monotonic() < deadline):
-        k = len(todo)  # shortest first within a view round: the widest prompt and longest limit set the buffers
-        while k > 1 and k * branches > rows_per_batch(model, max(width[r.key] for r in todo[:k]),
-                                                      max(r.limit for r in todo[:k]), device):
-            k //= 2
+        k = next_batch(model, todo, branches)
         batch, todo = todo[:k], todo[k:]
         grids, embs = [r.grid for r in batch], [r.emb for r in batch]
         if threshold is None:
@@ -231,6 +249,76 @@ def decode_rows(model, rows: list[Row], path: Path, deadline: float | None = Non
                                         "logp": None if logp is None else round(float(logp), 4)}) + "\n")
                 count += 1
     return count
+
+
+def _synced(device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+@torch.no_grad()
+def _step_seconds(model, rows: list[Row], kv: int, steps: int = 12) -> float:
+    """Seconds of one writing step of a batch of `rows` whose keys reach about `kv` positions."""
+    device = next(model.parameters()).device
+    w = Writer(model, [r.grid for r in rows], [0] * len(rows), max(kv - max(prompt_width(r.grid) for r in rows), 1) + steps + 4)
+    tok = torch.zeros(len(rows), dtype=torch.long, device=device)
+    with w.context():
+        w.prefill()
+        w.filled = max(w.filled, kv)  # the buffers' unused positions cost as much to attend to
+        for _ in range(4):  # warm-up
+            w.feed(tok)
+        t0 = _synced(device)
+        for _ in range(steps):
+            w.feed(tok)
+        return (_synced(device) - t0) / steps
+
+
+def writing_seconds(model, rows: list[Row], expected: dict[str, int], top: int = 8) -> tuple[float, float]:
+    """Seconds that writing `rows` greedily (decode_rows) and then scoring up to `top` answers of each
+    test input under all its views (score_rows) should take with a trained `model` of this shape, on
+    this device; `expected` holds the tokens each task's output likely needs (its largest
+    demonstration output). Measured, not guessed: a writing step of a small and of a full batch is
+    timed (a step's cost grows with rows x key length), as is a scoring pass; each batch of
+    write_order is then played out, its rows finishing at their expected lengths and leaving the
+    batch as greedy drops them. The model's weights do not matter: an untrained one of the same
+    shape times the same."""
+    if not rows:
+        return 0.0, 0.0
+    device = next(model.parameters()).device
+    order = write_order(rows)
+    batches, i = [], 0
+    while i < len(order):
+        k = next_batch(model, order[i:], 1)
+        batches.append(order[i:i + k])
+        i += k
+    length = lambda r: min(r.limit, expected[r.task])
+    big = max(batches, key=len)
+    kv_small = max(64, *(prompt_width(r.grid) for r in big[:8]))
+    kv_big = max(prompt_width(r.grid) for r in big) + max(map(length, big)) // 2
+    x_small, x_big = len(big[:8]) * kv_small, len(big) * kv_big
+    t_small = _step_seconds(model, big[:8], kv_small)
+    t_big = _step_seconds(model, big, kv_big)
+    b = max(0.0, (t_big - t_small) / max(1, x_big - x_small))  # a step: a + b * rows * key length
+    a = max(0.0, t_small - b * x_small)
+    write = 0.0
+    for batch in batches:
+        lengths = np.array([length(r) for r in batch])
+        width, live = max(prompt_width(r.grid) for r in batch), len(batch)
+        for s in range(int(lengths.max())):
+            write += a + b * live * (width + s)
+            if s % 8 == 7:  # as greedy does: finished rows leave once half of the batch is done
+                going = int((lengths > s + 1).sum())
+                if going <= live // 2:
+                    live = going
+    # scoring: every row's prompt and expected answer, `top` answers per test input, forward only
+    sample = [pair_sequence(r.grid, np.zeros((1, max(1, length(r) - 2)), dtype=np.int8), 0) for r in order[-64:]]
+    score_sequences(model, sample[:2])  # warm-up
+    t0 = _synced(device)
+    score_sequences(model, sample)
+    rate = sum(len(s.ids) for s in sample) / max(_synced(device) - t0, 1e-6)
+    tokens = top * sum(prompt_width(r.grid) + length(r) for r in rows)
+    return write, tokens / rate
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -96,6 +96,16 @@ def answers_of(folder: Path) -> list[dict]:
     return [r for p in parts(folder, ANSWERS) for r in read_rows(p)]
 
 
+def test_rows(tasks: list[Task], views: int, index: dict[str, int]):
+    """What the model writes: every test input of `tasks` under each of its task's views (task i's view
+    j has embedding index[task] * views + j), with the largest output side it may have."""
+    from arcforge.llm.decode import output_side_bound
+    from arcforge.tasknet.decode import Row
+
+    return [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j, output_side_bound(t, i))
+            for t in tasks for i, ex in enumerate(t.test) for j, v in enumerate(task_views(t, views))]
+
+
 class TaskNetSolver(Solver):
     name = "tasknet"
     resource = "model"
@@ -113,8 +123,7 @@ class TaskNetSolver(Solver):
         input under every view (rows an earlier run wrote are kept) until the deadline, then score
         each test input's answers under all views. In a torch.distributed group every rank trains
         (DDP), then writes and scores its share, into files of its own."""
-        from arcforge.llm.decode import output_side_bound
-        from arcforge.tasknet.decode import Row, decode_rows, score_rows
+        from arcforge.tasknet.decode import decode_rows, score_rows
         from arcforge.tasknet.train import FitConfig, fit, load
 
         dist = torch.distributed.is_available() and torch.distributed.is_initialized()
@@ -146,16 +155,18 @@ class TaskNetSolver(Solver):
                                 batch_tokens=self.opts.batch_tokens or (32768 if self.device.type == "cuda" else 8192),
                                 steps=self.opts.steps, device=str(self.device))
                 now = time.monotonic()
-                train_deadline = (now + self.opts.train_time_s if deadline is None else
-                                  now + self.opts.train_share * (deadline - now))
+                if deadline is None:
+                    train_deadline = now + self.opts.train_time_s
+                else:  # training gets what writing and scoring leave, at most train_share of the time
+                    left = deadline - now
+                    after = 0.0 if self.opts.steps else self.after_training(tasks, rank, world)
+                    train_deadline = now + max(0.1 * left, min(self.opts.train_share * left, left - after))
+                    log({"train_s": round(train_deadline - now, 1), "after_training_s": round(after, 1)})
                 fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, log)
             bar.close()
             model, ck = load(folder, self.device)
             views, index = ck["fit"]["views"], {tid: i for i, tid in enumerate(ck["tasks"])}
-            rows = [Row(t.id, i, j, v.apply_grid(ex.input), index[t.id] * views + j, output_side_bound(t, i))
-                    for t in tasks if t.id in index
-                    for i, ex in enumerate(t.test)
-                    for j, v in enumerate(task_views(t, views))]
+            rows = test_rows([t for t in tasks if t.id in index], views, index)
             done = {(r["task"], r["test"], r["view"]) for r in answers_of(folder)}
             todo = [r for r in rows if r.key not in done]
             t0 = time.monotonic()
@@ -173,6 +184,23 @@ class TaskNetSolver(Solver):
                 n = score_rows(model, mine, lambda t: task_views(t, views), lambda t, j: index[t.id] * views + j,
                                written, folder / part_name(SCORES, rank), deadline=stop)
                 log({"scored": n, "seconds": round(time.monotonic() - t0, 1)})
+
+    def after_training(self, tasks: list[Task], rank: int, world: int) -> float:
+        """Seconds that writing this rank's share of the run's test inputs under every view and scoring
+        the answers will take once trained (tasknet.decode.writing_seconds, timed with an untrained
+        model of the same shape), with a quarter more for safety."""
+        from arcforge.tasknet.decode import writing_seconds
+        from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig
+
+        model = TaskNet(TaskNetConfig(n_embeddings=1, **PRESETS[self.opts.preset])).to(self.device).eval()
+        rows = test_rows(tasks, self.opts.views, {t.id: 0 for t in tasks})[rank::world]
+        expected = {t.id: max(max(h * (w + 1), w * (h + 1)) + 1 for h, w in (ex.output.shape for ex in t.train))
+                    for t in tasks}
+        write, score = writing_seconds(model, rows, expected)
+        del model
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        return 1.25 * (write + score)
 
     def load(self, folder: Path) -> None:
         """The answers and scores `prepare` wrote; the model itself is not needed any more."""
