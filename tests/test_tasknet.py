@@ -146,6 +146,26 @@ def test_solver_reads_no_test_output_and_answers_every_test_input(tmp_path):
     assert got[0] == got[1] and len(got[0]) == sum(len(t.test) for t in tasks)  # a list per test input
 
 
+def test_under_a_budget_training_leaves_writing_and_scoring_their_measured_time(tmp_path):
+    """With a run deadline the solver times writing and scoring first (an untrained model of the same
+    shape) and trains only until they fit: even when training may take the whole budget
+    (train_share 1), every test input is written under every view and scored before the deadline."""
+    tasks = [t.without_test_outputs() for t in load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd", "007bbfb7"])]
+    torch.manual_seed(0)
+    s = TaskNetSolver(TaskNetOptions(preset="tiny", views=4, data=[], batch_tokens=512, lr=3e-3, device="cpu",
+                                     train_share=1.0))
+    deadline = time.monotonic() + 15
+    s.prepare(tasks, deadline, tmp_path / "tasknet")
+    finished = time.monotonic()
+    log = [json.loads(x) for x in (tmp_path / "tasknet" / "log.jsonl").read_text().splitlines()]
+    (plan,) = [r for r in log if "after_training_s" in r]
+    (wrote,) = [r for r in log if "decoded" in r]
+    (scored,) = [r for r in log if "scored" in r]
+    assert 0 < plan["after_training_s"] and plan["train_s"] <= 15 - plan["after_training_s"]
+    assert wrote["decoded"] == wrote["rows"] == 4 * sum(len(t.test) for t in tasks)
+    assert scored["scored"] >= 1 and finished < deadline
+
+
 def test_a_tiny_model_writes_a_held_out_test_answer_it_never_saw(tmp_path):
     """Generalisation, not recall: trained on fresh tasks of 0d3d703e's family and on 0d3d703e's
     demonstrations only, the tiny model's first candidate is the task's test output exactly."""

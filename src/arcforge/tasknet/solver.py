@@ -96,6 +96,12 @@ def answers_of(folder: Path) -> list[dict]:
     return [r for p in parts(folder, ANSWERS) for r in read_rows(p)]
 
 
+def finish_reserve(left: float) -> float:
+    """Seconds kept free at the end of the run, out of the `left` that remain, after writing and
+    scoring: the scheduler still hands every task to `solve` (a look-up) before the run's deadline."""
+    return min(20.0, 0.05 * max(0.0, left))
+
+
 def test_rows(tasks: list[Task], views: int, index: dict[str, int]):
     """What the model writes: every test input of `tasks` under each of its task's views (task i's view
     j has embedding index[task] * views + j), with the largest output side it may have."""
@@ -160,7 +166,8 @@ class TaskNetSolver(Solver):
                 else:  # training gets what writing and scoring leave, at most train_share of the time
                     left = deadline - now
                     after = 0.0 if self.opts.steps else self.after_training(tasks, rank, world)
-                    train_deadline = now + max(0.1 * left, min(self.opts.train_share * left, left - after))
+                    train_deadline = now + max(0.1 * left, min(self.opts.train_share * left,
+                                                               left - after - finish_reserve(left)))
                     log({"train_s": round(train_deadline - now, 1), "after_training_s": round(after, 1)})
                 fit([*training, *hidden], run_ids, cfg, folder, None if self.opts.steps else train_deadline, log)
             bar.close()
@@ -170,9 +177,7 @@ class TaskNetSolver(Solver):
             done = {(r["task"], r["test"], r["view"]) for r in answers_of(folder)}
             todo = [r for r in rows if r.key not in done]
             t0 = time.monotonic()
-            # the scheduler still hands every task to `solve` (a look-up) before the run's deadline
-            reserve = 0.0 if deadline is None else min(20.0, 0.05 * max(0.0, deadline - t0))
-            stop = None if deadline is None else deadline - reserve
+            stop = None if deadline is None else deadline - finish_reserve(deadline - t0)
             n = decode_rows(model, todo[rank::world], folder / part_name(ANSWERS, rank), stop, self.opts.threshold)
             log({"decoded": n, "rows": len(rows), "seconds": round(time.monotonic() - t0, 1)})
             if dist:
