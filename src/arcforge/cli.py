@@ -75,7 +75,7 @@ def cmd_solve(args) -> int:
                                train_share=args.tasknet_train_share, run_share=args.tasknet_run_share,
                                lr=args.tasknet_lr, rank=args.tasknet_rank,
                                optimizer=args.tasknet_optimizer, init=args.tasknet_init,
-                               threshold=args.tasknet_threshold,
+                               threshold=args.tasknet_threshold, compile=args.tasknet_compile,
                                data=[d for d in args.tasknet_data.split(",") if d]),
     )
     if args.ray:
@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tasknet-lr", type=number(float, 0, above=True), default=1e-3, help="AdamW's peak learning rate")
     t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="muon",
                    help="muon (default): Muon for the blocks' weight matrices, AdamW for the rest; adamw: AdamW for all")
+    t.add_argument("--tasknet-compile", action="store_true",
+                   help="torch.compile the model for training (batches padded to one shape; the compile "
+                        "takes its time at the first step)")
     t.add_argument("--tasknet-init", help="start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt)")
     s.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
                    help="what the model solvers compute in (default auto: bf16 on GPUs that have it, fp16 with "

@@ -47,7 +47,8 @@ def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
         return out.to(q.dtype)
     L = q.shape[0]
     seg = torch.zeros(L, dtype=torch.int32, device=q.device)
-    seg[cu[1:-1].long()] = 1
+    inner = cu[1:-1].long()
+    seg[inner[inner < L]] = 1  # empty sequences at the end (a batch of fixed shape) start nowhere
     seg = seg.cumsum(0)
     pos = torch.arange(L, device=q.device)
     mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])

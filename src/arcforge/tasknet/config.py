@@ -32,6 +32,7 @@ class TaskNetOptions:
     batch_tokens: int | None = None  # tokens per training step; default 32768 on a GPU, 8192 on a CPU
     threshold: float | None = None  # None: write greedily; else every answer of at least this probability (DFS)
     rank: str = "poe"  # order of a test input's answers: "poe" (summed log-prob under all views) or "votes"
+    compile: bool = False  # torch.compile the model for training (batches of one shape)
     device: str | None = None
     task_time_s: float | None = None
 

@@ -141,10 +141,13 @@ class TaskNet(nn.Module):
         return self.head(self.norm(x))
 
 
-def packed(seq_lengths: list[int], device) -> Packed:
-    cu = torch.zeros(len(seq_lengths) + 1, dtype=torch.int32)
-    cu[1:] = torch.as_tensor(seq_lengths).cumsum(0)
-    return Packed(cu.to(device), max(seq_lengths))
+def packed(seq_lengths: list[int], device, slots: int | None = None, max_len: int | None = None) -> Packed:
+    """The boundaries of sequences of these lengths packed in one row; with `slots`, always that many
+    sequences (empty ones at the end), so that the shape does not change from batch to batch."""
+    cu = torch.zeros((slots or len(seq_lengths)) + 1, dtype=torch.int32)
+    cu[1:len(seq_lengths) + 1] = torch.as_tensor(seq_lengths).cumsum(0)
+    cu[len(seq_lengths) + 1:] = sum(seq_lengths)
+    return Packed(cu.to(device), max_len or max(seq_lengths))
 
 
 def param_count(model: nn.Module) -> int:

@@ -47,6 +47,8 @@ class FitConfig:
     seed: int = 0
     save_every_s: float = 120.0  # checkpoint at least this often (seconds)
     device: str | None = None
+    # torch.compile the training step's model, batches padded to batch_tokens (one shape: one compile)
+    compile: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,6 +164,8 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
         start_from(model, Path(cfg.init), ids, cfg.views, device)
     scaler = precision.scaler(device)
     train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    if cfg.compile:
+        train_model = torch.compile(train_model, dynamic=False)
     rng = np.random.default_rng([cfg.seed, rank, start])
     t0 = last_save = time.monotonic()
     probe = None  # (step, time) where the rate is measured from
@@ -175,7 +179,8 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
         for opt in opts:
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
-        batch = packed_batch(draw_batch(pool, rng, cfg.batch_tokens, run_seqs, cfg.run_share or 0.0), device)
+        drawn = draw_batch(pool, rng, cfg.batch_tokens, run_seqs, cfg.run_share or 0.0)
+        batch = packed_batch(drawn, device, pad_to=max(cfg.batch_tokens, len(drawn[0].ids)) if cfg.compile else None)
         loss = train_step(train_model, opts, scaler, batch)
         step += 1
         now = time.monotonic()
@@ -191,7 +196,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
                     t = torch.tensor([steps], device=device)
                     torch.distributed.broadcast(t, 0)
                     steps = int(t.item())
-        seen += int(batch["ids"].numel())
+        seen += sum(len(x.ids) for x in drawn)
         if log is not None and (step % 50 == 0 or step == steps):
             log({"step": step, "steps": steps, "loss": round(loss.item(), 5), "lr": lr, "tokens": seen,
                  "seconds": round(now - t0, 1), "tokens_per_s": round(seen / max(now - t0, 1e-9))})
