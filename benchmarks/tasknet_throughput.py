@@ -3,8 +3,9 @@ model size and batch size; one JSON line per setting.
 
     PYTHONPATH=src python benchmarks/tasknet_throughput.py --presets small,base --batch-tokens 8192,32768
 
-Each setting trains `--steps` steps (--optimizer adamw or muon, bf16 autocast on a GPU that has it) on packed rows drawn
-from every pair of arc1/train under 8 views; the first 5 steps are not timed.
+Each setting trains `--steps` steps (--optimizer adamw or muon, bf16 autocast on a GPU that has it; --compile:
+torch.compile, as `solve --tasknet-compile`) on packed rows drawn from every pair of arc1/train under 8 views; the
+first 5 steps (with the compile) are timed apart.
 """
 
 import argparse
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--views", type=int, default=8)
     ap.add_argument("--optimizer", default="adamw", choices=["adamw", "muon"])
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the model, batches padded to one shape (as solve --tasknet-compile)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tasks = load_tasks("arc1/train")
@@ -43,20 +46,24 @@ def main() -> None:
             rng = np.random.default_rng(0)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            tokens, t0 = 0, None
+            stepper = torch.compile(model, dynamic=False) if args.compile else model
+            tokens, t0, start = 0, None, time.monotonic()
             for step in range(args.steps):
                 if step == 5:
                     if device.type == "cuda":
                         torch.cuda.synchronize()
                     t0, tokens = time.monotonic(), 0
-                batch = packed_batch(draw_batch(seqs, rng, bt), device)
-                loss = train_step(model, opts, scaler, batch)
-                tokens += int(batch["ids"].numel())
+                    first_steps_s = t0 - start  # the compile, if any, happens in these
+                drawn = draw_batch(seqs, rng, bt)
+                batch = packed_batch(drawn, device, pad_to=bt if args.compile else None)
+                loss = train_step(stepper, opts, scaler, batch)
+                tokens += sum(len(s.ids) for s in drawn)  # real tokens, not the padding
             float(loss)  # waits for the GPU
             secs = time.monotonic() - t0
             print(json.dumps({
                 "preset": preset, "params_m": round((param_count(model) - model.tasks.weight.numel()) / 1e6, 2),
-                "batch_tokens": bt, "optimizer": args.optimizer, "tokens_per_s": round(tokens / secs),
+                "batch_tokens": bt, "optimizer": args.optimizer, "compile": args.compile,
+                "first_5_steps_s": round(first_steps_s, 1), "tokens_per_s": round(tokens / secs),
                 "step_ms": round(1000 * secs / (args.steps - 5), 1),
                 "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
                 "loss": round(float(loss), 4), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",

@@ -46,11 +46,9 @@ def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
         out = varlen(*(x.to(dt).contiguous() for x in (q, k, v)), cu, cu, max_len, max_len, scale=scale, **extra)
         return out.to(q.dtype)
     L = q.shape[0]
-    seg = torch.zeros(L, dtype=torch.int32, device=q.device)
-    inner = cu[1:-1].long()
-    seg[inner[inner < L]] = 1  # empty sequences at the end (a batch of fixed shape) start nowhere
-    seg = seg.cumsum(0)
     pos = torch.arange(L, device=q.device)
+    # each position's sample (empty samples at the end, as in a batch of fixed shape, hold none)
+    seg = torch.searchsorted(cu.to(pos.dtype), pos, right=True)
     mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
     out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
                                          attn_mask=mask[None, None], scale=scale, enable_gqa=True)
