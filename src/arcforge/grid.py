@@ -79,39 +79,8 @@ def grid_key(grid: Grid) -> bytes:
 def label(g: Grid, diag: bool, by_colour: bool, bg: int = 0) -> tuple[np.ndarray, int]:
     """Connected-component labels of the cells that are not `bg` (0 = background, 1..n, numbered in
     reading order of each component's first cell), 4- or 8-neighbour (`diag`), of one colour each or
-    of any (`by_colour`); by min-label propagation with pointer jumps. Returns (labels, n)."""
-    h, w = g.shape
-    fg = g != bg
-    lab = np.where(fg, np.arange(1, h * w + 1).reshape(h, w), 0)
-    # links between neighbouring cells that belong together: (slice of a, slice of b)
-    pairs = [((slice(None), slice(0, -1)), (slice(None), slice(1, None))),
-             ((slice(0, -1), slice(None)), (slice(1, None), slice(None)))]
-    if diag:
-        pairs += [((slice(0, -1), slice(0, -1)), (slice(1, None), slice(1, None))),
-                  ((slice(0, -1), slice(1, None)), (slice(1, None), slice(0, -1)))]
-    links = []
-    for a, b in pairs:
-        link = fg[a] & fg[b]
-        if by_colour:
-            link &= g[a] == g[b]
-        if link.any():
-            links.append((a, b, link))
-    while True:
-        old = lab
-        lab = lab.copy()
-        for a, b, link in links:
-            # both ends of a link take the smaller label; a cell in two links (as `a` of one and `b` of
-            # another, the slices overlap) keeps the smaller of what each gives it: labels only fall
-            m = np.minimum(lab[a], lab[b])
-            lab[a] = np.where(link, m, lab[a])
-            lab[b] = np.where(link, np.minimum(m, lab[b]), lab[b])
-        flat = lab.ravel()
-        nz = flat > 0
-        flat[nz] = flat[flat[nz] - 1]  # jump: take the label of the cell my label points to
-        if np.array_equal(lab, old):
-            break
-    uniq, inv = np.unique(lab, return_inverse=True)
-    inv = inv.reshape(h, w)
-    if uniq[0] != 0:
-        inv = inv + 1
-    return inv, len(uniq) - (uniq[0] == 0)
+    of any (`by_colour`). Returns (labels, n). Compiled (arcforge.kernels)."""
+    from arcforge.kernels import label_components
+
+    lab, n = label_components(np.ascontiguousarray(g), bool(diag), bool(by_colour), int(bg))
+    return lab, int(n)

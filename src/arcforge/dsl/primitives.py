@@ -920,18 +920,6 @@ def crop_filled(g: Grid, fill, hole: int) -> Grid | None:
     return crop_mask(r, g == hole)
 
 
-
-def _centre_maps(t: int, s: int):
-    """The symmetries of the square about the centre (t / 2, s / 2), as (name, map of (y, x)); the
-    quarter turns and diagonals only when the centre makes them map cells to cells."""
-    maps = [("lr", lambda y, x: (y, s - x)), ("ud", lambda y, x: (t - y, x)), ("rot", lambda y, x: (t - y, s - x))]
-    if (s - t) % 2 == 0:
-        a, b = (t - s) // 2, (t + s) // 2  # centre y - centre x, centre y + centre x
-        maps += [("diag", lambda y, x: (x + a, y - a)), ("anti", lambda y, x: (b - x, b - y)),
-                 ("rot90", lambda y, x: (x + a, b - y)), ("rot270", lambda y, x: (b - x, y - a))]
-    return maps
-
-
 @primitive("sym_centre_h{hole}", (310, 3), hole=HOLES)
 @primitive("sym_turns_h{hole}", (310, 4), hole=HOLES, fixed={"turns_only": True})
 def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid | None:
@@ -939,44 +927,10 @@ def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid 
     every symmetry of the square about that centre (or only the turns) that no two known cells
     contradict, and that keeps the figure on the grid, fills the cells of colour `hole` it maps known
     cells onto."""
-    known = g != hole
-    if not known.any() or known.mean() > 0.5:  # a figure on a background
-        return None
-    h, w = g.shape
-    cells = {(int(y), int(x)): int(g[y, x]) for y, x in np.argwhere(known)}
-    ys, xs = [y for y, _ in cells], [x for _, x in cells]
-    y2, x2 = min(ys) + max(ys), min(xs) + max(xs)
-    centres = [(t, s) for t in range(y2 - 2, y2 + 3) for s in range(x2 - 2, x2 + 3)]
-    best, best_pairs = None, 0
-    for t, s in centres:
-        usable, pairs = [], 0
-        for name, m in _centre_maps(t, s):
-            if turns_only and not name.startswith("rot"):
-                continue
-            n = 0
-            for (y, x), c in cells.items():
-                my, mx = m(y, x)
-                if not (0 <= my < h and 0 <= mx < w):
-                    break
-                other = cells.get((my, mx))
-                if other is not None:
-                    if other != c:
-                        break
-                    n += 1
-            else:
-                usable.append(m)
-                pairs += n
-        if usable and pairs > best_pairs:
-            best, best_pairs = usable, pairs
-    if best is None:
-        return None
-    out = g.copy()
-    for m in best:
-        for (y, x), c in cells.items():
-            my, mx = m(y, x)  # the map is its own inverse or its inverse is in the group: fill its image
-            if out[my, mx] == hole:
-                out[my, mx] = c
-    return None if np.array_equal(out, g) else out
+    from arcforge.kernels import symmetrize_about_centre  # compiled: the search calls this very often
+
+    out, changed = symmetrize_about_centre(np.ascontiguousarray(g), int(hole), bool(turns_only))
+    return out if changed else None
 
 
 @primitive("spiral_c{c}", (140, 1), c=OUT)

@@ -1,0 +1,133 @@
+"""Compiled loops (numba) for the grid operations the DSL search calls most often, where numpy's
+per-call overhead on tiny grids costs more than the work. Compiled on first use and cached on disk,
+so the cost of compiling falls on the first run only. Imported lazily: numba takes a third of a
+second to import, which the command line does not pay unless a search runs."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def label_components(g, diag, by_colour, bg):
+    """Connected components of the cells of `g` that are not `bg`, 4- or 8-neighbour (`diag`), of one
+    colour each or of any (`by_colour`): labels 1..n numbered in reading order of each component's
+    first cell (0 elsewhere), and n. A flood fill from each unlabelled cell in reading order."""
+    h, w = g.shape
+    lab = np.zeros((h, w), np.intp)
+    stack = np.empty(h * w, np.intp)
+    n = 0
+    for y0 in range(h):
+        for x0 in range(w):
+            if g[y0, x0] == bg or lab[y0, x0] != 0:
+                continue
+            n += 1
+            lab[y0, x0] = n
+            stack[0] = y0 * w + x0
+            top = 1
+            while top > 0:
+                top -= 1
+                y, x = stack[top] // w, stack[top] % w
+                for dy in range(-1, 2):
+                    for dx in range(-1, 2):
+                        if (dy == 0 and dx == 0) or (not diag and dy != 0 and dx != 0):
+                            continue
+                        ny, nx = y + dy, x + dx
+                        if ny < 0 or ny >= h or nx < 0 or nx >= w or lab[ny, nx] != 0 or g[ny, nx] == bg:
+                            continue
+                        if by_colour and g[ny, nx] != g[y, x]:
+                            continue
+                        lab[ny, nx] = n
+                        stack[top] = ny * w + nx
+                        top += 1
+    return lab, n
+
+
+@njit(cache=True, nogil=True)
+def _centre_map(k, y, x, t, s, a, b):
+    """Symmetry k of the square about the centre (t / 2, s / 2) applied to (y, x): 0 left-right,
+    1 up-down, 2 half turn, then (a centre that maps cells to cells) 3 diagonal, 4 antidiagonal,
+    5 and 6 quarter turns; a = (t - s) // 2, b = (t + s) // 2."""
+    if k == 0:
+        return y, s - x
+    if k == 1:
+        return t - y, x
+    if k == 2:
+        return t - y, s - x
+    if k == 3:
+        return x + a, y - a
+    if k == 4:
+        return b - x, b - y
+    if k == 5:
+        return x + a, b - y
+    return b - x, y - a
+
+
+@njit(cache=True, nogil=True)
+def symmetrize_about_centre(g, hole, turns_only):
+    """The body of dsl.primitives.symmetrize_centre: (completed grid, True), or (g, False) for none."""
+    h, w = g.shape
+    count = 0
+    for y in range(h):
+        for x in range(w):
+            if g[y, x] != hole:
+                count += 1
+    if count == 0 or 2 * count > h * w:
+        return g, False
+    cy = np.empty(count, np.intp)
+    cx = np.empty(count, np.intp)
+    i = 0
+    for y in range(h):
+        for x in range(w):
+            if g[y, x] != hole:
+                cy[i], cx[i] = y, x
+                i += 1
+    y2, x2 = cy.min() + cy.max(), cx.min() + cx.max()
+    best = np.zeros(7, np.bool_)
+    best_pairs, bt, bs = 0, 0, 0
+    found = False
+    usable = np.zeros(7, np.bool_)
+    for t in range(y2 - 2, y2 + 3):
+        for s in range(x2 - 2, x2 + 3):
+            square = (s - t) % 2 == 0
+            a, b = (t - s) // 2, (t + s) // 2
+            usable[:] = False
+            pairs = 0
+            for k in range(7 if square else 3):
+                if turns_only and k not in (2, 5, 6):
+                    continue
+                n, ok = 0, True
+                for j in range(count):
+                    my, mx = _centre_map(k, cy[j], cx[j], t, s, a, b)
+                    if my < 0 or my >= h or mx < 0 or mx >= w:
+                        ok = False
+                        break
+                    other = g[my, mx]
+                    if other != hole:
+                        if other != g[cy[j], cx[j]]:
+                            ok = False
+                            break
+                        n += 1
+                if ok:
+                    usable[k] = True
+                    pairs += n
+            if usable.any() and pairs > best_pairs:
+                best[:] = usable
+                best_pairs = pairs
+                found = True
+                bt, bs = t, s
+    if not found:
+        return g, False
+    out = g.copy()
+    a, b = (bt - bs) // 2, (bt + bs) // 2
+    changed = False
+    for k in range(7):
+        if not best[k]:
+            continue
+        for j in range(count):
+            my, mx = _centre_map(k, cy[j], cx[j], bt, bs, a, b)
+            if out[my, mx] == hole:
+                out[my, mx] = g[cy[j], cx[j]]
+                changed = True
+    return out, changed
