@@ -104,3 +104,23 @@ def test_an_unknown_hub_id_fails_at_once(cli, tmp_path):
     assert r.returncode == 2 and "cannot load model 'nobody/no-such-model'" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
     assert time.monotonic() - t0 < 25  # imports and one connection attempt, not ~30 s of retries on top
+
+
+@pytest.mark.parametrize("flags,gpus,solvers,workers", [
+    ([], ["0"], "dsl,tasknet", 15),  # a GPU: the DSL and the tasknet, one core kept for its training
+    ([], ["0", "1"], "dsl,tasknet", 14),
+    (["--device", "cpu"], ["0"], "dsl,llm", 16),
+    (["--gpus", "0"], ["0"], "dsl,llm", 16),
+    ([], [], "dsl,llm", 16),  # no GPU: the DSL and the shipped model, every core (the model shares them)
+    (["--solver", "dsl,llm"], ["0"], "dsl,llm", 8),  # 8 decoding workers a GPU
+    (["--solver", "dsl,tasknet", "--gpus", "1"], ["0", "1"], "dsl,tasknet", 15),
+])
+def test_solve_defaults_follow_the_machine(monkeypatch, flags, gpus, solvers, workers):
+    import arcforge.pipeline
+    from arcforge import cli
+
+    monkeypatch.setattr(arcforge.pipeline, "visible_gpus", lambda: gpus)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 16)
+    args = cli.build_parser().parse_args(["solve", "arc1/eval", "--out", "x", *flags])
+    args.solver = args.solver or cli.default_solvers(args)
+    assert args.solver == solvers and cli.default_workers(args) == workers

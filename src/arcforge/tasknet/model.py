@@ -40,7 +40,7 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x):
-        return self.weight * (x * torch.rsqrt(x.float().pow(2).mean(-1, keepdim=True) + self.eps).to(x.dtype))
+        return F.rms_norm(x, self.weight.shape, self.weight, self.eps)  # one fused kernel where torch has it
 
 
 def rope_angles(pos: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,8 +97,9 @@ class Block(nn.Module):
 
     def forward(self, x, cos, sin, attn: Packed | Cached, layer: int):
         b, n, _ = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim).unbind(2)  # (b, n, heads, hd)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        qkv = self.qkv(self.norm1(x)).view(b, n, 3, self.heads, self.head_dim)
+        q, k = rotate(qkv[:, :, :2], cos, sin).unbind(2)  # (b, n, heads, hd); queries and keys in one pass
+        v = qkv[:, :, 2]
         if isinstance(attn, Packed):
             a = packed_causal(q[0], k[0], v[0], attn.cu, attn.max_len)[None]
         else:
@@ -135,7 +136,7 @@ class TaskNet(nn.Module):
         embedding index by `emb` (b, n)."""
         x = self.tokens(ids) + self.tasks(emb)
         cos, sin = rope_angles(pos, self.cfg.dim // self.cfg.heads, self.cfg.rope_base)
-        cos, sin = cos.unsqueeze(2), sin.unsqueeze(2)  # broadcast over heads
+        cos, sin = cos[:, :, None, None], sin[:, :, None, None]  # broadcast over query/key and heads
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, attn, i)
         return self.head(self.norm(x))
