@@ -131,3 +131,73 @@ def symmetrize_about_centre(g, hole, turns_only):
                 out[my, mx] = g[cy[j], cx[j]]
                 changed = True
     return out, changed
+
+
+@njit(cache=True, nogil=True)
+def reach_within(seed, free):
+    """The cells of `free` reachable (4-connected, through free cells) from the cells of `seed`."""
+    h, w = free.shape
+    reach = np.zeros((h, w), np.bool_)
+    stack = np.empty(h * w, np.intp)
+    top = 0
+    for y in range(h):
+        for x in range(w):
+            if seed[y, x] and free[y, x]:
+                reach[y, x] = True
+                stack[top] = y * w + x
+                top += 1
+    while top > 0:
+        top -= 1
+        y, x = stack[top] // w, stack[top] % w
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            ny, nx = y + dy, x + dx
+            if 0 <= ny < h and 0 <= nx < w and free[ny, nx] and not reach[ny, nx]:
+                reach[ny, nx] = True
+                stack[top] = ny * w + nx
+                top += 1
+    return reach
+
+
+@njit(cache=True, nogil=True)
+def fill_down(g):
+    """Each cell gets the colour of the nearest non-zero cell at or above it in its column (0 if none)."""
+    h, w = g.shape
+    out = np.empty((h, w), g.dtype)
+    for x in range(w):
+        last = g[0, x] * 0
+        for y in range(h):
+            if g[y, x] != 0:
+                last = g[y, x]
+            out[y, x] = last
+    return out
+
+
+@njit(cache=True, nogil=True)
+def mirror_sum(t, hole):
+    """dsl.primitives._mirror_sum along the columns of `t`: the s for which column x mirrors column
+    s - x with no disagreement between known cells, pairing the most known cells (counted from both
+    sides, at least half of all known cells); -1 for none."""
+    rows, n = t.shape
+    known_total = 0
+    for r in range(rows):
+        for x in range(n):
+            if t[r, x] != hole:
+                known_total += 1
+    best, best_pairs = -1, 0
+    for s in range(n // 2, 2 * n - 2 - n // 2):
+        pairs, clash = 0, False
+        for x in range(max(0, s - n + 1), min(n, s + 1)):
+            if x == s - x:
+                continue
+            for r in range(rows):
+                a, b = t[r, x], t[r, s - x]
+                if a != hole and b != hole:
+                    if a != b:
+                        clash = True
+                        break
+                    pairs += 1
+            if clash:
+                break
+        if not clash and pairs > best_pairs:
+            best, best_pairs = s, pairs
+    return best if best_pairs * 2 >= known_total else -1

@@ -12,10 +12,9 @@ I8 = np.int8
 
 def _ffill_down(g: Grid) -> Grid:
     """Each cell gets the colour of the nearest non-zero cell at or above it in its column (0 if none)."""
-    h, w = g.shape
-    idx = np.where(g != 0, np.arange(h)[:, None], 0)
-    idx = np.maximum.accumulate(idx, axis=0)
-    return g[idx, np.arange(w)]  # idx 0 with g[0] == 0 gives 0: nothing above
+    from arcforge.kernels import fill_down  # compiled: the search calls it for every ray primitive
+
+    return fill_down(g)
 
 
 def _ffill(g: Grid, d: str) -> Grid:

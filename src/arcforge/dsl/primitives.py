@@ -527,17 +527,9 @@ def pattern_fill(g: Grid, hole: int, max_period: int = 10) -> Grid | None:
 
 def grow_within(seed: np.ndarray, free: np.ndarray) -> np.ndarray:
     """The cells of `free` reachable (4-connected, through free cells) from the cells of `seed`."""
-    reach = seed & free
-    while True:
-        grow = reach.copy()
-        grow[1:] |= reach[:-1]
-        grow[:-1] |= reach[1:]
-        grow[:, 1:] |= reach[:, :-1]
-        grow[:, :-1] |= reach[:, 1:]
-        grow &= free
-        if np.array_equal(grow, reach):
-            return reach
-        reach = grow
+    from arcforge.kernels import reach_within  # compiled: a flood fill
+
+    return reach_within(np.ascontiguousarray(seed), np.ascontiguousarray(free))
 
 
 def outside(free: np.ndarray) -> np.ndarray:
@@ -861,21 +853,10 @@ def attract(g: Grid, k: int, paint: bool = False) -> Grid | None:
 def _mirror_sum(g: Grid, hole: int, axis: int) -> int | None:
     """The s for which cell i along `axis` mirrors cell s - i with no disagreement between known cells,
     the one pairing the most known cells (at least half of them); None if there is none."""
-    t = g if axis == 1 else g.T
-    n = t.shape[1]
-    known_total = int((t != hole).sum())
-    best, best_pairs = None, 0
-    for s in range(n // 2, 2 * n - 2 - n // 2):
-        x = np.arange(max(0, s - n + 1), min(n, s + 1))
-        x = x[x != s - x]
-        a, b = t[:, x], t[:, s - x]
-        known = (a != hole) & (b != hole)
-        if (known & (a != b)).any():
-            continue
-        pairs = int(known.sum())
-        if pairs > best_pairs:
-            best, best_pairs = s, pairs
-    return best if best_pairs * 2 >= known_total else None
+    from arcforge.kernels import mirror_sum  # compiled: one pass over the cells per candidate axis
+
+    s = mirror_sum(np.ascontiguousarray(g if axis == 1 else g.T), int(hole))
+    return None if s < 0 else int(s)
 
 
 @primitive("sym_axes_h{hole}", (310, 2), hole=HOLES)
