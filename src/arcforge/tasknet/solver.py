@@ -102,7 +102,7 @@ def finish_reserve(left: float) -> float:
     return min(20.0, 0.05 * max(0.0, left))
 
 
-def test_rows(tasks: list[Task], views: int, index: dict[str, int]):
+def rows_to_write(tasks: list[Task], views: int, index: dict[str, int]):
     """What the model writes: every test input of `tasks` under each of its task's views (task i's view
     j has embedding index[task] * views + j), with the largest output side it may have."""
     from arcforge.llm.decode import output_side_bound
@@ -173,7 +173,7 @@ class TaskNetSolver(Solver):
             bar.close()
             model, ck = load(folder, self.device)
             views, index = ck["fit"]["views"], {tid: i for i, tid in enumerate(ck["tasks"])}
-            rows = test_rows([t for t in tasks if t.id in index], views, index)
+            rows = rows_to_write([t for t in tasks if t.id in index], views, index)
             done = {(r["task"], r["test"], r["view"]) for r in answers_of(folder)}
             todo = [r for r in rows if r.key not in done]
             t0 = time.monotonic()
@@ -198,7 +198,7 @@ class TaskNetSolver(Solver):
         from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig
 
         model = TaskNet(TaskNetConfig(n_embeddings=1, **PRESETS[self.opts.preset])).to(self.device).eval()
-        rows = test_rows(tasks, self.opts.views, {t.id: 0 for t in tasks})[rank::world]
+        rows = rows_to_write(tasks, self.opts.views, {t.id: 0 for t in tasks})[rank::world]
         expected = {t.id: max(max(h * (w + 1), w * (h + 1)) + 1 for h, w in (ex.output.shape for ex in t.train))
                     for t in tasks}
         write, score = writing_seconds(model, rows, expected)
