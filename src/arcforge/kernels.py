@@ -135,26 +135,20 @@ def symmetrize_about_centre(g, hole, turns_only):
 
 @njit(cache=True, nogil=True)
 def reach_within(seed, free):
-    """The cells of `free` reachable (4-connected, through free cells) from the cells of `seed`."""
+    """The cells of `free` reachable (4-connected, through free cells) from the cells of `seed`: the
+    free cells' components (label_components) that hold a seed cell."""
+    lab, n = label_components(free, False, False, False)
+    hit = np.zeros(n + 1, np.bool_)
     h, w = free.shape
-    reach = np.zeros((h, w), np.bool_)
-    stack = np.empty(h * w, np.intp)
-    top = 0
     for y in range(h):
         for x in range(w):
-            if seed[y, x] and free[y, x]:
-                reach[y, x] = True
-                stack[top] = y * w + x
-                top += 1
-    while top > 0:
-        top -= 1
-        y, x = stack[top] // w, stack[top] % w
-        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            ny, nx = y + dy, x + dx
-            if 0 <= ny < h and 0 <= nx < w and free[ny, nx] and not reach[ny, nx]:
-                reach[ny, nx] = True
-                stack[top] = ny * w + nx
-                top += 1
+            if seed[y, x]:
+                hit[lab[y, x]] = True
+    hit[0] = False
+    reach = np.zeros((h, w), np.bool_)
+    for y in range(h):
+        for x in range(w):
+            reach[y, x] = hit[lab[y, x]]
     return reach
 
 
