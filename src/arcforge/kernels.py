@@ -68,11 +68,7 @@ def _centre_map(k, y, x, t, s, a, b):
 def symmetrize_about_centre(g, hole, turns_only):
     """The body of dsl.primitives.symmetrize_centre: (completed grid, True), or (g, False) for none."""
     h, w = g.shape
-    count = 0
-    for y in range(h):
-        for x in range(w):
-            if g[y, x] != hole:
-                count += 1
+    count = np.sum(g != hole)
     if count == 0 or 2 * count > h * w:
         return g, False
     cy = np.empty(count, np.intp)
@@ -172,11 +168,7 @@ def mirror_sum(t, hole):
     s - x with no disagreement between known cells, pairing the most known cells (counted from both
     sides, at least half of all known cells); -1 for none."""
     rows, n = t.shape
-    known_total = 0
-    for r in range(rows):
-        for x in range(n):
-            if t[r, x] != hole:
-                known_total += 1
+    known_total = np.sum(t != hole)
     best, best_pairs = -1, 0
     for s in range(n // 2, 2 * n - 2 - n // 2):
         pairs, clash = 0, False
