@@ -199,8 +199,8 @@ def rows_per_batch(model, width: int, new: int, device) -> int:
 
 
 def prompt_width(grid: Grid) -> int:
-    """Tokens of prompt(grid): BOS, IN, the rows with their NLs, OUT."""
-    return grid.shape[0] * (grid.shape[1] + 1) + 3
+    """Tokens of prompt(grid): BOS, IN, the grid's tokens (its rows with their NLs), OUT."""
+    return max_output_tokens(*grid.shape) - 1 + 3  # max_output_tokens counts the grid's EOS
 
 
 def write_order(rows: list[Row]) -> list[Row]:

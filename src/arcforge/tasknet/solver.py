@@ -194,13 +194,15 @@ class TaskNetSolver(Solver):
         """Seconds that writing this rank's share of the run's test inputs under every view and scoring
         the answers will take once trained (tasknet.decode.writing_seconds, timed with an untrained
         model of the same shape), with a quarter more for safety."""
+        from arcforge.llm.text import max_output_tokens
         from arcforge.tasknet.decode import writing_seconds
         from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig
 
         model = TaskNet(TaskNetConfig(n_embeddings=1, **PRESETS[self.opts.preset])).to(self.device).eval()
         rows = rows_to_write(tasks, self.opts.views, {t.id: 0 for t in tasks})[rank::world]
-        expected = {t.id: max(max(h * (w + 1), w * (h + 1)) + 1 for h, w in (ex.output.shape for ex in t.train))
-                    for t in tasks}
+        # the largest demonstration output, written in either orientation (views transpose)
+        expected = {t.id: max(max(max_output_tokens(h, w), max_output_tokens(w, h))
+                              for h, w in (ex.output.shape for ex in t.train)) for t in tasks}
         write, score = writing_seconds(model, rows, expected)
         del model
         if self.device.type == "cuda":
