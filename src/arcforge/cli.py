@@ -89,6 +89,7 @@ def cmd_solve(args) -> int:
         shard=shard,
         llm=llm,
         dtype=args.dtype,
+        role_swap=args.role_swap,
         tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
                                batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
                                train_share=args.tasknet_train_share, run_share=args.tasknet_run_share,
@@ -315,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "loss scaling on those that don't, fp32 on a CPU)")
     g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
                    help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
+    s.add_argument("--role-swap", type=number(float, 0), metavar="NATS",
+                   help="role-swap selection stage: the LLM puts each of a test input's best candidates in "
+                        "as a demonstration and re-predicts every train pair; a candidate that lowers their "
+                        "mean log-prob by more than NATS below the best candidate's is dropped (default: off)")
     s.set_defaults(fn=cmd_solve)
 
     s = sub.add_parser("combine", help="one run from several (solvers run apart, shards): selection over all")

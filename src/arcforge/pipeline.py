@@ -28,7 +28,7 @@ from arcforge.errors import ArcError
 from arcforge.grid import to_list
 from arcforge.llm.config import LLMOptions
 from arcforge.progress import Progress, clock
-from arcforge.select import select, top_attempts
+from arcforge.select import ROLE_SWAP_TOP, role_swap, select, top_attempts
 from arcforge.solver import Candidate, Solver
 from arcforge.submission import atomic_write_text, build_submission, is_correct, read_jsonl, score_attempts, write_submission
 from arcforge.task import Task
@@ -58,6 +58,9 @@ class SolveConfig:
     llm: LLMOptions = field(default_factory=LLMOptions)
     tasknet: TaskNetOptions = field(default_factory=TaskNetOptions)
     dtype: str = "auto"  # what model solvers compute in: auto, bf16, fp16, fp32 (precision.py)
+    # the role-swap stage of selection (select.role_swap): a model solver's verdict on each test input's
+    # best candidates drops those more than this many nats below the best; None: off
+    role_swap: float | None = None
 
 
 SOLVERS = ("dsl", "transforms", "llm", "tasknet")
@@ -144,8 +147,7 @@ def explained(part: Part) -> bool:
         all(len(c) > 0 for c in cands) for cands in part.candidates.values())
 
 
-def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
-    """Select two attempts per test input from all solvers' candidates; the task's record."""
+def merge_parts(parts: list[Part]) -> Part:
     merged = Part()
     for p in parts:
         merged.candidates.update(p.candidates)
@@ -153,8 +155,34 @@ def finish_task(task: Task, order: list[str], parts: list[Part]) -> dict:
         merged.errors.update(p.errors)
         merged.stages.update(p.stages)
         merged.timed_out |= p.timed_out
+    return merged
+
+
+def selected(task: Task, order: list[str], merged: Part) -> tuple[list[list[Candidate]], list[dict]]:
+    """The candidates that pass the selection rules, per test input, best first, and what the rules removed."""
     per_solver = [merged.candidates[n] for n in order if n in merged.candidates]
-    candidates, filtered = select(task.without_test_outputs(), per_solver)  # rules read train pairs and inputs only
+    return select(task.without_test_outputs(), per_solver)  # rules read train pairs and inputs only
+
+
+def to_verify(task: Task, order: list[str], parts: list[Part]) -> list[list]:
+    """The grids the role-swap stage judges for each test input: the best ROLE_SWAP_TOP after the
+    rules, where there are more than two (with two or fewer every one is an attempt anyway)."""
+    candidates, _ = selected(task, order, merge_parts(parts))
+    return [[c.grid for c in cands[:ROLE_SWAP_TOP]] if len(cands) > 2 else [] for cands in candidates]
+
+
+def finish_task(task: Task, order: list[str], parts: list[Part], verdict: dict | None = None) -> dict:
+    """Select two attempts per test input from all solvers' candidates; the task's record. `verdict`:
+    the role-swap stage's {"deltas": per test input, "margin": nats, "solver": who judged, "seconds"}."""
+    merged = merge_parts(parts)
+    candidates, filtered = selected(task, order, merged)
+    if verdict and verdict.get("deltas"):
+        candidates, swapped = role_swap(candidates, verdict["deltas"], verdict["margin"])
+        filtered += swapped
+    if verdict:
+        merged.seconds["role_swap"] = verdict["seconds"]
+        if "error" in verdict:
+            merged.errors["role_swap"] = f"{verdict['solver']}: {verdict['error']}"
     attempts = top_attempts(candidates)
     rec = {
         "task_id": task.id,
@@ -198,7 +226,8 @@ class WorkerSolvers:
         self.solvers = [make_solver(n, arg.cfg) for n in arg.names]
 
     def info(self) -> dict[str, dict]:
-        return {s.name: {"only_unexplained": s.only_unexplained, "task_time_s": s.task_time_s} for s in self.solvers}
+        return {s.name: {"only_unexplained": s.only_unexplained, "task_time_s": s.task_time_s,
+                         "verifies": type(s).verify is not Solver.verify} for s in self.solvers}
 
 
 def _mono(unix: float | None) -> float | None:
@@ -227,7 +256,8 @@ def process_group(rank: int, world: int, rendezvous: str):
 
 def handle_job(state: WorkerSolvers, job: tuple):
     """One job for a worker: ("prepare", tasks, deadline, folder, rank, world, rendezvous), ("load",
-    folder) or ("solve", task, task_time_s, deadline); deadlines are time.time() values or None."""
+    folder), ("solve", task, task_time_s, deadline) or ("verify", task, grids per test input,
+    deadline); deadlines are time.time() values or None."""
     op = job[0]
     if op == "prepare":
         _, tasks, deadline, folder, rank, world, rendezvous = job
@@ -243,6 +273,19 @@ def handle_job(state: WorkerSolvers, job: tuple):
     if op == "load":
         for s in state.solvers:
             s.load(Path(job[1]) / s.name)
+        return None
+    if op == "verify":  # the role-swap stage: the first solver with an opinion judges the grids
+        _, task, grids, deadline = job
+        t0 = time.monotonic()
+        for s in state.solvers:
+            limit = s.task_time_s or float("inf")
+            end = min(t0 + limit, _mono(deadline) if deadline is not None else float("inf"))
+            try:
+                deltas = s.verify(task, grids, end)
+            except Exception as e:  # a failed check must not sink the run: the task is selected without it
+                return {"solver": s.name, "error": f"{type(e).__name__}: {e}", "seconds": round(time.monotonic() - t0, 3)}
+            if deltas is not None:
+                return {"solver": s.name, "deltas": deltas, "seconds": round(time.monotonic() - t0, 3)}
         return None
     _, task, task_time_s, deadline = job
     run_deadline = _mono(deadline)
@@ -396,11 +439,12 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
     pools: dict = {}
     try:
         pools = start_pools(cfg, events)
-        only_unexplained, limits = False, {}
+        only_unexplained, verifies, limits = False, False, {}
         for _ in range(sum(len(p) for p in pools.values())):  # every worker built: a bad model fails here
             name, _, kind, info = next_event(pools, events)
             if name == "model":
                 only_unexplained |= any(v["only_unexplained"] for v in info.values())
+                verifies |= cfg.role_swap is not None and any(v["verifies"] for v in info.values())
             limits[name] = hard_limit(cfg, info)
         if cfg.dsl_first is not None:
             only_unexplained = cfg.dsl_first
@@ -420,7 +464,7 @@ def run_solve(tasks: list[Task], cfg: SolveConfig, out: Path, progress: bool = T
                 for rank in range(world):
                     pool.send(rank, ("prepare", hidden, deadline_unix, str(folder), rank, world, rendezvous))
         return schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
-                        progress, on_result)
+                        progress, on_result, verifies)
     finally:
         for p in pools.values():
             p.stop()
@@ -452,8 +496,10 @@ def stopped_part(solvers: list[str], task: Task, seconds: float) -> Part:
 
 
 def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limits, deadline_unix, start,
-             progress, on_result=None) -> dict:
-    """The loop: hand tasks to idle workers, take their answers, append each finished task."""
+             progress, on_result=None, verifies: bool = False) -> dict:
+    """The loop: hand tasks to idle workers, take their answers, append each finished task. With
+    `verifies` (--role-swap, and a model solver that judges), a task whose candidates are all in goes
+    back to the model pool once more for the role-swap check before it is recorded."""
     results_path = out / RESULTS
     cpu, model = pools.get("cpu"), pools.get("model")
     skip = only_unexplained and cpu is not None and model is not None  # model work waits for the CPU's answer
@@ -463,10 +509,12 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
     sent: dict[tuple[str, int], float] = {}  # (pool, slot) -> when its job was sent
     pool_names = pool_solvers(cfg)
     solved = sum(all(done[t.id].get("correct", [False])) for t in tasks if t.id in done)
+    verify_q: deque = deque()  # role-swap jobs, sent to the model pool before any task
+    waiting: dict[str, list[Part]] = {}  # parts of the tasks whose role-swap check is out
     bar = Progress("solve", len(tasks), "task", initial=len(tasks) - len(todo), enabled=progress)
+
     def take(name: str, task: Task, part: Part) -> None:
         """A pool's answer for a task; once every answer it is owed is in, the task is recorded."""
-        nonlocal solved
         parts[task.id].append(part)
         owed[task.id] -= 1
         if name == "cpu" and skip and part.candidates and not explained(part):
@@ -477,7 +525,19 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
         task_parts = parts.pop(task.id)
         if not any(p.candidates for p in task_parts):
             return  # never started (past the budget): a later run does it
-        rec = finish_task(task, cfg.solvers, task_parts)
+        if verifies and (deadline_unix is None or time.time() < deadline_unix):
+            grids = to_verify(task, cfg.solvers, task_parts)
+            if any(grids):
+                waiting[task.id] = task_parts
+                verify_q.append(("verify", task, grids, deadline_unix))
+                return
+        record(task, task_parts)
+
+    def record(task: Task, task_parts: list[Part], verdict: dict | None = None) -> None:
+        nonlocal solved
+        if verdict is not None:
+            verdict = {**verdict, "margin": cfg.role_swap}
+        rec = finish_task(task, cfg.solvers, task_parts, verdict)
         done[task.id] = rec
         line = json.dumps(rec, separators=(",", ":")) + "\n"
         with open(results_path, "a") as f:
@@ -515,10 +575,17 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
                     if loading[name]:
                         continue
                     for slot in pool.idle():
-                        if not queues[name]:
+                        if name == "model" and verify_q:
+                            pool.send(slot, verify_q.popleft())
+                        elif queues[name]:
+                            pool.send(slot, ("solve", queues[name].popleft(), cfg.task_time_s, deadline_unix))
+                        else:
                             break
-                        pool.send(slot, ("solve", queues[name].popleft(), cfg.task_time_s, deadline_unix))
                         sent[name, slot] = time.monotonic()
+            else:  # the budget is spent: tasks still waiting for their check are recorded without it
+                while verify_q:
+                    task = verify_q.popleft()[1]
+                    record(task, waiting.pop(task.id))
             if not any(p.busy for p in pools.values()):
                 break  # every task answered, or the budget is spent and nothing is in flight
             event = next_event(pools, events, timeout=1.0)
@@ -529,6 +596,8 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
                     job = pools[name].answered(slot)
                     if job[0] == "solve":
                         take(name, job[1], part)
+                    elif job[0] == "verify":
+                        record(job[1], waiting.pop(job[1].id), part)
                     else:
                         prepared(name, job)
                 event = next_event(pools, events, timeout=0)
@@ -536,8 +605,12 @@ def schedule(tasks, todo, done, cfg, out, pools, events, only_unexplained, limit
                 pool, limit, held = pools[name], limits.get(name), time.monotonic() - t0
                 if limit and isinstance(pool, ProcessPool) and held > limit:
                     del sent[name, slot]
-                    task = pool.restart(slot)[1]
-                    take(name, task, stopped_part(pool_names[name], task, held))
+                    job = pool.restart(slot)
+                    if job[0] == "verify":  # recorded without the check
+                        record(job[1], waiting.pop(job[1].id), {"solver": name, "seconds": round(held, 3),
+                                                                "error": f"stopped after {held:.0f}s"})
+                    else:
+                        take(name, job[1], stopped_part(pool_names[name], job[1], held))
     finally:
         bar.close()
     summary = {

@@ -503,5 +503,38 @@ def select(
     return kept_all, report
 
 
+# Candidates per test input that the role-swap stage judges (the best ranked after the rules).
+ROLE_SWAP_TOP = 10
+
+
+def role_swap_drops(deltas: Sequence[float], margin: float, keep: int = 2) -> list[int]:
+    """Indices of the candidates the role-swap stage removes: those whose delta is more than
+    `margin` below the best one's, least plausible first, while more than `keep` candidates
+    remain (removing one only helps when another moves up into the attempts)."""
+    best = max(deltas)
+    drops, left = [], len(deltas)
+    for k in sorted(range(len(deltas)), key=lambda k: deltas[k]):
+        if left <= keep or deltas[k] >= best - margin:
+            break
+        drops.append(k)
+        left -= 1
+    return drops
+
+
+def role_swap(candidates: list[list[Candidate]], deltas: Sequence[Sequence[float] | None],
+              margin: float) -> tuple[list[list[Candidate]], list[dict]]:
+    """Drop candidates by their role-swap deltas (`Solver.verify`; deltas[i] covers the first
+    len(deltas[i]) candidates of test input i, None: no judgement). Returns the kept candidates and
+    one report entry per removed one, as `select` does (rule "role_swap", with its delta)."""
+    kept_all, report = [], []
+    for i, cands in enumerate(candidates):
+        d = deltas[i] if i < len(deltas) else None
+        drops = set(role_swap_drops(d, margin)) if d else set()
+        kept_all.append([c for k, c in enumerate(cands) if k not in drops])
+        report += [{"test": i, "rank": k, "source": cands[k].source, "rule": "role_swap",
+                    "delta": round(float(d[k]), 4), "best_delta": round(float(max(d)), 4)} for k in sorted(drops)]
+    return kept_all, report
+
+
 def top_attempts(candidates: list[list[Candidate]], k: int = 2) -> list[list[Grid]]:
     return [[c.grid for c in cands[:k]] for cands in candidates]

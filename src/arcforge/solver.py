@@ -61,6 +61,14 @@ class Solver:
         Must return by `deadline` (a time.monotonic() value) with what it has."""
         raise NotImplementedError
 
+    def verify(self, task: Task, grids: list[list[Grid]], deadline: float) -> list[list[float] | None] | None:
+        """The role-swap check (a selection stage, `solve --role-swap`): for each test input of `task`
+        (test outputs hidden), one number per grid of `grids[i]` saying how well that grid as the
+        answer agrees with the train pairs (higher is better; comparable within one test input), or
+        None for an input it has no opinion on. None: this solver never judges (the default: a
+        search that keeps only programs exact on the train pairs learns nothing from a swap)."""
+        return None
+
     def stages(self) -> dict[str, float]:
         """Seconds per stage (e.g. ttt, decode, score) spent on the last task solved."""
         return {}

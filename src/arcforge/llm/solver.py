@@ -21,6 +21,7 @@ import torch
 from arcforge import precision
 from arcforge.augment import view_set
 from arcforge.errors import ArcError
+from arcforge.grid import Grid
 from arcforge.llm.config import LLMOptions, resolve_options
 from arcforge.llm.text import prompt_ids
 from arcforge.llm.ttt import TTTConfig, fit, task_adapter
@@ -94,6 +95,20 @@ class LLMSolver(Solver):
 
     def _fits(self, task: Task, i: int) -> bool:
         return len(prompt_ids(task, i)) <= self.opts.max_prompt_tokens
+
+    def verify(self, task: Task, grids: list[list[Grid]], deadline: float) -> list[list[float] | None]:
+        """Role-swap deltas (llm/roleswap.py) under the run's model (no per-task training): None for
+        an input with fewer than two grids, a prompt over --max-prompt-tokens, or no time left."""
+        from arcforge.llm.roleswap import role_swap_deltas
+
+        out: list[list[float] | None] = []
+        with torch.no_grad():
+            for i, gs in enumerate(grids):
+                d = None
+                if len(gs) > 1 and time.monotonic() < deadline:
+                    d = role_swap_deltas(self.model, task, i, gs, max_prompt_tokens=self.opts.max_prompt_tokens)
+                out.append(None if d is None else [float(x) for x in d])
+        return out
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         from arcforge.llm.poe import candidates_under_views, rank_candidates, score_under_views
