@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training sets beside the run's demonstrations; gen:ID:N adds N generated tasks of ID's family")
     t.add_argument("--tasknet-steps", type=number(int, 1), help="train this many steps (default: by time)")
     t.add_argument("--tasknet-batch-tokens", type=number(int, 64),
-                   help="tokens per training step (default: 32768 on a GPU, 8192 on a CPU)")
+                   help="tokens per training step (default: 65536 on a GPU, 8192 on a CPU)")
     t.add_argument("--tasknet-train-time", type=duration, default=600.0,
                    help="training time when the run has no --budget (default 10m)")
     t.add_argument("--tasknet-train-share", type=number(float, 0, 1, above=True), default=0.9,

@@ -158,7 +158,7 @@ class TaskNetSolver(Solver):
                 hidden = [t.without_test_outputs() for t in tasks]  # belt and braces: demonstrations only
                 cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
                                 optimizer=self.opts.optimizer, init=self.opts.init, run_share=self.opts.run_share,
-                                batch_tokens=self.opts.batch_tokens or (32768 if self.device.type == "cuda" else 8192),
+                                batch_tokens=self.opts.batch_tokens or (65536 if self.device.type == "cuda" else 8192),
                                 steps=self.opts.steps, device=str(self.device), compile=self.opts.compile)
                 now = time.monotonic()
                 if deadline is None:
