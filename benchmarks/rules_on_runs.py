@@ -4,6 +4,10 @@ per rule, wrong candidates removed and right ones lost (a candidate counts for t
 removes it), and pass@2 before and after.
 
     python benchmarks/rules_on_runs.py RUN [RUN ...] --rules recolour_only,objects_moved
+    python benchmarks/rules_on_runs.py RUN --rules ... --tasknet   # the tasknet's own, unfiltered answers
+
+A run's results.jsonl keeps the candidates that passed the rules it ran with; --tasknet instead takes
+every answer of the tasknet (RUN/prepared/tasknet, ranked as the solver ranks them) before any rule.
 
 Use it on development runs of the training sets, never to choose rules on an evaluation set.
 """
@@ -20,11 +24,24 @@ from arcforge.datasets import load_tasks
 from arcforge.pipeline import read_results, run_meta
 from arcforge.solver import Candidate
 
+_tasknets: dict = {}
+
+
+def tasknet_answers(run: Path, task) -> list[list[Candidate]]:
+    from arcforge.tasknet.config import TaskNetOptions
+    from arcforge.tasknet.solver import TaskNetSolver
+
+    if run not in _tasknets:
+        _tasknets[run] = TaskNetSolver(TaskNetOptions(device="cpu"))
+        _tasknets[run].load(run / "prepared" / "tasknet")
+    return _tasknets[run].solve(task.without_test_outputs(), float("inf"))
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("runs", nargs="+")
     ap.add_argument("--rules", required=True, help="comma-separated rule names (select.RULES)")
+    ap.add_argument("--tasknet", action="store_true", help="the tasknet's answers in RUN/prepared/tasknet, unfiltered")
     args = ap.parse_args()
     rules = [getattr(S, n) for n in args.rules.split(",")]
     for run in map(Path, args.runs):
@@ -34,7 +51,10 @@ def main() -> None:
         before = after = 0.0
         for tid, rec in recs.items():
             task = tasks[tid]
-            cands = [[Candidate.from_json(c) for c in cs] for cs in rec["candidates"]]
+            if args.tasknet:
+                cands = tasknet_answers(run, task)
+            else:
+                cands = [[Candidate.from_json(c) for c in cs] for cs in rec["candidates"]]
             kept, report = S.select(task.without_test_outputs(), [cands], rules)
             right = lambda c, t: c.grid.shape == task.test[t].output.shape and np.array_equal(c.grid, task.test[t].output)  # noqa: E731
             for e in report:
