@@ -16,6 +16,12 @@ arc1/train (c909285e: fixed_shape, 3906de3d: object_count_kept) and 5 of 681 of 
 ``tests/test_select.py`` holds these numbers. The abstentions (unseen input shape, crowded or
 re-coloured background, object count out of the train range) were chosen on those same sets.
 
+Role swap
+---------
+:func:`role_swap` is a last, optional stage (`solve --role-swap NATS`): a model solver's
+``Solver.verify`` judges each test input's best candidates by how much each, put in as a
+demonstration, helps or hurts predicting the real train pairs; :func:`role_swap_drops` decides.
+
 Ranking
 -------
 :func:`merge` ranks the distinct grids of all solvers by (1) the best-placed solver that made the
