@@ -63,8 +63,8 @@ def table(rows: list[dict], margins: list[float]) -> list[dict]:
             right, d = r["right"], r["deltas"]
             drops = set(role_swap_drops(d, m)) if d else set()
             keep = [k for k in range(len(right)) if k not in drops]
-            removed += sum(not right[k] for k in range(len(right)) if k not in keep)
-            lost += sum(right[k] for k in range(len(right)) if k not in keep)
+            removed += sum(not right[k] for k in drops)
+            lost += sum(right[k] for k in drops)
             before += any(right[:2])
             after += any(right[k] for k in keep[:2])
         out.append({"margin": m, "inputs": len(rows), "wrong_removed": removed, "right_lost": lost,

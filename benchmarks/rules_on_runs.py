@@ -24,17 +24,15 @@ from arcforge.datasets import load_tasks
 from arcforge.pipeline import read_results, run_meta
 from arcforge.solver import Candidate
 
-_tasknets: dict = {}
 
-
-def tasknet_answers(run: Path, task) -> list[list[Candidate]]:
+def tasknet_of(run: Path):
+    """The run's trained tasknet, as `solve` loads it (its answers and scores, ranked as it ranks them)."""
     from arcforge.tasknet.config import TaskNetOptions
     from arcforge.tasknet.solver import TaskNetSolver
 
-    if run not in _tasknets:
-        _tasknets[run] = TaskNetSolver(TaskNetOptions(device="cpu"))
-        _tasknets[run].load(run / "prepared" / "tasknet")
-    return _tasknets[run].solve(task.without_test_outputs(), float("inf"))
+    solver = TaskNetSolver(TaskNetOptions(device="cpu"))
+    solver.load(run / "prepared" / "tasknet")
+    return solver
 
 
 def main() -> None:
@@ -47,12 +45,13 @@ def main() -> None:
     for run in map(Path, args.runs):
         meta, recs = run_meta(run), read_results(run / "results.jsonl")
         tasks = {t.id: t for t in load_tasks(meta["dataset"], tasks=list(recs))}
+        tasknet = tasknet_of(run) if args.tasknet else None
         removed, lost = Counter(), Counter()
         before = after = 0.0
         for tid, rec in recs.items():
             task = tasks[tid]
-            if args.tasknet:
-                cands = tasknet_answers(run, task)
+            if tasknet is not None:
+                cands = tasknet.solve(task.without_test_outputs(), float("inf"))
             else:
                 cands = [[Candidate.from_json(c) for c in cs] for cs in rec["candidates"]]
             kept, report = S.select(task.without_test_outputs(), [cands], rules)
