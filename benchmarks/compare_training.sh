@@ -3,7 +3,7 @@
 # (configs/default-model.toml, --generated 0.5) for STEPS steps from the same seed, all at once (a
 # small model leaves most of the GPU idle), and the final train and validation losses are printed.
 #   benchmarks/compare_training.sh STEPS "VARIANT ARGS" ["VARIANT ARGS" ...]
-#   benchmarks/compare_training.sh 1000 "--model arc-12m" "--model arc-12m --set positions=rows"
+#   benchmarks/compare_training.sh 1000 "--model arc-12m" "--model arc-12m --positions rows"
 set -euo pipefail
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD/src:$PWD/.whl/pysite
 steps=$1; shift
@@ -11,7 +11,7 @@ i=0
 for args in "$@"; do
   run=/tmp/cmp-$i; rm -rf $run
   python3 -m arcforge train --config configs/default-model.toml --generated 0.5 --quiet $args \
-    --steps $steps --out $run --set eval_every=$((steps / 4)) --set save_every=100000 > $run.out 2>&1 &
+    --steps $steps --out $run --eval-every $((steps / 4)) --save-every 100000 > $run.out 2>&1 &
   i=$((i + 1))
 done
 wait

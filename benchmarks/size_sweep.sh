@@ -12,7 +12,7 @@ secs=$1; shift
 for model in "$@"; do
   run=/tmp/sweep-$(basename $model); rm -rf $run
   python3 -m arcforge train --config configs/default-model.toml --generated 0.5 --model $model --quiet ${TRAIN_ARGS:-} \
-    --time-budget ${secs}s --out $run --set eval_every=100000000 --set save_every=100000000 > $run.out 2>&1
+    --time-budget ${secs}s --out $run --eval-every 100000000 --save-every 100000000 > $run.out 2>&1
   python3 - "$model" "$run" <<'PY'
 import json, sys
 from arcforge.llm.model import load_model

@@ -3,7 +3,7 @@
 # one JSON line per setting in OUT/dev.jsonl (the solve_gpu.py line with the ranking script's
 # figures added under "rankings").
 #
-#   bash benchmarks/tasknet_dev.sh OUT BUDGET "--tasknet-preset small" "--tasknet-preset base" ...
+#   bash benchmarks/tasknet_dev.sh OUT BUDGET "--tasknet.preset small" "--tasknet.preset base" ...
 #
 # Each setting is a string of `arcforge solve` flags added to
 #   arcforge solve arc1/train --tasks <dev split> --solver tasknet --budget BUDGET --out OUT/runK

@@ -4,7 +4,7 @@
 # For the measurement at the end of the work, never for choosing settings.
 #
 #   setsid nohup bash benchmarks/tasknet_eval.sh OUT arc1/eval "5m 10m 20m" > OUT.log 2>&1 &
-#   setsid nohup bash benchmarks/tasknet_eval.sh OUT arc2/eval "20m" --tasknet-data arc2/train > OUT.log 2>&1 &
+#   setsid nohup bash benchmarks/tasknet_eval.sh OUT arc2/eval "20m" --tasknet.data arc2/train > OUT.log 2>&1 &
 #
 # Extra arguments go to `arcforge solve`. On the device machine a process left running when a
 # command returns is killed unless it has its own session (setsid); poll OUT/eval.jsonl.

@@ -4,7 +4,7 @@ model size and batch size; one JSON line per setting.
     PYTHONPATH=src python benchmarks/tasknet_throughput.py --presets small,base --batch-tokens 8192,32768
 
 Each setting trains `--steps` steps (--optimizer adamw or muon, bf16 autocast on a GPU that has it; --compile:
-torch.compile, as `solve --tasknet-compile`) on packed rows drawn from every pair of arc1/train under 8 views; the
+torch.compile, as `solve --tasknet.compile`) on packed rows drawn from every pair of arc1/train under 8 views; the
 first 5 steps (with the compile) are timed apart.
 """
 
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=8)
     ap.add_argument("--optimizer", default="adamw", choices=["adamw", "muon"])
     ap.add_argument("--compile", action="store_true",
-                    help="torch.compile the model, batches padded to one shape (as solve --tasknet-compile)")
+                    help="torch.compile the model, batches padded to one shape (as solve --tasknet.compile)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tasks = load_tasks("arc1/train")

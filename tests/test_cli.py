@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from arcforge.datasets import load_tasks
+from arcforge.errors import ArcError
 from conftest import ROOT
 
 
@@ -23,7 +24,11 @@ from conftest import ROOT
     (["--ttt-lr", "inf"], "--ttt-lr: must be a finite number, got inf"),
     (["--workers", "0"], "--workers: must be at least 1, got 0"),
     (["--gpus", "-1"], "--gpus: must be at least 0, got -1"),
-    (["--ttt-steps", "x"], "--ttt-steps: expected an integer, got 'x'"),
+    (["--ttt-steps", "x"], "Error parsing --ttt-steps"),
+    (["--tasknet.views", "65"], "--tasknet.views: must be from 1 to 64, got 65"),
+    (["--tasknet.optimizer", "sgd"], "invalid choice 'sgd' for argument '--tasknet.optimizer'"),
+    (["--shard", "4/4"], "takes I/K with 0 <= I < K"),
+    (["--bogus", "3"], "Unrecognized options: --bogus"),
     (["--device", "gpu"], "--device: use cpu, cuda or cuda:N, got 'gpu'"),
 ])
 def test_solve_checks_every_number_in_one_line(cli, tmp_path, args, fragment):
@@ -121,6 +126,23 @@ def test_solve_defaults_follow_the_machine(monkeypatch, flags, gpus, solvers, wo
 
     monkeypatch.setattr(arcforge.pipeline, "visible_gpus", lambda: gpus)
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 16)
-    args = cli.build_parser().parse_args(["solve", "arc1/eval", "--out", "x", *flags])
-    args.solver = args.solver or cli.default_solvers(args)
-    assert args.solver == solvers and cli.default_workers(args) == workers
+    cmd = cli.solve_settings(["arc1/eval", "--out", "x", *flags])
+    assert ",".join(cmd.solvers) == solvers and cmd.workers == workers
+
+
+def test_solve_settings_from_a_file_under_the_flags(tmp_path):
+    from arcforge.cli import solve_settings
+
+    toml = tmp_path / "solve.toml"
+    toml.write_text('[solve]\nsolver = "dsl,transforms"\nbudget = "30m"\nworkers = 3\nshard = "1/4"\nviews = 5\n'
+                    '[solve.tasknet]\nviews = 3\ndata = ["arc1/train"]\n')
+    cmd = solve_settings(["arc1/train", "--out", "o", "--config", str(toml), "--tasknet.views", "4"])
+    assert (cmd.solvers, cmd.budget_s, cmd.workers, cmd.shard) == (["dsl", "transforms"], 1800, 3, (1, 4))
+    assert (cmd.tasknet.views, cmd.tasknet.data, cmd.llm.views) == (4, ["arc1/train"], 5)
+    for text, says in [("[solve.tasknet]\nviews = 0", "--tasknet.views: must be from 1 to 64, got 0"),
+                       ("[solve.tasknet]\nwings = 2", "unknown setting 'tasknet.wings'"),
+                       ("solver = 3", "setting 'solver' does not take int"),
+                       ('dtype = "fp8"', "setting 'dtype' does not take str 'fp8'")]:
+        toml.write_text(text + "\n")
+        with pytest.raises(ArcError, match=says):
+            solve_settings(["arc1/train", "--out", "o", "--config", str(toml)])

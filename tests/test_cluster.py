@@ -63,7 +63,7 @@ def test_a_killed_driver_loses_no_finished_task(tmp_path):
     ids = "6150a2bd,0d3d703e,a85d4709,25ff71a9,3c9b0459,d511f180"
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "arcforge", "solve", "arc1/train", "--tasks", ids, "--solver", "dsl,llm",
-           "--no-dsl-first", "--model", str(model), "--device", "cpu", "--views", "1", "--ttt", "per-task",
+           "--dsl-first", "False", "--model", str(model), "--device", "cpu", "--views", "1", "--ttt", "per-task",
            "--ttt-steps", "6", "--ttt-rank", "4", "--workers", "1", "--ray", "local", "--ray-shards", "2",
            "--quiet", "--out", str(run)]
     driver = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ from arcforge.datasets import load_tasks
 from arcforge.errors import ArcError
 from arcforge.generators import generator_ids
 from arcforge.llm.checkpoint import export_checkpoint
-from arcforge.llm.config import TrainConfig, train_config
+from arcforge.llm.config import TrainConfig
 from arcforge.llm.hf import greedy_generate
 from arcforge.llm.model import load_model
 from arcforge.llm.samples import draw_samples, generator_pool, packed_batch
@@ -97,15 +97,27 @@ def test_resume_gives_the_same_next_step_loss(tmp_path, lora):
 
 
 def test_config_layers(tmp_path):
+    """defaults < recipe (also named in the file) < TOML file < flags; one-line errors naming the file."""
+    from arcforge.llm.train_cli import train_settings
+
     toml = tmp_path / "c.toml"
     toml.write_text('[train]\nrecipe = "tiny-scratch"\nsteps = 7\ndata = ["arc1/train", "arc2/train-clean"]\n')
-    cfg = train_config(None, toml, {"lr": "5e-4", "lora": "true"})
+    cfg = train_settings(["--out", "o", "--config", str(toml), "--lr", "5e-4", "--lora"])
     assert (cfg.model, cfg.steps, cfg.lr, cfg.lora, cfg.batch_tokens) == ("tiny", 7, 5e-4, True, 4096)
-    assert cfg.data == ["arc1/train", "arc2/train-clean"]
-    q = train_config("qwen2.5-0.5b-lora")
-    assert q.model == "Qwen/Qwen2.5-0.5B-Instruct" and q.lora
-    with pytest.raises(ArcError, match="unknown setting 'stepz'"):
-        train_config(None, None, {"stepz": 3})
+    assert cfg.data == ["arc1/train", "arc2/train-clean"] and cfg.progress
+    q = train_settings(["--out", "o", "--recipe", "qwen2.5-0.5b-lora", "--data", "arc1/train", "--quiet"])
+    assert q.model == "Qwen/Qwen2.5-0.5B-Instruct" and q.lora and q.data == ["arc1/train"] and not q.progress
+    assert train_settings(["--out", "o", "--positions", "rows", "--time-budget", "2m"]).time_budget == 120
+    for text, says in [("stepz = 3", "unknown setting 'stepz'"), ('steps = "many"', "setting 'steps' does not take str"),
+                       ("steps = 0", "--steps: must be at least 1, got 0"), ("steps = [", "invalid TOML"),
+                       ('time_budget = "soon"', "setting 'time_budget': bad duration"),
+                       ('recipe = "huge"', "unknown training recipe 'huge'")]:
+        toml.write_text(text + "\n")
+        with pytest.raises(ArcError, match=says):
+            train_settings(["--out", "o", "--config", str(toml)])
+    toml.write_bytes(b"\x00\xff\xfe binary")
+    with pytest.raises(ArcError, match="c.toml: not a text file|c.toml: invalid TOML"):
+        train_settings(["--out", "o", "--config", str(toml)])
 
 
 def test_data_hygiene(capsys):
@@ -226,7 +238,6 @@ def packed_positions_are(batches, scheme) -> bool:
 def test_training_with_row_positions(tmp_path, monkeypatch, one_torch_thread):
     import arcforge.llm.train as tr
 
-    assert train_config(None, None, {"positions": "rows"}).positions == "rows"  # --set positions=rows
     with pytest.raises(ArcError, match="unknown position scheme 'diagonal': use linear or rows"):
         train(_small_run(tmp_path / "bad", positions="diagonal"))
     seen = []

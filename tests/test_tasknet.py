@@ -113,7 +113,7 @@ def test_muon_orthogonalises_its_updates_and_trains():
 
 
 def test_training_can_start_from_a_trained_model_with_new_tasks(tmp_path):
-    """--tasknet-init: the trained weights and the embeddings of tasks it knew are kept; a new task
+    """--tasknet.init: the trained weights and the embeddings of tasks it knew are kept; a new task
     gets fresh embeddings; a model of another size is refused."""
     torch.manual_seed(0)
     a, b = load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd"])
@@ -313,9 +313,9 @@ def test_generated_training_tasks_leave_out_the_run_tasks_families():
             training_tasks([bad])
 
 
-@pytest.mark.parametrize("flag,value,says", [("--tasknet-data", "gen:0d3d703e", "gen:ID:N"),
-                                              ("--tasknet-data", "arc9/x", "neither a dataset"),
-                                              ("--tasknet-init", "no/such.pt", "no such file")])
+@pytest.mark.parametrize("flag,value,says", [("--tasknet.data", "gen:0d3d703e", "gen:ID:N"),
+                                              ("--tasknet.data", "arc9/x", "neither a dataset"),
+                                              ("--tasknet.init", "no/such.pt", "no such file")])
 def test_bad_tasknet_settings_stop_before_anything_is_written(cli, tmp_path, flag, value, says):
     r = cli("solve", "arc1/train", "--tasks", "0d3d703e", "--solver", "tasknet", flag, value, "--device", "cpu",
             "--out", tmp_path / "run")
@@ -328,8 +328,8 @@ def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     gets its candidates; the run resumed finds the model and does not train again."""
     run = tmp_path / "run"
     args = ["solve", "arc1/train", "--tasks", "0d3d703e,6150a2bd", "--solver", "transforms,tasknet",
-            "--tasknet-preset", "tiny", "--tasknet-views", "2", "--tasknet-steps", "20", "--tasknet-data", "",
-            "--tasknet-batch-tokens", "512",
+            "--tasknet.preset", "tiny", "--tasknet.views", "2", "--tasknet.steps", "20", "--tasknet.data", "",
+            "--tasknet.batch-tokens", "512",
             "--device", "cpu", "--workers", "1", "--out", run]
     r = cli(*args, "--limit", "1")
     assert r.returncode == 0, r.stderr
@@ -356,8 +356,8 @@ def test_solve_prepares_tasknet_on_two_workers_together(cli, tmp_path):
     one model data-parallel, each writes its share of the rows, and every task gets its answers."""
     run = tmp_path / "run"
     r = cli("solve", "arc1/train", "--tasks", "0d3d703e,6150a2bd,a85d4709", "--solver", "tasknet",
-            "--tasknet-preset", "tiny", "--tasknet-views", "2", "--tasknet-steps", "20", "--tasknet-data", "",
-            "--tasknet-batch-tokens", "512", "--device", "cpu", "--model-workers", "2", "--quiet", "--out", run)
+            "--tasknet.preset", "tiny", "--tasknet.views", "2", "--tasknet.steps", "20", "--tasknet.data", "",
+            "--tasknet.batch-tokens", "512", "--device", "cpu", "--model-workers", "2", "--quiet", "--out", run)
     assert r.returncode == 0, r.stderr
     folder = run / "prepared" / "tasknet"
     shares = [[json.loads(x) for x in (folder / name).read_text().splitlines()] for name in ("answers.jsonl", "answers.1.jsonl")]

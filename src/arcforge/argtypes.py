@@ -1,13 +1,10 @@
-"""Types for command-line options: numbers in a range, durations, devices. Each rejects bad text with
-a message argparse prints on one line (cli.Parser) before anything starts."""
+"""An argparse type for the plain argparse commands (export-model, export-checkpoint): numbers in a range.
+(solve and train type their settings in dataclasses: arcforge.options.)"""
 
 from __future__ import annotations
 
 import argparse
 import math
-import re
-
-from arcforge.errors import ArcError, parse_duration
 
 
 def number(kind: type, low: float | None = None, high: float | None = None, above: bool = False):
@@ -25,21 +22,3 @@ def number(kind: type, low: float | None = None, high: float | None = None, abov
             raise argparse.ArgumentTypeError(f"must be {rng}, got {text}")
         return value
     return parse
-
-
-def duration(text: str) -> float:
-    """An argparse type: a positive duration (90s, 30m, 12h)."""
-    try:
-        seconds = parse_duration(text)
-    except ArcError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    if seconds <= 0:
-        raise argparse.ArgumentTypeError(f"must be longer than 0, got '{text}'")
-    return seconds
-
-
-def device(text: str) -> str:
-    """An argparse type: cpu, cuda or cuda:N."""
-    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
-        raise argparse.ArgumentTypeError(f"use cpu, cuda or cuda:N, got '{text}'")
-    return text

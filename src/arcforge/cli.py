@@ -1,18 +1,25 @@
-"""The `arcforge` command: solve, combine, score, show, report, datasets, wheelhouse, train."""
+"""The `arcforge` command: solve, combine, score, show, report, datasets, wheelhouse, train.
+
+`solve` and `train` take their settings from dataclasses (SolveCommand here, llm/train_cli.py's
+TrainCommand) through arcforge.options; the other commands are plain argparse."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import re
 import sys
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Annotated
 
-from arcforge.argtypes import device, duration, number
+from tyro.conf import arg
+
+from arcforge import options
 from arcforge.errors import ArcError
-from arcforge.progress import QUIET
-from arcforge.tasknet.config import PRESETS
+from arcforge.options import Commas, Range
+from arcforge.pipeline import SolveConfig
+from arcforge.progress import quiet_env
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,90 +30,93 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _task_ids(text: str | None) -> list[str] | None:
-    return [t for t in text.split(",") if t] if text else None
+@dataclass(kw_only=True)
+class SolveCommand(SolveConfig):
+    """Solve a dataset: results.jsonl and submission.json in --out. Every setting can also come from a
+    TOML file (--config); flags override it."""
+
+    out: str
+    """run folder (resumes if it exists)"""
+    solvers: Annotated[list[str] | None, arg(name="solver"), Commas] = None
+    """comma-separated solvers: dsl, llm, transforms, tasknet (None: dsl,tasknet where the model solvers
+    get a GPU, dsl,llm on a CPU)"""
+    workers: Annotated[int | None, Range(1)] = None
+    """CPU worker processes (None: one per core, less the model workers on GPUs)"""
+    config: str | None = None
+    """TOML file of these settings (top-level keys or a [solve] table; [llm] and [tasknet] tables);
+    flags override it"""
+    tasks: Annotated[list[str] | None, Commas] = None
+    """only these task ids, comma-separated"""
+    limit: Annotated[int | None, Range(1)] = None
+    """only the first N tasks"""
+    solutions: str | None = None
+    """Kaggle solutions file for a challenges file"""
+    ray: str | None = None
+    """solve in shards on a Ray cluster (auto, HOST:PORT, or local) and combine them (cluster.py)"""
+    ray_shards: Annotated[int | None, Range(1)] = None
+    """shards for --ray (None: one per Ray node)"""
+    quiet: bool = False
+    """no progress bar"""
 
 
-def default_solvers(args) -> str:
+def default_solvers(cmd: SolveCommand) -> list[str]:
     """The solvers a run gets without --solver: where the model solvers get a GPU, the DSL and the
     tasknet (arc1/eval, one H200: the DSL's run combined with a 10-minute tasknet run, 37.63%, against
     27.38% for dsl,llm); on a CPU (`make demo`) the DSL and the shipped language model."""
-    if args.device == "cpu" or args.gpus == 0:
-        return "dsl,llm"
+    if cmd.llm.device == "cpu" or cmd.gpus == 0:
+        return ["dsl", "llm"]
     try:
         from arcforge.pipeline import visible_gpus
 
-        return "dsl,tasknet" if visible_gpus() else "dsl,llm"
+        return ["dsl", "tasknet"] if visible_gpus() else ["dsl", "llm"]
     except ImportError:  # no torch here: no GPU solver either
-        return "dsl,llm"
+        return ["dsl", "llm"]
 
 
-def default_workers(args) -> int:
+def default_workers(cmd: SolveCommand) -> int:
     """One CPU worker per core, less the cores that model workers on GPUs keep busy feeding them (the
     LLM's decoding workers; the tasknet's one training process per GPU, whose small steps are
     launch-bound)."""
     cores = os.cpu_count() or 1
-    solvers = set(args.solver.split(","))
-    if not solvers & {"llm", "tasknet"} or args.device == "cpu" or args.gpus == 0:
+    solvers = set(cmd.solvers)
+    if not solvers & {"llm", "tasknet"} or cmd.llm.device == "cpu" or cmd.gpus == 0:
         return cores
     from arcforge.pipeline import MODEL_WORKERS_PER_GPU, visible_gpus
 
-    gpus = len(visible_gpus()) if args.gpus is None else args.gpus
-    per_gpu = (args.model_workers or MODEL_WORKERS_PER_GPU) if "llm" in solvers else 1
+    gpus = len(visible_gpus()) if cmd.gpus is None else cmd.gpus
+    per_gpu = (cmd.model_workers or MODEL_WORKERS_PER_GPU) if "llm" in solvers else 1
     return max(1, cores - gpus * per_gpu)
 
 
-def cmd_solve(args) -> int:
-    from arcforge.datasets import load_tasks
-    from arcforge.llm.config import LLMOptions
-    from arcforge.pipeline import SolveConfig, run_solve
-    from arcforge.tasknet.config import TaskNetOptions, check_data
+def solve_settings(argv: list[str]) -> SolveCommand:
+    """`arcforge solve`'s settings from its arguments (and --config), with the machine's defaults filled in."""
+    cmd = options.parse(SolveCommand, argv, "arcforge solve", "solve")
+    cmd = replace(cmd, solvers=cmd.solvers or default_solvers(cmd))
+    return replace(cmd, workers=cmd.workers or default_workers(cmd))
 
-    tasks = load_tasks(args.dataset, _task_ids(args.tasks), args.limit, args.solutions)
-    args.solver = args.solver or default_solvers(args)
-    if "tasknet" in args.solver.split(","):
-        check_data([d for d in args.tasknet_data.split(",") if d])
-        if args.tasknet_init and not Path(args.tasknet_init).is_file():
-            raise ArcError(f"--tasknet-init: {args.tasknet_init}: no such file")
-    shard = None
-    if args.shard:
-        m = re.fullmatch(r"(\d+)/(\d+)", args.shard)
-        if not m or not int(m[1]) < int(m[2]):
-            raise ArcError(f"--shard takes I/K with 0 <= I < K (e.g. 0/4), got '{args.shard}'")
-        shard = (int(m[1]), int(m[2]))
-    llm = LLMOptions(model=args.model, backend=args.backend, ttt=args.ttt, ttt_steps=args.ttt_steps,
-                     ttt_lr=args.ttt_lr, ttt_rank=args.ttt_rank, views=args.views, threshold=args.threshold,
-                     max_prompt_tokens=args.max_prompt_tokens, device=args.device)
-    cfg = SolveConfig(
-        dataset=args.dataset,
-        solvers=[s for s in args.solver.split(",") if s],
-        budget_s=args.budget,
-        task_time_s=args.task_time,
-        workers=args.workers or default_workers(args),
-        gpus=args.gpus,
-        model_workers=args.model_workers,
-        dsl_first=args.dsl_first,
-        shard=shard,
-        llm=llm,
-        dtype=args.dtype,
-        role_swap=args.role_swap,
-        tasknet=TaskNetOptions(preset=args.tasknet_preset, views=args.tasknet_views, steps=args.tasknet_steps,
-                               batch_tokens=args.tasknet_batch_tokens, train_time_s=args.tasknet_train_time,
-                               train_share=args.tasknet_train_share, run_share=args.tasknet_run_share,
-                               lr=args.tasknet_lr, rank=args.tasknet_rank,
-                               optimizer=args.tasknet_optimizer, init=args.tasknet_init,
-                               threshold=args.tasknet_threshold, compile=args.tasknet_compile,
-                               data=[d for d in args.tasknet_data.split(",") if d]),
-    )
-    if args.ray:
+
+def cmd_solve(argv: list[str]) -> int:
+    from arcforge.datasets import load_tasks
+    from arcforge.pipeline import run_solve
+    from arcforge.tasknet.config import check_data
+
+    cmd = solve_settings(argv)
+    quiet_env(cmd.quiet)
+    tasks = load_tasks(cmd.dataset, cmd.tasks, cmd.limit, cmd.solutions)
+    if "tasknet" in cmd.solvers:
+        check_data(cmd.tasknet.data)
+        if cmd.tasknet.init and not Path(cmd.tasknet.init).is_file():
+            raise ArcError(f"--tasknet.init: {cmd.tasknet.init}: no such file")
+    cfg = SolveConfig(**{f.name: getattr(cmd, f.name) for f in fields(SolveConfig)})
+    if cmd.ray:
         from arcforge.cluster import solve_on_ray
 
-        summary = solve_on_ray(tasks, cfg, Path(args.out), args.ray, args.ray_shards, dataset=args.dataset,
-                               progress=not args.quiet)
+        summary = solve_on_ray(tasks, cfg, Path(cmd.out), cmd.ray, cmd.ray_shards, dataset=cmd.dataset,
+                               progress=not cmd.quiet)
     else:
-        summary = run_solve(tasks, cfg, Path(args.out), progress=not args.quiet)
+        summary = run_solve(tasks, cfg, Path(cmd.out), progress=not cmd.quiet)
     print(json.dumps(summary))
-    where = f"submission: {Path(args.out) / 'submission.json'}"
+    where = f"submission: {Path(cmd.out) / 'submission.json'}"
     if "score" in summary:
         print(f"pass@2 {summary['score']:.2%} on {summary['tasks']} tasks "
               f"({summary['tasks_solved']} fully solved) in {summary['seconds']:.0f}s; {where}")
@@ -248,79 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--version", action="version", version="arcforge (not installed)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("solve", help="solve a dataset and write results.jsonl and submission.json")
-    s.add_argument("dataset", help="arc1/train, arc1/eval, arc2/train, arc2/eval, arc2/train-clean, or a path")
-    s.add_argument("--out", required=True, help="run folder (resumes if it exists)")
-    s.add_argument("--solver",
-                   help="comma-separated solvers: dsl, llm, transforms, tasknet (default: dsl,tasknet where "
-                        "the model solvers get a GPU, dsl,llm on a CPU)")
-    s.add_argument("--shard", metavar="I/K", help="only every K-th task starting at I (0-based), e.g. 0/4")
-    s.add_argument("--ray", metavar="ADDRESS",
-                   help="solve in shards on a Ray cluster (auto, HOST:PORT, or local) and combine them (cluster.py)")
-    s.add_argument("--ray-shards", type=number(int, 1), help="shards for --ray (default: one per Ray node)")
-    s.add_argument("--tasks", help="only these task ids, comma-separated")
-    s.add_argument("--limit", type=number(int, 1), help="only the first N tasks")
-    s.add_argument("--solutions", help="Kaggle solutions file for a challenges file")
-    s.add_argument("--budget", type=duration, help="wall-clock budget for the run, e.g. 30m, 12h")
-    s.add_argument("--task-time", type=duration, help="each solver's time limit per task, e.g. 30s (default: the solver's own: "
-                                       "dsl 8s; llm 6s on a CPU, 60s on a GPU; transforms none)")
-    s.add_argument("--workers", type=number(int, 1), default=0,
-                   help="CPU worker processes (default: one per core, less the model workers on GPUs)")
-    s.add_argument("--gpus", type=number(int, 0), help="GPUs for the model solvers (default: every visible one; 0: the CPU)")
-    s.add_argument("--model-workers", type=number(int, 1),
-                   help="model worker processes per GPU (default 8: a small model's decoding is launch-bound; "
-                        "1 on a CPU)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    g = s.add_argument_group("LLM solver (--solver ...,llm)")
-    g.add_argument("--model", help="HF id, folder or model shape (default: the model shipped in the package)")
-    g.add_argument("--backend", choices=["unsloth", "transformers"], help="default: unsloth if installed and on GPU")
-    g.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when available)")
-    g.add_argument("--ttt", choices=["off", "per-task", "joint"],
-                   help="test-time training (default: per-task on a GPU, off on a CPU)")
-    g.add_argument("--ttt-steps", type=number(int, 0), help="test-time training steps per task (default 32)")
-    g.add_argument("--ttt-lr", type=number(float, 0, above=True), default=1e-4, help="test-time training learning rate")
-    g.add_argument("--ttt-rank", type=number(int, 0), default=32, help="LoRA rank for test-time training")
-    g.add_argument("--views", type=number(int, 1), help="augmented views for decoding and scoring (default: 8 GPU, 2 CPU)")
-    g.add_argument("--threshold", type=number(float, 0, 1, above=True),
-                   help="DFS probability threshold (default: 0.1 GPU, 0.2 CPU)")
-    g.add_argument("--max-prompt-tokens", type=number(int, 1),
-                   help="leave tasks with longer prompts to the other solvers (default: 8192 GPU, 2048 CPU)")
-    t = s.add_argument_group("tasknet solver (--solver ...,tasknet; work in progress: see README)")
-    t.add_argument("--tasknet-preset", choices=list(PRESETS), default="small", help="model size")
-    t.add_argument("--tasknet-views", type=number(int, 1, 64), default=32,
-                   help="views per task, each its own embedding (default 32)")
-    t.add_argument("--tasknet-data", default="arc1/train,arc2/train-clean",
-                   help="training sets beside the run's demonstrations; gen:ID:N adds N generated tasks of ID's family")
-    t.add_argument("--tasknet-steps", type=number(int, 1), help="train this many steps (default: by time)")
-    t.add_argument("--tasknet-batch-tokens", type=number(int, 64),
-                   help="tokens per training step (default: 65536 on a GPU, 8192 on a CPU)")
-    t.add_argument("--tasknet-train-time", type=duration, default=600.0,
-                   help="training time when the run has no --budget (default 10m)")
-    t.add_argument("--tasknet-train-share", type=number(float, 0, 1, above=True), default=0.9,
-                   help="with --budget: the share of what is left at preparation that training gets (default 0.9)")
-    t.add_argument("--tasknet-run-share", type=number(float, 0, 1), default=0.3,
-                   help="share of training rows drawn from the run's own demonstrations (default 0.3)")
-    t.add_argument("--tasknet-threshold", type=number(float, 0, 1, above=True),
-                   help="write every answer of at least this probability under each view (DFS); default greedy")
-    t.add_argument("--tasknet-rank", choices=["poe", "votes"], default="poe",
-                   help="order answers by their product of probabilities under all views, or by votes")
-    t.add_argument("--tasknet-lr", type=number(float, 0, above=True), default=1e-3, help="AdamW's peak learning rate")
-    t.add_argument("--tasknet-optimizer", choices=["adamw", "muon"], default="muon",
-                   help="muon (default): Muon for the blocks' weight matrices, AdamW for the rest; adamw: AdamW for all")
-    t.add_argument("--tasknet-compile", action="store_true",
-                   help="torch.compile the model for training (batches padded to one shape; the compile "
-                        "takes its time at the first step)")
-    t.add_argument("--tasknet-init", help="start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt)")
-    s.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
-                   help="what the model solvers compute in (default auto: bf16 on GPUs that have it, fp16 with "
-                        "loss scaling on those that don't, fp32 on a CPU)")
-    g.add_argument("--dsl-first", action=argparse.BooleanOptionalAction, default=None,
-                   help="skip the LLM on tasks the DSL explains (default: on for a CPU, off for a GPU)")
-    s.add_argument("--role-swap", type=number(float, 0), metavar="NATS",
-                   help="role-swap selection stage: the LLM puts each of a test input's best candidates in "
-                        "as a demonstration and re-predicts every train pair; a candidate that lowers their "
-                        "mean log-prob by more than NATS below the best candidate's is dropped (default: off)")
-    s.set_defaults(fn=cmd_solve)
+    # solve and train read their own arguments (main); these entries list them in --help
+    sub.add_parser("solve", help="solve a dataset and write results.jsonl and submission.json "
+                   "(arcforge solve --help: its settings)")
 
     s = sub.add_parser("combine", help="one run from several (solvers run apart, shards): selection over all")
     s.add_argument("runs", nargs="+", help="solve run folders, highest priority first")
@@ -367,14 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    quiet = getattr(args, "quiet", False)
-    if quiet:  # transformers' own bars too (read when it is imported, also by workers)
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-        os.environ[QUIET] = "1"  # arcforge's own progress, in this process and its workers
-    elif not sys.stderr.isatty():  # a log or a notebook: arcforge's lines, not the model loaders' bars
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] in ("solve", "train"):  # their settings are dataclasses (arcforge.options)
+            from arcforge.llm.train_cli import cmd_train
+
+            return (cmd_solve if argv[0] == "solve" else cmd_train)(argv[1:])
+        args = build_parser().parse_args(argv)
+        quiet_env(getattr(args, "quiet", False))
         return args.fn(args)
     except ArcError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -21,12 +21,15 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
+from tyro.conf import OmitArgPrefixes, Positional, arg
 
 from arcforge.errors import ArcError
 from arcforge.grid import to_list
 from arcforge.llm.config import LLMOptions
+from arcforge.options import Commas, Duration, Range, Shard
 from arcforge.progress import Progress, clock
 from arcforge.select import ROLE_SWAP_TOP, role_swap, select, top_attempts
 from arcforge.solver import Candidate, Solver
@@ -44,23 +47,37 @@ MODEL_WORKERS_PER_GPU = 8
 
 @dataclass
 class SolveConfig:
-    dataset: str
-    solvers: list[str] = field(default_factory=lambda: ["dsl", "llm"])
-    budget_s: float | None = None  # wall-clock budget for the whole run
-    task_time_s: float | None = None  # each solver's limit per task; None: the solver's own default
-    workers: int = 1  # CPU worker processes (1: in this process)
-    gpus: int | None = None  # GPUs for model solvers; None: every visible one; 0: run them on the CPU
-    model_workers: int | None = None  # model workers per GPU (None: MODEL_WORKERS_PER_GPU; 1 on a CPU)
-    # run model solvers only on tasks the CPU solvers leave unexplained; None: each solver's own
-    # `only_unexplained` (the LLM says yes on a CPU, where its time is dear, and no on a GPU)
+    """What a solve run does: its dataset, solvers, time and hardware, and each solver's settings."""
+
+    dataset: Annotated[Positional[str], arg(metavar="DATASET")]
+    """arc1/train, arc1/eval, arc2/train, arc2/eval, arc2/train-clean, or a path"""
+    solvers: Annotated[list[str], arg(name="solver"), Commas] = field(default_factory=lambda: ["dsl", "llm"])
+    """comma-separated solvers: dsl, llm, transforms, tasknet"""
+    budget_s: Annotated[float | None, arg(name="budget"), Duration] = None
+    """wall-clock budget for the whole run, e.g. 30m, 12h"""
+    task_time_s: Annotated[float | None, arg(name="task-time"), Duration] = None
+    """each solver's time limit per task, e.g. 30s (None: the solver's own: dsl 8s; llm 6s on a CPU, 60s
+    on a GPU; transforms none)"""
+    workers: Annotated[int, Range(1)] = 1
+    """CPU worker processes (1: in this process)"""
+    gpus: Annotated[int | None, Range(0)] = None
+    """GPUs for the model solvers (None: every visible one; 0: run them on the CPU)"""
+    model_workers: Annotated[int | None, Range(1)] = None
+    """model worker processes per GPU (None: 8, as a small model's decoding is launch-bound; 1 on a CPU)"""
     dsl_first: bool | None = None
-    shard: tuple[int, int] | None = None  # (i, k): only tasks i, i+k, i+2k, ... of the dataset
-    llm: LLMOptions = field(default_factory=LLMOptions)
+    """run model solvers only on tasks the CPU solvers leave unexplained (None: each solver's own: the LLM
+    says yes on a CPU, where its time is dear, and no on a GPU)"""
+    shard: Annotated[tuple[int, int] | None, Shard] = None
+    """only every K-th task starting at I (0-based), given as I/K, e.g. 0/4"""
+    llm: Annotated[LLMOptions, OmitArgPrefixes] = field(default_factory=LLMOptions)
     tasknet: TaskNetOptions = field(default_factory=TaskNetOptions)
-    dtype: str = "auto"  # what model solvers compute in: auto, bf16, fp16, fp32 (precision.py)
-    # the role-swap stage of selection (select.role_swap): a model solver's verdict on each test input's
-    # best candidates drops those more than this many nats below the best; None: off
-    role_swap: float | None = None
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    """what the model solvers compute in: auto is bf16 on GPUs that have it, fp16 with loss scaling on those
+    that don't, fp32 on a CPU (precision.py)"""
+    role_swap: Annotated[float | None, Range(0)] = None
+    """the role-swap stage of selection (select.role_swap): a model solver puts each of a test input's best
+    candidates in as a demonstration and re-predicts every train pair; candidates whose mean log-prob
+    falls more than this many nats below the best one's are dropped (None: off)"""
 
 
 SOLVERS = ("dsl", "transforms", "llm", "tasknet")

@@ -101,3 +101,12 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def quiet_env(quiet: bool) -> None:
+    """No progress bars under --quiet (arcforge's and the model loaders'); into a log, none of the loaders'."""
+    if quiet:  # transformers' own bars too (read when it is imported, also by workers)
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ[QUIET] = "1"  # arcforge's own progress, in this process and its workers
+    elif not sys.stderr.isatty():  # a log or a notebook: arcforge's lines, not the model loaders' bars
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

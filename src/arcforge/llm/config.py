@@ -1,62 +1,89 @@
-"""Training configuration: a dataclass with defaults, named recipes, a TOML file, command-line overrides.
-
-    cfg = train_config(recipe="tiny-scratch", toml_path="my.toml", overrides={"steps": 50})
-
-Precedence, lowest first: dataclass defaults, recipe, TOML file, overrides. No torch import here, so the
-CLI stays fast.
+"""Settings of the language-model side: `TrainConfig` (what `arcforge train` trains, and its command
+line through arcforge.options), the named training recipes, and `LLMOptions` (the LLM solver's part
+of `arcforge solve`). No torch import here, so the command line stays fast.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Annotated, Literal
 
-from arcforge.errors import ArcError
+from tyro.conf import Suppress
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
+from arcforge.options import Commas, Device, Duration, Range
 
 
 @dataclass
 class TrainConfig:
-    model: str = "tiny"  # model shape (tiny, small, arc-12m, ...: llm/model.py SHAPES), model folder, or Hugging Face id
-    backend: str | None = None  # transformers | unsloth; None: unsloth when installed and on CUDA
-    lora: bool = False  # False: full fine-tuning
-    lora_r: int = 64
-    lora_alpha: int = 64
-    # position ids (llm/text.py): linear | rows; None keeps the model's own (a fresh shape's: linear)
-    positions: str | None = None
-    data: list[str] = field(default_factory=lambda: ["arc1/train"])
-    allow_eval: bool = False  # permit training on arc1/eval or arc2/eval
-    val_tasks: int = 16  # tasks held out of `data` for the validation loss
-    steps: int = 200
-    # seconds for this invocation's optimiser steps: `steps` is set from the rate of the first steps
-    # (a resumed run keeps the steps it chose), and training stops, checkpointed, when it runs out
-    time_budget: float | None = None
-    stop_at: int | None = None  # end this invocation after this step (checkpointed); --resume goes on
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
-    warmup_steps: int = 20
-    resume_warmup: int = 50  # lr re-warm steps after resuming without optimiser state (a light export)
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    batch_tokens: int = 8192  # tokens per packed micro-batch (no padding)
-    grad_accum: int = 1  # micro-batches per optimiser step
-    max_len: int = 8192  # longest sample; train pairs are dropped until a sample fits
-    symmetries: bool = True  # random views: D8 symmetry ...
-    colours: bool = True  # ... colour permutation (0 stays the background) ...
-    shuffle: bool = True  # ... and train-example order
-    generated: float = 0.0  # fraction of samples from fresh tasks of the task generators (arcforge.generators)
-    eval_every: int = 100
-    val_batches: int = 2
-    save_every: int = 100
-    seed: int = 0
+    """What `arcforge train` trains and how."""
+
+    model: str = "tiny"
+    """model shape (tiny, small, arc-12m, qwen2.5-0.5b-shape: llm/model.py SHAPES), model folder, or
+    Hugging Face id"""
+    backend: Literal["transformers", "unsloth"] | None = None
+    """None: unsloth when installed and on CUDA"""
+    lora: bool = False
+    """train a LoRA adapter instead of all weights"""
+    lora_r: Annotated[int, Range(1)] = 64
+    """LoRA rank"""
+    lora_alpha: Annotated[int, Range(1)] = 64
+    """LoRA alpha"""
+    positions: Literal["linear", "rows"] | None = None
+    """position ids (llm/text.py); None keeps the model's own (a fresh shape's: linear)"""
+    data: Annotated[list[str], Commas] = field(default_factory=lambda: ["arc1/train"])
+    """comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)"""
+    allow_eval: bool = False
+    """allow training on arc1/eval or arc2/eval"""
+    val_tasks: Annotated[int, Range(0)] = 16
+    """tasks held out of `data` for the validation loss"""
+    steps: Annotated[int, Range(1)] = 200
+    """optimiser steps"""
+    time_budget: Annotated[float | None, Duration] = None
+    """train for this long (e.g. 15m): `steps` is set from the rate of the first steps (a resumed run
+    keeps the steps it chose), and training stops, checkpointed, when it runs out"""
+    stop_at: Annotated[int | None, Range(1)] = None
+    """end this invocation after this step, checkpointed (--resume goes on)"""
+    lr: Annotated[float, Range(0, above=True)] = 1e-3
+    """peak learning rate"""
+    min_lr_ratio: Annotated[float, Range(0, 1)] = 0.1
+    """the cosine schedule decays to lr * min_lr_ratio"""
+    warmup_steps: Annotated[int, Range(0)] = 20
+    """linear warm-up steps"""
+    resume_warmup: Annotated[int, Range(0)] = 50
+    """lr re-warm steps after --resume-from a light export (no optimiser state)"""
+    weight_decay: Annotated[float, Range(0)] = 0.0
+    """AdamW weight decay"""
+    grad_clip: Annotated[float, Range(0)] = 1.0
+    """gradient norm clip (0: none)"""
+    batch_tokens: Annotated[int, Range(16)] = 8192
+    """tokens per packed micro-batch (no padding)"""
+    grad_accum: Annotated[int, Range(1)] = 1
+    """micro-batches per optimiser step"""
+    max_len: Annotated[int, Range(16)] = 8192
+    """longest sample in tokens; train pairs are dropped until a sample fits"""
+    symmetries: bool = True
+    """random views: D8 symmetries ..."""
+    colours: bool = True
+    """... colour permutations (0 stays the background) ..."""
+    shuffle: bool = True
+    """... and train-example order"""
+    generated: Annotated[float, Range(0, 1)] = 0.0
+    """fraction of samples from fresh tasks of the task generators (arcforge.generators)"""
+    eval_every: Annotated[int, Range(1)] = 100
+    """steps between validation losses"""
+    val_batches: Annotated[int, Range(1)] = 2
+    """batches per validation loss"""
+    save_every: Annotated[int, Range(1)] = 100
+    """steps between checkpoints"""
+    seed: Annotated[int, Range(0)] = 0
+    """random seed"""
     out: str = "runs/train"
-    device: str | None = None  # cuda when available, else cpu
-    progress: bool = True
+    """run folder: checkpoint/, model/, log.jsonl"""
+    device: Annotated[str | None, Device] = None
+    """cpu, cuda or cuda:N; None: cuda when available"""
+    progress: Suppress[bool] = True
+    """a progress bar (the command line's --quiet turns it off)"""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -76,17 +103,29 @@ RECIPES: dict[str, dict] = {
 class LLMOptions:
     """Settings of the LLM solver (`solve --solver ...,llm`). None means: the device's default
     (DEVICE_DEFAULTS): the full recipe on a GPU, a light touch on a CPU."""
-    model: str | None = None  # HF id, folder, model shape; None = the model shipped in the package
-    backend: str | None = None  # unsloth | transformers; None = best available
-    ttt: str | None = None  # off | per-task | joint
-    ttt_steps: int | None = None
-    ttt_lr: float = 1e-4
-    ttt_rank: int = 32  # LoRA rank; 0 = full fine-tuning
-    views: int | None = None
-    threshold: float | None = None  # DFS keeps completions above this probability
-    max_prompt_tokens: int | None = None  # longer tasks are left to the other solvers
-    device: str | None = None  # cuda | cpu; None = cuda when there is one
-    task_time_s: float | None = None  # limit per task (the run's --task-time when given; 0: none)
+
+    model: str | None = None
+    """HF id, folder or model shape; None: the model shipped in the package"""
+    backend: Literal["unsloth", "transformers"] | None = None
+    """None: unsloth if installed and on a GPU"""
+    ttt: Literal["off", "per-task", "joint"] | None = None
+    """test-time training (None: per-task on a GPU, off on a CPU)"""
+    ttt_steps: Annotated[int | None, Range(0)] = None
+    """test-time training steps per task (None: 32)"""
+    ttt_lr: Annotated[float, Range(0, above=True)] = 1e-4
+    """test-time training learning rate"""
+    ttt_rank: Annotated[int, Range(0)] = 32
+    """LoRA rank for test-time training; 0: full fine-tuning"""
+    views: Annotated[int | None, Range(1)] = None
+    """augmented views for decoding and scoring (None: 8 on a GPU, 2 on a CPU)"""
+    threshold: Annotated[float | None, Range(0, 1, above=True)] = None
+    """DFS keeps completions above this probability (None: 0.1 on a GPU, 0.2 on a CPU)"""
+    max_prompt_tokens: Annotated[int | None, Range(1)] = None
+    """leave tasks with longer prompts to the other solvers (None: 8192 on a GPU, 2048 on a CPU)"""
+    device: Annotated[str | None, Device] = None
+    """where the model solvers run: cpu, cuda or cuda:N; None: cuda when there is one"""
+    task_time_s: Suppress[float | None] = None
+    """limit per task, set by the run (its --task-time when given; 0: none)"""
 
 
 # What an unset LLM option means on each kind of device. A GPU does the full ARC Prize 2024 recipe;
@@ -103,58 +142,3 @@ def resolve_options(opts: LLMOptions, device_type: str) -> LLMOptions:
     """opts with every unset (None) field filled in from DEVICE_DEFAULTS for a "cuda" or "cpu" device."""
     defaults = DEVICE_DEFAULTS["cuda" if device_type == "cuda" else "cpu"]
     return dataclasses.replace(opts, **{k: v for k, v in defaults.items() if getattr(opts, k) is None})
-
-
-def _coerce(name: str, value, current_type: str):
-    """Command-line strings (and TOML values) into the field's type."""
-    if isinstance(value, str) and "list" in current_type:
-        return [v for v in value.split(",") if v]
-    if isinstance(value, str) and current_type.startswith("bool"):
-        if value.lower() in ("1", "true", "yes", "on"):
-            return True
-        if value.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ArcError(f"config '{name}': expected true or false, got '{value}'")
-    if isinstance(value, str) and current_type.split(" ")[0] in ("int", "float"):
-        try:
-            return int(value) if current_type.startswith("int") else float(value)
-        except ValueError:
-            raise ArcError(f"config '{name}': expected a number, got '{value}'") from None
-    return value
-
-
-def apply(cfg: TrainConfig, values: dict, source: str) -> TrainConfig:
-    types = {f.name: str(f.type) for f in dataclasses.fields(cfg)}
-    for k, v in values.items():
-        key = k.replace("-", "_")
-        if key not in types:
-            raise ArcError(f"{source}: unknown setting '{k}' (known: {', '.join(types)})")
-        setattr(cfg, key, _coerce(key, v, types[key]))
-    return cfg
-
-
-def train_config(recipe: str | None = None, toml_path: str | Path | None = None,
-                 overrides: dict | None = None, base: dict | None = None) -> TrainConfig:
-    """`base`: settings below the recipe (a resumed run's saved config)."""
-    cfg = apply(TrainConfig(), base or {}, "saved config")
-    if recipe is not None:
-        if recipe not in RECIPES:
-            raise ArcError(f"unknown training recipe '{recipe}': use one of {', '.join(RECIPES)}")
-        apply(cfg, RECIPES[recipe], f"recipe {recipe}")
-    if toml_path is not None:
-        try:
-            with open(toml_path, "rb") as f:
-                values = tomllib.load(f)
-        except FileNotFoundError:
-            raise ArcError(f"{toml_path}: no such config file") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ArcError(f"{toml_path}: invalid TOML: {e}") from None
-        values = values.get("train", values)  # a [train] table or top-level keys
-        if "recipe" in values:
-            base = train_config(values.pop("recipe"))
-            cfg = apply(base, {k: v for k, v in values.items()}, str(toml_path))
-        else:
-            apply(cfg, values, str(toml_path))
-    if overrides:
-        apply(cfg, overrides, "command line")
-    return cfg

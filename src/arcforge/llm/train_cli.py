@@ -1,61 +1,84 @@
-"""The `arcforge train` subcommand: argument parsing only (torch is imported when the command runs).
+"""`arcforge train` (its settings: TrainCommand, through arcforge.options), `export-model` and
+`export-checkpoint`. torch is imported only when a command runs.
 
     arcforge train --model tiny --data arc1/train --steps 200 --out runs/tiny
-    arcforge train --recipe qwen2.5-0.5b-lora --out runs/qwen --config my.toml --set lr=2e-4
+    arcforge train --recipe qwen2.5-0.5b-lora --out runs/qwen --config my.toml --lr 2e-4
     arcforge export-checkpoint runs/tiny ck          # RUN/checkpoint in files of <= 15 MB, to carry
     arcforge train --resume-from ck --out runs/tiny  # on another machine: the run goes on
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
+from typing import Literal
 
-from arcforge.argtypes import device, duration, number
+from arcforge import options
+from arcforge.argtypes import number
 from arcforge.errors import ArcError
-
-# flags that map one-to-one onto TrainConfig fields (None: not given, keep the lower layers' value)
-_FIELDS = ("model", "backend", "data", "steps", "lr", "batch_tokens", "grad_accum", "max_len", "warmup_steps",
-           "val_tasks", "eval_every", "save_every", "seed", "device", "lora_r", "out", "stop_at", "generated",
-           "resume_warmup")
+from arcforge.llm.config import RECIPES, TrainConfig
 
 
-def cmd_train(args) -> int:
-    from arcforge import precision
-    from arcforge.llm.config import train_config
+@dataclass(kw_only=True)
+class TrainCommand(TrainConfig):
+    """Train or fine-tune a model on ARC tasks. Settings stack, lowest first: the defaults, the saved
+    settings of --resume-from, the --recipe, the --config file, the flags."""
 
-    precision.use(args.dtype)
-    overrides = {}
-    for name in _FIELDS:
-        value = getattr(args, name)
-        if value is not None:
-            overrides[name] = value
-    for flag in ("lora", "allow_eval"):
-        if getattr(args, flag):
-            overrides[flag] = True
-    if args.time_budget:
-        overrides["time_budget"] = args.time_budget
-    if args.quiet:
-        overrides["progress"] = False
-    for item in args.set or []:
-        if "=" not in item:
-            raise ArcError(f"--set takes KEY=VALUE, got '{item}'")
-        k, v = item.split("=", 1)
-        overrides[k.strip()] = v.strip()
-    base = None
-    if args.resume_from:  # the exported run's settings, below any recipe, file or flag given now
-        import dataclasses
+    out: str = dataclasses.field()  # required here (a bare annotation would inherit TrainConfig's default)
+    """run folder: checkpoint/, model/, log.jsonl"""
+    recipe: Literal[tuple(RECIPES)] | None = None  # type: ignore[valid-type]
+    """training recipe: tiny-scratch, small-scratch, qwen2.5-0.5b-lora"""
+    config: str | None = None
+    """TOML file of these settings (top-level keys or a [train] table); may name a recipe"""
+    resume: bool = False
+    """continue from OUT/checkpoint"""
+    resume_from: str | None = None
+    """start OUT from a checkpoint written by export-checkpoint (its settings are the defaults)"""
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    """compute format: auto is bf16 on GPUs that have it, fp16 with loss scaling on those that don't,
+    fp32 on a CPU"""
+    quiet: bool = False
+    """no progress bar"""
 
+
+def _lower_layers(first: TrainCommand) -> TrainCommand:
+    """The settings below the flags: the resumed run's, then the recipe (the --config file's own
+    `recipe` key included)."""
+    cmd = first
+    if first.resume_from:  # the exported run's settings, below any recipe, file or flag given now
         from arcforge.llm.checkpoint import read_export
-        from arcforge.llm.config import TrainConfig
 
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        saved = read_export(args.resume_from)["state"].get("config", {})
-        base = {k: v for k, v in saved.items() if k in known and k != "stop_at"}
-    cfg = train_config(args.recipe, args.config, overrides, base)
+        saved = read_export(first.resume_from)["state"].get("config", {})
+        known = {f for f in TrainConfig.__dataclass_fields__ if f not in ("stop_at", "progress")}
+        cmd = options.update(cmd, {k: v for k, v in saved.items() if k in known}, f"{first.resume_from} (saved settings)")
+    recipe = first.recipe
+    if first.config:
+        recipe = options.read_file(first.config, "train").get("recipe", recipe)
+    if recipe is not None:
+        if recipe not in RECIPES:
+            raise ArcError(f"unknown training recipe '{recipe}': use one of {', '.join(RECIPES)}")
+        cmd = options.update(cmd, RECIPES[recipe], f"recipe {recipe}")
+    return cmd
+
+
+def train_settings(argv: list[str]) -> TrainCommand:
+    cmd = options.parse(TrainCommand, argv, "arcforge train", "train", base=_lower_layers)
+    return dataclasses.replace(cmd, progress=not cmd.quiet)
+
+
+def cmd_train(argv: list[str]) -> int:
+    from arcforge import precision
+    from arcforge.progress import quiet_env
+
+    cmd = train_settings(argv)
+    quiet_env(cmd.quiet)
+    precision.use(cmd.dtype)
+    cfg = TrainConfig(**{f: getattr(cmd, f) for f in TrainConfig.__dataclass_fields__})
 
     from arcforge.llm.train import train
 
-    summary = train(cfg, resume=args.resume, resume_from=args.resume_from)
+    summary = train(cfg, resume=cmd.resume, resume_from=cmd.resume_from)
     print(json.dumps(summary))
     return 0
 
@@ -92,41 +115,5 @@ def register(subparsers) -> None:
     c.add_argument("--shard-mb", type=number(int, 1), default=15, help="largest file in MB (default 15)")
     c.set_defaults(fn=cmd_export_checkpoint)
 
-    s = subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks")
-    s.add_argument("--model", help="model shape (tiny, small, arc-12m, qwen2.5-0.5b-shape), model folder or Hugging Face id")
-    s.add_argument("--data", help="comma-separated datasets (arc1/train, arc2/train-clean, a path, ...)")
-    s.add_argument("--out", required=True, help="run folder: checkpoint/, model/, log.jsonl")
-    s.add_argument("--steps", type=number(int, 1), help="optimiser steps")
-    s.add_argument("--time-budget", metavar="DURATION", type=duration,
-                   help="train for this long (e.g. 15m): the step count comes from the rate of the first steps")
-    s.add_argument("--recipe", help="training recipe: tiny-scratch, small-scratch, qwen2.5-0.5b-lora")
-    s.add_argument("--config", help="TOML file of TrainConfig settings (top level or a [train] table)")
-    s.add_argument("--set", action="append", metavar="KEY=VALUE", help="any TrainConfig setting; repeatable")
-    s.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
-    s.add_argument("--resume-from", metavar="DIR",
-                   help="start OUT from a checkpoint written by export-checkpoint (its settings are the defaults)")
-    s.add_argument("--resume-warmup", type=number(int, 0),
-                   help="lr re-warm steps after --resume-from a light export (default 50)")
-    s.add_argument("--lora", action="store_true", help="train a LoRA adapter instead of all weights")
-    s.add_argument("--lora-r", type=number(int, 1), help="LoRA rank (default 64)")
-    s.add_argument("--backend", choices=("transformers", "unsloth"),
-                   help="default: unsloth when installed and a CUDA GPU is present")
-    s.add_argument("--allow-eval", action="store_true", help="allow training on arc1/eval or arc2/eval")
-    s.add_argument("--lr", type=number(float, 0, above=True))
-    s.add_argument("--batch-tokens", type=number(int, 16), help="tokens per packed micro-batch")
-    s.add_argument("--grad-accum", type=number(int, 1), help="micro-batches per optimiser step")
-    s.add_argument("--max-len", type=number(int, 16), help="longest sample in tokens")
-    s.add_argument("--warmup-steps", type=number(int, 0))
-    s.add_argument("--val-tasks", type=number(int, 0), help="tasks held out for the validation loss")
-    s.add_argument("--generated", type=number(float, 0, 1), metavar="FRACTION",
-                   help="fraction of samples from fresh tasks made by the task generators (default 0)")
-    s.add_argument("--eval-every", type=number(int, 1))
-    s.add_argument("--save-every", type=number(int, 1))
-    s.add_argument("--seed", type=number(int, 0))
-    s.add_argument("--stop-at", type=number(int, 1), help="end this run after this step, checkpointed (--resume goes on)")
-    s.add_argument("--device", type=device, help="cpu, cuda or cuda:N (default: cuda when available)")
-    s.add_argument("--dtype", choices=["auto", "bf16", "fp16", "fp32"], default="auto",
-                   help="compute format (default auto: bf16 on GPUs that have it, fp16 with loss scaling on those "
-                        "that don't, fp32 on a CPU)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(fn=cmd_train)
+    # `arcforge train` reads its own arguments (cli.main); this entry lists it in --help
+    subparsers.add_parser("train", help="fine-tune or train a model on ARC tasks (arcforge train --help: its settings)")

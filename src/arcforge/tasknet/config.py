@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from tyro.conf import Suppress, arg
+
+from arcforge.options import Commas, Duration, Range
 
 # model sizes by name (parameters without the task embeddings): 0.11M, 5.12M, 27.3M, 92.1M
 PRESETS = {
@@ -15,32 +20,48 @@ PRESETS = {
 
 @dataclass
 class TaskNetOptions:
-    preset: str = "small"  # model size: tiny, small, base (tasknet/model.py)
-    # fixed views per task (D8 symmetries with colour permutations), each with its own embedding: 32
-    # against 8 took the development split from 24.67% to 39% at a 5-minute budget (one H200)
-    views: int = 32
-    # training sets; "gen:ID:N" adds N fresh tasks of the generator family of task ID (arcforge.generators)
-    data: list[str] = field(default_factory=lambda: ["arc1/train", "arc2/train-clean"])
-    train_time_s: float = 600.0  # training time when the run has no --budget
-    # share of training rows drawn from the run's own demonstrations (None: as many as they are among all)
-    run_share: float | None = 0.3
-    train_share: float = 0.9  # of the run's budget left at preparation, for training
-    steps: int | None = None  # a fixed number of steps instead of a time (tests, ablations)
-    lr: float = 1e-3
-    optimizer: str = "muon"  # Muon for the blocks' matrices and AdamW for the rest, or "adamw" (tasknet/optim.py)
-    init: str | None = None  # a trained tasknet checkpoint.pt to start from instead of from scratch
-    # tokens per training step; None: 65536 on a GPU (against 32768: 41 tasks of the development split
-    # against 36 at 5 minutes, one H100; 131072 got 35), 8192 on a CPU
-    batch_tokens: int | None = None
-    threshold: float | None = None  # None: write greedily; else every answer of at least this probability (DFS)
-    rank: str = "poe"  # order of a test input's answers: "poe" (summed log-prob under all views) or "votes"
-    compile: bool = False  # torch.compile the model for training (batches of one shape)
-    device: str | None = None
-    task_time_s: float | None = None
+    """Settings of the tasknet solver (`solve --solver ...,tasknet`)."""
+
+    preset: Literal["tiny", "small", "base", "large"] = "small"
+    """model size (PRESETS)"""
+    views: Annotated[int, Range(1, 64)] = 32
+    """fixed views per task (D8 symmetries with colour permutations), each with its own embedding: 32
+    against 8 took the development split from 24.67% to 39% at a 5-minute budget (one H200)"""
+    data: Annotated[list[str], Commas] = field(default_factory=lambda: ["arc1/train", "arc2/train-clean"])
+    """training sets beside the run's demonstrations; gen:ID:N adds N fresh tasks of task ID's generator
+    family (arcforge.generators)"""
+    train_time_s: Annotated[float, arg(name="train-time"), Duration] = 600.0
+    """training time when the run has no --budget"""
+    run_share: Annotated[float | None, Range(0, 1)] = 0.3
+    """share of training rows drawn from the run's own demonstrations (None: as many as they are among all)"""
+    train_share: Annotated[float, Range(0, 1, above=True)] = 0.9
+    """with --budget: the share of what is left at preparation that training gets"""
+    steps: Annotated[int | None, Range(1)] = None
+    """train this many steps instead of by time (tests, ablations)"""
+    lr: Annotated[float, Range(0, above=True)] = 1e-3
+    """peak learning rate"""
+    optimizer: Literal["adamw", "muon"] = "muon"
+    """muon: Muon for the blocks' weight matrices, AdamW for the rest (tasknet/optim.py); adamw: AdamW for all"""
+    init: str | None = None
+    """start from this trained tasknet (a run's prepared/tasknet/checkpoint.pt) instead of from scratch"""
+    batch_tokens: Annotated[int | None, Range(64)] = None
+    """tokens per training step; None: 65536 on a GPU (against 32768: 41 tasks of the development split
+    against 36 at 5 minutes, one H100; 131072 got 35), 8192 on a CPU"""
+    threshold: Annotated[float | None, Range(0, 1, above=True)] = None
+    """None: write greedily; else every answer of at least this probability under each view (DFS)"""
+    rank: Literal["poe", "votes"] = "poe"
+    """order of a test input's answers: by their summed log-prob under all views (poe), or by votes"""
+    compile: bool = False
+    """torch.compile the model for training (batches padded to one shape; the compile takes its time at
+    the first step)"""
+    device: Suppress[str | None] = None
+    """set by the run: where the model trains"""
+    task_time_s: Suppress[float | None] = None
+    """set by the run"""
 
 
 def check_data(names: list[str]) -> None:
-    """A one-line error for a --tasknet-data entry that is neither a dataset (name or path) nor a
+    """A one-line error for a --tasknet.data entry that is neither a dataset (name or path) nor a
     well-formed generator entry, before a run starts."""
     from pathlib import Path
 
@@ -52,6 +73,6 @@ def check_data(names: list[str]) -> None:
         if name.startswith("gen:"):
             parts = name.split(":")
             if len(parts) != 3 or not parts[2].isdigit() or parts[1] not in {"all", *generator_ids()}:
-                raise ArcError(f"--tasknet-data: '{name}' is not gen:ID:N or gen:all:N with ID a generator family")
+                raise ArcError(f"--tasknet.data: '{name}' is not gen:ID:N or gen:all:N with ID a generator family")
         elif name not in dataset_names() and not Path(name).exists():
-            raise ArcError(f"--tasknet-data: '{name}' is neither a dataset ({', '.join(dataset_names())}) nor a path")
+            raise ArcError(f"--tasknet.data: '{name}' is neither a dataset ({', '.join(dataset_names())}) nor a path")
