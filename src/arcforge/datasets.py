@@ -75,28 +75,34 @@ def removed_from_arc2_train() -> list[str]:
 MAX_JSON_BYTES = 512 * 2**20  # ARC files are a few MB; anything this big is not one
 
 
-def load_json_file(path: Path):
-    """A JSON file's value; every way it can be broken is one ArcError naming the file."""
+def read_data_file(path: Path | str, kind: str, parse, what: str = "an ARC file"):
+    """parse(text) of a UTF-8 file in format `kind` (JSON, TOML: a ValueError of `parse` means it is
+    not); every way the file can be broken is one ArcError naming it."""
+    path = Path(path)
     try:
-        if Path(path).stat().st_size > MAX_JSON_BYTES:
-            raise ArcError(f"{path}: {Path(path).stat().st_size / 2**20:.0f} MB is too big for an ARC file "
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ArcError(f"{path}: {path.stat().st_size / 2**20:.0f} MB is too big for {what} "
                            f"(at most {MAX_JSON_BYTES // 2**20} MB)")
-        with open(path) as f:
-            return json.load(f)
+        return parse(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ArcError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise ArcError(f"{path}: a folder, not a JSON file") from None
+        raise ArcError(f"{path}: a folder, not a {kind} file") from None
     except json.JSONDecodeError as e:
         raise ArcError(f"{path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError:
         raise ArcError(f"{path}: not a UTF-8 text file") from None
     except RecursionError:
-        raise ArcError(f"{path}: JSON nested too deeply to be an ARC file") from None
-    except ValueError as e:  # e.g. an integer of thousands of digits
-        raise ArcError(f"{path}: unreadable JSON value: {e}") from None
+        raise ArcError(f"{path}: {kind} nested too deeply to be {what}") from None
+    except ValueError as e:  # JSON: e.g. an integer of thousands of digits; TOML: its decode error
+        raise ArcError(f"{path}: {'unreadable JSON value' if kind == 'JSON' else 'invalid ' + kind}: {e}") from None
     except OSError as e:
         raise ArcError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def load_json_file(path: Path):
+    """A JSON file's value; every way it can be broken is one ArcError naming the file."""
+    return read_data_file(path, "JSON", json.loads)
 
 
 def load_solutions(path: Path) -> dict[str, list]:

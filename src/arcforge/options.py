@@ -234,17 +234,9 @@ def check(obj, source: str, prefix: str = "") -> None:
 
 def read_file(path: str, table: str) -> dict:
     """A TOML config file's settings: its [table] if it has one, else its top-level keys."""
-    try:
-        with open(path, "rb") as f:
-            values = tomllib.load(f)
-    except FileNotFoundError:
-        raise ArcError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise ArcError(f"{path}: a folder, not a config file") from None
-    except UnicodeDecodeError:
-        raise ArcError(f"{path}: not a text file (TOML expected)") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ArcError(f"{path}: invalid TOML: {e}") from None
+    from arcforge.datasets import read_data_file
+
+    values = read_data_file(path, "TOML", tomllib.loads, "a config file")
     return values.get(table, values) if isinstance(values.get(table), dict) else values
 
 
