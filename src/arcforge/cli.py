@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -107,7 +107,7 @@ def cmd_solve(argv: list[str]) -> int:
         check_data(cmd.tasknet.data)
         if cmd.tasknet.init and not Path(cmd.tasknet.init).is_file():
             raise ArcError(f"--tasknet.init: {cmd.tasknet.init}: no such file")
-    cfg = SolveConfig(**{f.name: getattr(cmd, f.name) for f in fields(SolveConfig)})
+    cfg = options.base_settings(cmd, SolveConfig)
     if cmd.ray:
         from arcforge.cluster import solve_on_ray
 

@@ -283,3 +283,8 @@ def parse(cls: type[T], argv: list[str], prog: str, table: str, base: Callable[[
     settings = cli(cls, argv, prog, default=start) if start is not None else first
     check(settings, prog)
     return settings
+
+
+def base_settings(cmd, cls: type[T]) -> T:
+    """A command's settings without its command-only fields: the cls (a dataclass cmd's class extends)."""
+    return cls(**{f.name: getattr(cmd, f.name) for f in dataclasses.fields(cls)})

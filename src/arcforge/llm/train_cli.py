@@ -74,7 +74,7 @@ def cmd_train(argv: list[str]) -> int:
     cmd = train_settings(argv)
     quiet_env(cmd.quiet)
     precision.use(cmd.dtype)
-    cfg = TrainConfig(**{f: getattr(cmd, f) for f in TrainConfig.__dataclass_fields__})
+    cfg = options.base_settings(cmd, TrainConfig)
 
     from arcforge.llm.train import train
 
