@@ -79,8 +79,11 @@ MOTIVATING = {
     "9edfc990": "flood_c1",  # zero regions touching a colour take it
     "e26a3af2": "stripe_majority",  # noisy stripes cleaned to their main colour
     "484b58aa": "lattice_h0",  # a wallpaper with a skewed period completed (fit_lattice)
+    "05269061": "periodic_h0",  # ... or diagonal stripes from a corner of them (the simplest period)
     "44d8ac46": "recolourr[square]",  # square holes filled
     "868de0fa": "recolourr[border+odd_box]",  # ... by a pair of flags (enclosed, odd side)
+    "e509e548": "recolour8[path]",  # ... by the line's ends and turns (L, U, other)
+    "32597951": "cellf[box_colour]",  # cells recoloured inside the box of another colour
     "54d9e175": "part_fill[main_colour]",  # separator cells filled by a fact about them
     "2013d3e2": "crop > quarter_top_left",  # a quarter of the figure
     "a2fd1cf0": "path_c2_c3_rows_c8",  # two lone cells joined by an L-shaped path
@@ -88,6 +91,7 @@ MOTIVATING = {
     "bda2d7a6": "rings_inward",  # ... or passed one ring in
     "5521c0d9": "move4c[all:size_u_move]",  # every object moves up by its own height
     "1caeab9d": "align_1_rows",  # objects moved onto the rows of a reference object
+    "beb8660c": "stack4c_d_end_big",  # bars piled against the floor, the longest lowest
     "d687bc17": "toward_same_vanish_stop",  # cells move to the wall of their colour; others vanish
     "1a07d186": "toward_same_vanish_pass",  # ... passing over other lines
     "7ddcd7ec": "tip_rays8",  # rays from the cells whose surroundings say so (tips of diagonals)
@@ -307,6 +311,26 @@ def test_symmetry_fill_restores_blotted_patterns():
     g = np.array([[1, 2, 3, 3, 2, 1], [4, 5, 0, 6, 5, 4]], np.int8)
     assert lattice.symmetry_fill(g, 0, lattice_only=True) is None
     assert lattice.symmetry_fill(g, 0).tolist()[1] == [4, 5, 6, 6, 5, 4]
+
+
+def test_periodic_fill_takes_the_simplest_period():
+    stripes = (np.add.outer(np.arange(6), np.arange(6)) % 3 + 1).astype(np.int8)  # diagonal stripes 1, 2, 3
+    g = stripes.copy()
+    g[2:5, 1:4] = 0
+    assert np.array_equal(lattice.periodic_fill(g, 0), stripes)
+    few = np.zeros((6, 6), np.int8)
+    few[0, :2] = [1, 2]  # two cells cannot show a period of the whole grid
+    assert lattice.periodic_fill(few, 0) is None
+
+
+def test_path_counts_tell_lines_apart():
+    from arcforge.dsl.rules.common import path_counts
+    el = np.array([[1, 0], [1, 0], [1, 1]], bool)
+    you = np.array([[1, 0, 1], [1, 0, 1], [1, 1, 1]], bool)
+    tee = np.array([[1, 1, 1], [0, 1, 0]], bool)
+    assert path_counts(el) == (2, 1)
+    assert path_counts(you) == (2, 2)
+    assert path_counts(tee) == (3, 0)
 
 
 def test_cell_layout_view_round_trip():

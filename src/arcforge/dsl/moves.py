@@ -12,6 +12,8 @@ displacement that follows from the object and its surroundings.
   columns) of a reference object of one colour, or centred in the box of the cells of one colour;
 - whether the object leaves its place or is copied.
 
+`fit_stack` piles every object against one side, in its own band, sorted by size.
+
 A rule is kept only if it reproduces every train output exactly and applies to every test input.
 """
 
@@ -282,6 +284,45 @@ def fit_repeat(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> li
     return explaining(((f"repeat{'8' if diag else '4'}{'c' if by_colour else ''}_{colour}",
                         lambda g, d=diag, b=by_colour, c=colour: _repeat(g, d, b, c))
                        for (diag, by_colour), colour in product(MODES, ("marker", "own"))), inputs, outputs, tests)
+
+
+# ---- objects stacked against a side by size ----------------------------------------------------
+
+SIDES = {"d": 0, "l": 1, "u": 2, "r": 3}  # quarter turns (anticlockwise) that bring the side to the bottom
+
+
+def _stack(g: Grid, diag: bool, by_colour: bool, side: str, align: str, big_first: bool) -> Grid | None:
+    """Every object, each in its own rows (columns for the left and right sides), piled against `side`
+    in order of size (the largest nearest the side, or the smallest; ties keep their order from the
+    side), against the start or end of its row band, or where it was across it."""
+    k = SIDES[side]
+    r = np.rot90(g, k)
+    objs = ob.objects(r, diag, by_colour)
+    if not objs or len(objs) > MAX_OBJECTS:
+        return None
+    h, w = r.shape
+    out = np.zeros_like(r)
+    y = h
+    for o in sorted(objs, key=lambda o: (-o.size if big_first else o.size, -o.y1)):
+        oh, ow = o.y1 - o.y0, o.x1 - o.x0
+        y -= oh
+        if y < 0:
+            return None
+        x = {"start": 0, "end": w - ow, "keep": o.x0}[align]
+        _paint(out, r, o, y - o.y0, x - o.x0)
+    return np.rot90(out, -k)
+
+
+@fitted(order=31)
+def fit_stack(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Objects re-piled against a side, one band each, sorted by size (`_stack`)."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=True)):
+        return []
+    return explaining(((f"stack{'8' if diag else '4'}{'c' if by_colour else ''}_{side}_{align}_{'big' if big else 'small'}",
+                        lambda g, d=diag, b=by_colour, s=side, a=align, big=big: _stack(g, d, b, s, a, big))
+                       for (diag, by_colour), side, align, big in product(MODES, SIDES, ("end", "start", "keep"),
+                                                                            (True, False))),
+                      inputs, outputs, tests)
 
 
 # ---- every colour moving its own way ----------------------------------------------------------

@@ -175,7 +175,8 @@ def fit_cell_rules(inputs: list[Grid], outputs: list[Grid], tests: list[Grid],
 def _feature_table(g: Grid) -> tuple[list[str], np.ndarray]:
     """Per-cell features (columns, values 0-15) for rules on a few of them: neighbours, first colours
     along rows, columns and diagonals, positions modulo 2 and 3 from either end, enclosure, region size,
-    counts of non-zero neighbours and whether the row and column hold other non-zero cells."""
+    counts of non-zero neighbours, whether the row and column hold other non-zero cells, and the colour
+    whose bounding box holds the cell most tightly."""
     h, w = g.shape
     ys, xs = np.indices((h, w))
     nz = (g != 0).astype(np.int64)
@@ -207,9 +208,27 @@ def _feature_table(g: Grid) -> tuple[list[str], np.ndarray]:
     cols["row_any"] = (cols["row_nz"] > 0).astype(np.int64)
     cols["col_any"] = (cols["col_nz"] > 0).astype(np.int64)
     cols["border"] = ((ys == 0) | (xs == 0) | (ys == h - 1) | (xs == w - 1)).astype(np.int64)
+    cols["box_colour"] = _box_colour(g)
     cols.update(_object_places(g))
     names = list(cols)
     return names, np.stack([g.astype(np.int64).ravel()] + [cols[k].ravel() for k in names], axis=1)
+
+
+def _box_colour(g: Grid) -> np.ndarray:
+    """Per cell, the non-zero colour whose bounding box (over all its cells) is the smallest that
+    holds the cell; 0 where none does."""
+    out = np.zeros(g.shape, np.int64)
+    area = np.full(g.shape, g.size + 1)
+    for c in np.unique(g):
+        if c == 0:
+            continue
+        ys, xs = np.nonzero(g == c)
+        box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        a = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        smaller = area[box] > a
+        out[box][smaller] = c
+        area[box][smaller] = a
+    return out
 
 
 def _object_places(g: Grid) -> dict[str, np.ndarray]:

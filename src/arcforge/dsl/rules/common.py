@@ -32,6 +32,17 @@ def shape_d8(o: ob.Obj) -> bytes:
     return min(forms)
 
 
+def path_counts(m: np.ndarray) -> tuple[int, int]:
+    """(ends, turns) of a mask drawn as lines: its cells with one 4-neighbour in the mask, and its
+    cells with two, one across and one along (a corner of the line)."""
+    p = np.pad(m, 1)
+    up, down, left, right = p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
+    across = up.astype(int) + down
+    along = left.astype(int) + right
+    n = across + along
+    return int((m & (n == 1)).sum()), int((m & (n == 2) & (across == 1)).sum())
+
+
 def object_features(g: Grid, objs) -> list[dict]:
     h, w = g.shape
     sizes = sorted({o.size for o in objs}, reverse=True)
@@ -41,6 +52,7 @@ def object_features(g: Grid, objs) -> list[dict]:
     for o, sk in zip(objs, shapes, strict=False):
         m = o.labels[o.y0: o.y1, o.x0: o.x1] == o.idx
         holes = hole_count(o)
+        ends, turns = path_counts(m)
         feats.append({
             "size": o.size,
             "height": o.y1 - o.y0,
@@ -60,6 +72,7 @@ def object_features(g: Grid, objs) -> list[dict]:
             "box_full": o.size == m.size,
             "square": o.size == m.size and m.shape[0] == m.shape[1],
             "odd_box": ((o.y1 - o.y0) % 2, (o.x1 - o.x0) % 2),
+            "path": (ends, turns),
             "colour": o.colour,
         })
     return feats

@@ -32,7 +32,7 @@ def _crop_features(g: Grid, objs) -> list[dict]:
 
 
 CATEGORICAL = ("colour", "shape", "shape_d8", "has_hole", "border", "sym_lr", "sym_ud", "sym_diag", "box_full", "square",
-               "odd_box")
+               "odd_box", "path")
 
 
 def _selectors(tr_feats: list[list[dict]]) -> list[tuple[str, Callable]]:

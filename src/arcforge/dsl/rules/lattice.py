@@ -1,6 +1,6 @@
 """Pattern completion (`fit_lattice`): cells of one colour blotted out of a repeating or symmetric
 pattern, restored from the translations, mirrors, half-turns and diagonal flips the visible cells
-agree under (or only the blotted box, cropped).
+agree under, or from the simplest periodic colouring they fit (or only the blotted box, cropped).
 
 Only train pairs and test inputs are read.
 """
@@ -83,6 +83,37 @@ def symmetry_fill(g: Grid, hole: int, keep: int = 12, lattice_only: bool = False
     return out.reshape(h, w)
 
 
+@lru_cache(maxsize=16)
+def _period_classes(h: int, w: int, most: int = 10) -> list[tuple[int, np.ndarray]]:
+    """Ways to colour an h x w grid periodically, fewest colours first: (count, class of each cell)
+    for rows repeating every p cells and columns every q (p, q < `most`), and for diagonal stripes
+    repeating every k cells either way (k < `most`)."""
+    ys, xs = np.indices((h, w))
+    ways = [(p * q, (ys % p) * q + xs % q) for p in range(1, min(most, h)) for q in range(1, min(most, w))]
+    ways += [(k, (ys + xs) % k) for k in range(2, most)] + [(k, (xs - ys) % k) for k in range(2, most)]
+    return sorted(ways, key=lambda t: t[0])
+
+
+def periodic_fill(g: Grid, hole: int) -> Grid | None:
+    """The `hole` cells of a periodic colouring (`_period_classes`) restored from the simplest period
+    that every visible cell agrees with and that has every hole's class in sight, with at least two
+    visible cells per class on the whole; None if there is none."""
+    seen = g != hole
+    if seen.all():
+        return None
+    vals = g[seen].astype(np.int64)
+    for n, cls in _period_classes(*g.shape):
+        if n * 2 > vals.size:
+            return None
+        c = cls[seen]
+        lut = np.full(n, -1, np.int64)
+        lut[c] = vals
+        if (lut[c] != vals).any() or (lut[cls[~seen]] < 0).any():
+            continue
+        return lut[cls].astype(g.dtype)
+    return None
+
+
 def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
     ys, xs = np.nonzero(g == hole)
     return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
@@ -91,25 +122,25 @@ def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
 @fitted(order=1)
 def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """A wallpaper or symmetric figure with cells of one colour blotted out: the outputs are the inputs
-    completed by `symmetry_fill` (every input shows the colour, no output does, the rest is kept), or
+    completed by `symmetry_fill` or `periodic_fill` (every input shows the colour, no output does, the
+    rest is kept), or
     what the completion puts in the box of the blotted cells. Translations alone are tried first."""
     same = all(a.shape == b.shape for a, b in zip(inputs, outputs, strict=False))
     holes = set(range(10))
     for a, b in zip(inputs, outputs, strict=False):
         holes &= set(np.unique(a).tolist()) - (set(np.unique(b).tolist()) if same else set())
-    for hole, lattice in [(hole, lat) for lat in (True, False) for hole in sorted(holes)]:
+    for hole, mode in [(hole, m) for m in ("lattice", "periodic", "symfill") for hole in sorted(holes)]:
         if same and any((a != b)[a != hole].any() for a, b in zip(inputs, outputs, strict=False)):
             continue
         if not same and any(a[_hole_box(a, hole)].shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
             continue
 
-        def solve(g, hole=hole, lattice=lattice):
-            r = symmetry_fill(g, hole, lattice_only=lattice)
+        def solve(g, hole=hole, mode=mode):
+            r = periodic_fill(g, hole) if mode == "periodic" else symmetry_fill(g, hole, lattice_only=mode == "lattice")
             return r if r is None or same else r[_hole_box(g, hole)]
         if all((r := solve(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
                for a, b in zip(inputs, outputs, strict=False)):
             preds = [solve(t) for t in tests]
             if all(p is not None for p in preds):
-                name = "lattice" if lattice else "symfill"
-                return [(0, f"{name}{'' if same else '_crop'}_h{hole}", preds)]
+                return [(0, f"{mode}{'' if same else '_crop'}_h{hole}", preds)]
     return []

@@ -18,6 +18,9 @@ from arcforge.dsl.rules.common import FLAGS, I8, KEEP, NUMERIC, by_votes, fit_ta
 from arcforge.grid import Grid
 
 
+SEEN_TWICE = ("path",)  # features that fit any few objects: each value must be learnt from two
+
+
 def _labels(a: Grid, b: Grid, objs) -> list[set] | None:
     """What each object became: {colour} if painted one colour, plus KEEP if it is unchanged."""
     out = []
@@ -80,8 +83,11 @@ def fit_object_recolour(inputs: list[Grid], outputs: list[Grid], tests: list[Gri
             props += [(f"colour+{k}", lambda f, k=k: (f["colour"], f[k])) for k in ("has_hole", "border", "size_rank")]
             props += [(f"{a}+{b}", lambda f, a=a, b=b: (f[a], f[b])) for a, b in combinations(FLAGS, 2)]
             for pname, prop in props:
-                table = fit_table([prop(f) for f in tr_f], labels)
+                values = [prop(f) for f in tr_f]
+                table = fit_table(values, labels)
                 if table is None or all(v == KEEP for v in table.values()):
+                    continue
+                if pname in SEEN_TWICE and min(values.count(v) for v in table) < 2:
                     continue
                 if any(prop(f) not in table for fs in te_f for f in fs):
                     continue
