@@ -17,7 +17,6 @@ from arcforge.dsl.fitting import fitted
 from arcforge.dsl.rules.common import FLAGS, I8, KEEP, NUMERIC, by_votes, fit_table, object_features
 from arcforge.grid import Grid
 
-
 SEEN_TWICE = ("path",)  # features that fit any few objects: each value must be learnt from two
 
 
