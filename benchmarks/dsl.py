@@ -1,6 +1,7 @@
 """Accuracy and speed of the DSL solver on one dataset: prints one JSON line.
 
-    python benchmarks/dsl.py arc1/eval [--limit N | --sample N [--seed S]] [--workers K] [--task-time 8s] [--out DIR]
+    python benchmarks/dsl.py arc1/eval [--limit N | --sample N [--seed S]] [--workers K] [--task-time 8s] [--depth 2]
+        [--out DIR]
 
 `--sample N` draws N tasks at random (`random.Random(seed).sample` over the dataset's order), for
 quick measurements on part of a training set.
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     ap.add_argument("--workers", type=int, default=0, help="default: one per core")
     ap.add_argument("--task-time", help="time a task may take (default: the DSL's own, 8 s)")
+    ap.add_argument("--depth", type=int, default=3, choices=(1, 2, 3), help="the deepest program (default 3)")
     ap.add_argument("--out", help="run folder (default: a fresh temporary one)")
     args = ap.parse_args()
 
@@ -45,7 +47,8 @@ def main() -> None:
         tasks = random.Random(args.seed).sample(tasks, min(args.sample, len(tasks)))
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="dsl-bench-"))
     limit = parse_duration(args.task_time) if args.task_time else None
-    cfg = SolveConfig(dataset=args.dataset, solvers=["dsl"], task_time_s=limit, workers=workers)
+    cfg = SolveConfig(dataset=args.dataset, solvers=["dsl"], task_time_s=limit, dsl_depth=args.depth,
+                      workers=workers)
     t0 = time.monotonic()
     summary = run_solve(tasks, cfg, out, progress=False)
     wall = time.monotonic() - t0
@@ -56,7 +59,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "dsl", "dataset": args.dataset, "tasks": len(tasks),
         **({"sample": args.sample, "seed": args.seed} if args.sample else {}),
-        "pass@2": summary.get("score"), "tasks_solved": summary.get("tasks_solved"),
+        "pass@2": summary.get("score"), "tasks_solved": summary.get("tasks_solved"), "depth": args.depth,
         "wall_s": round(wall, 1), "cores": cores, "workers": workers, "peak_rss_mb": round(peak_kb / 1024, 1),
         "task_s": {**pct, "max": round(max(secs), 2) if secs else None, "mean": round(float(np.mean(secs)), 2)
                    if secs else None},

@@ -24,6 +24,7 @@ from conftest import ROOT
     (["--ttt-lr", "inf"], "--ttt-lr: must be a finite number, got inf"),
     (["--workers", "0"], "--workers: must be at least 1, got 0"),
     (["--gpus", "-1"], "--gpus: must be at least 0, got -1"),
+    (["--dsl-depth", "4"], "--dsl-depth: must be from 1 to 3, got 4"),
     (["--ttt-steps", "x"], "Error parsing --ttt-steps"),
     (["--tasknet.views", "65"], "--tasknet.views: must be from 1 to 64, got 65"),
     (["--tasknet.optimizer", "sgd"], "invalid choice 'sgd' for argument '--tasknet.optimizer'"),

@@ -262,6 +262,8 @@ def test_task_time_governs_every_solver_up_and_down():
     assert make_solver("dsl").time_limit == 8.0
     assert make_solver("dsl", SolveConfig("x", task_time_s=20)).time_limit == 20
     assert make_solver("dsl", SolveConfig("x", task_time_s=2)).time_limit == 2
+    assert make_solver("dsl").max_depth == 3
+    assert make_solver("dsl", SolveConfig("x", dsl_depth=2, task_time_s=2)).max_depth == 2
 
     class Clock(Solver):  # records the deadline the scheduler gives it
         name, task_time_s = "clock", 8.0

@@ -58,6 +58,8 @@ class SolveConfig:
     task_time_s: Annotated[float | None, arg(name="task-time"), Duration] = None
     """each solver's time limit per task, e.g. 30s (None: the solver's own: dsl 8s; llm 6s on a CPU, 60s
     on a GPU; transforms none)"""
+    dsl_depth: Annotated[int, Range(1, 3)] = 3
+    """the DSL's deepest program (2: depth-2 programs and fitted rules only, a quick pass)"""
     workers: Annotated[int, Range(1)] = 1
     """CPU worker processes (1: in this process)"""
     gpus: Annotated[int | None, Range(0)] = None
@@ -108,7 +110,7 @@ def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
     cfg = cfg or SolveConfig("")
     cls = solver_class(name)
     if name == "dsl":
-        return cls(time_limit=cfg.task_time_s) if cfg.task_time_s else cls()
+        return cls(max_depth=cfg.dsl_depth, **({"time_limit": cfg.task_time_s} if cfg.task_time_s else {}))
     if name in ("tasknet", "llm"):
         from arcforge import precision
 
