@@ -123,8 +123,8 @@ def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
 def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """A wallpaper or symmetric figure with cells of one colour blotted out: the outputs are the inputs
     completed by `symmetry_fill` or `periodic_fill` (every input shows the colour, no output does, the
-    rest is kept), or
-    what the completion puts in the box of the blotted cells. Translations alone are tried first."""
+    rest is kept), or what the completion puts in the box of the blotted cells. Translations alone are
+    tried first, then the periodic colourings, then every symmetry."""
     same = all(a.shape == b.shape for a, b in zip(inputs, outputs, strict=False))
     holes = set(range(10))
     for a, b in zip(inputs, outputs, strict=False):
