@@ -17,7 +17,7 @@ import numpy as np
 from arcforge.dsl import lines
 from arcforge.dsl.fitting import fitted
 from arcforge.dsl.primitives import outside
-from arcforge.dsl.rules.common import I8
+from arcforge.dsl.rules.common import I8, colour_box
 from arcforge.grid import Grid, label
 
 EDGE = 10  # the value of a neighbour off the grid
@@ -222,9 +222,8 @@ def _box_colour(g: Grid) -> np.ndarray:
     for c in np.unique(g):
         if c == 0:
             continue
-        ys, xs = np.nonzero(g == c)
-        box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-        a = (ys.max() - ys.min() + 1) * (xs.max() - xs.min() + 1)
+        box = colour_box(g, c)
+        a = (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
         smaller = area[box] > a
         out[box][smaller] = c
         area[box][smaller] = a

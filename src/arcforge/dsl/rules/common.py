@@ -32,6 +32,12 @@ def shape_d8(o: ob.Obj) -> bytes:
     return min(forms)
 
 
+def colour_box(g: Grid, c: int) -> tuple[slice, slice]:
+    """The bounding box of the cells of colour c (there must be some)."""
+    ys, xs = np.nonzero(g == c)
+    return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+
+
 def path_counts(m: np.ndarray) -> tuple[int, int]:
     """(ends, turns) of a mask drawn as lines: its cells with one 4-neighbour in the mask, and its
     cells with two, one across and one along (a corner of the line)."""

@@ -12,6 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from arcforge.dsl.fitting import fitted
+from arcforge.dsl.rules.common import colour_box
 from arcforge.grid import Grid
 
 
@@ -114,11 +115,6 @@ def periodic_fill(g: Grid, hole: int) -> Grid | None:
     return None
 
 
-def _hole_box(g: Grid, hole: int) -> tuple[slice, slice]:
-    ys, xs = np.nonzero(g == hole)
-    return slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
-
-
 @fitted(order=1)
 def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
     """A wallpaper or symmetric figure with cells of one colour blotted out: the outputs are the inputs
@@ -132,12 +128,12 @@ def fit_lattice(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> l
     for hole, mode in [(hole, m) for m in ("lattice", "periodic", "symfill") for hole in sorted(holes)]:
         if same and any((a != b)[a != hole].any() for a, b in zip(inputs, outputs, strict=False)):
             continue
-        if not same and any(a[_hole_box(a, hole)].shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        if not same and any(a[colour_box(a, hole)].shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
             continue
 
         def solve(g, hole=hole, mode=mode):
             r = periodic_fill(g, hole) if mode == "periodic" else symmetry_fill(g, hole, lattice_only=mode == "lattice")
-            return r if r is None or same else r[_hole_box(g, hole)]
+            return r if r is None or same else r[colour_box(g, hole)]
         if all((r := solve(a)) is not None and r.shape == b.shape and np.array_equal(r, b)
                for a, b in zip(inputs, outputs, strict=False)):
             preds = [solve(t) for t in tests]
