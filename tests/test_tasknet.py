@@ -51,6 +51,48 @@ def test_training_pairs_hold_no_test_output_of_the_run():
     assert leak_free([other, run], [run.without_test_outputs()]) == [other]
 
 
+def test_with_inputs_the_labels_cover_the_inputs_and_the_run_adds_its_test_inputs_alone():
+    run = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    other = load_tasks("arc1/train", tasks=["6150a2bd"])[0]
+    inp, out = np.array([[1, 2], [3, 4]], np.int8), np.array([[5, 6, 7]], np.int8)
+    s = pair_sequence(inp, out, emb=7, inputs=True)
+    # IN predicts the first cell, ..., the input's last NL predicts OUT; then the output as before
+    assert [i for i, lab in enumerate(s.labels) if lab != IGNORE] == list(range(1, 13))
+    assert s.labels[1] == 1 and s.labels[7] == OUT and s.labels[8] == 5
+    seqs = training_pairs([other, run], {run.id}, n_views=2, inputs=True)
+    assert len(seqs) == 2 * (len(other.train) + len(other.test)) + 2 * (len(run.train) + len(run.test))
+    alone = [x for x in seqs if x.ids[-1] == OUT]  # inputs alone: the run's test inputs
+    views = task_views(run, 2)
+    assert sorted(x.ids.tobytes() for x in alone) == sorted(
+        np.array(prompt(v.apply_grid(ex.input))[0]).tobytes() for v in views for ex in run.test)
+    outs = {x.ids.tobytes() for x in seqs}
+    for j, v in enumerate(views):  # still no test output of the run, in any view
+        assert pair_sequence(v.apply_grid(run.test[0].input), v.apply_grid(run.test[0].output),
+                             2 + j, True).ids.tobytes() not in outs
+
+
+def test_the_input_weight_weighs_input_tokens_against_output_tokens():
+    from arcforge.tasknet.data import packed_batch
+    from arcforge.tasknet.model import TaskNet, TaskNetConfig
+    from arcforge.tasknet.train import loss_of
+
+    torch.manual_seed(0)
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    model = TaskNet(TaskNetConfig(n_embeddings=2, dim=32, layers=1, heads=2, mlp=64))
+    batch = packed_batch(training_pairs([task], set(), 2, inputs=True), "cpu")
+    logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"]).flatten(0, 1)
+    labels, part = batch["labels"].flatten(), batch["pos"][..., 2].flatten()
+    ce = torch.nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="none")
+    ins, outs = (labels != IGNORE) & (part == 0), (labels != IGNORE) & (part == 1)
+    with torch.no_grad():
+        assert loss_of(model, batch, 1.0).item() == pytest.approx(ce[ins | outs].mean().item(), rel=1e-5)
+        want = (0.25 * ce[ins].sum() + ce[outs].sum()) / (0.25 * ins.sum() + outs.sum())
+        assert loss_of(model, batch, 0.25).item() == pytest.approx(want.item(), rel=1e-5)
+        # without input labels (input_loss 0): the output tokens alone
+        plain = packed_batch(training_pairs([task], set(), 2), "cpu")
+        assert loss_of(model, plain).item() == pytest.approx(ce[outs].mean().item(), rel=1e-5)
+
+
 def test_a_run_share_draws_that_share_of_rows_from_the_run_tasks():
     run = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
     other = load_tasks("arc1/train", tasks=["6150a2bd"])[0]

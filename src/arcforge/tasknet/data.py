@@ -3,7 +3,9 @@
 A sequence is  BOS IN <input rows, each ending in NL> OUT <output rows> EOS. Each token's position
 is (row, column, part): the cell at row r, column c of the input is at (r+1, c+1, 0), of the output
 at (r+1, c+1, 1); a row's NL sits one column past its last cell; BOS, IN and OUT are at row 0. The
-loss is on what follows OUT: the output cells, their NLs and the EOS.
+loss is on what follows OUT: the output cells, their NLs and the EOS; with `inputs`, also on the
+input's tokens (the model learns to compress the grids it reads as well), and then the run's test
+inputs, whose outputs it never sees, come in as sequences of an input alone.
 
 Views: each task is seen under `n_views` fixed views (the identity first, then the other
 symmetries, each with its own colour permutation keeping 0); a view of a task has its own
@@ -59,14 +61,28 @@ class Sequence:
     emb: int  # (task, view) embedding index
 
 
-def pair_sequence(inp: Grid, out: Grid, emb: int) -> Sequence:
+def pair_sequence(inp: Grid, out: Grid, emb: int, inputs: bool = False) -> Sequence:
+    """One pair; the labels cover the output, and with `inputs` the input too (IN predicts its first
+    cell, ... its last NL predicts OUT)."""
     ids, pos = prompt(inp)
     out_ids = [*encode_grid(out), EOS]
     out_pos = np.concatenate([grid_positions(out, 1), [[out.shape[0] + 1, 1, 1]]])
     all_ids = np.array(ids + out_ids, dtype=np.int64)
     labels = np.full(len(all_ids), IGNORE, dtype=np.int64)
     labels[len(ids) - 1:-1] = all_ids[len(ids):]  # OUT predicts the first cell, ... the last NL predicts EOS
+    if inputs:
+        labels[1:len(ids) - 1] = all_ids[2:len(ids)]
     return Sequence(all_ids, np.concatenate([pos, out_pos]).astype(np.int64), labels, emb)
+
+
+def input_sequence(inp: Grid, emb: int) -> Sequence:
+    """An input alone (a test input, whose output is not known), up to OUT, labelled as in
+    pair_sequence with `inputs`."""
+    ids, pos = prompt(inp)
+    ids = np.array(ids, dtype=np.int64)
+    labels = np.full(len(ids), IGNORE, dtype=np.int64)
+    labels[1:-1] = ids[2:]
+    return Sequence(ids, pos, labels, emb)
 
 
 def task_views(task: Task, n_views: int) -> list[View]:
@@ -74,18 +90,24 @@ def task_views(task: Task, n_views: int) -> list[View]:
     return view_set(n_views, len(task.train), seed=zlib.crc32(task.id.encode()), shuffle=False)
 
 
-def training_pairs(tasks: list[Task], demonstrations_only: set[str], n_views: int) -> list[Sequence]:
+def training_pairs(tasks: list[Task], demonstrations_only: set[str], n_views: int,
+                   inputs: bool = False) -> list[Sequence]:
     """Every pair of every task under each of its views. Tasks named in `demonstrations_only` (the
     run's own tasks) give their train pairs only; the others (training sets) their test pairs too.
+    With `inputs` the labels cover the inputs too, and the run's tasks add their test inputs alone.
     Task i's view j has embedding index i * n_views + j."""
     seqs = []
     for i, task in enumerate(tasks):
         pairs = list(task.train)
-        if task.id not in demonstrations_only:
+        own = task.id in demonstrations_only
+        if not own:
             pairs += [ex for ex in task.test if ex.output is not None]
         for j, view in enumerate(task_views(task, n_views)):
             for ex in pairs:
-                seqs.append(pair_sequence(view.apply_grid(ex.input), view.apply_grid(ex.output), i * n_views + j))
+                seqs.append(pair_sequence(view.apply_grid(ex.input), view.apply_grid(ex.output), i * n_views + j,
+                                          inputs))
+            if inputs and own:
+                seqs += [input_sequence(view.apply_grid(ex.input), i * n_views + j) for ex in task.test]
     return seqs
 
 

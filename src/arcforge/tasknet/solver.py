@@ -159,7 +159,8 @@ class TaskNetSolver(Solver):
                 cfg = FitConfig(preset=self.opts.preset, views=self.opts.views, lr=self.opts.lr,
                                 optimizer=self.opts.optimizer, init=self.opts.init, run_share=self.opts.run_share,
                                 batch_tokens=self.opts.batch_tokens or (65536 if self.device.type == "cuda" else 8192),
-                                steps=self.opts.steps, device=str(self.device), compile=self.opts.compile)
+                                steps=self.opts.steps, device=str(self.device), compile=self.opts.compile,
+                                input_loss=self.opts.input_loss)
                 now = time.monotonic()
                 if deadline is None:
                     train_deadline = now + self.opts.train_time_s

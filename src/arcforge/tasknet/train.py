@@ -3,7 +3,8 @@
     fit(tasks, run_ids, cfg, folder, deadline)   # trains, checkpoints in folder/, resumes from it
 
 Each step draws packed rows of random (task, view, pair) sequences; the loss is the cross-entropy
-of the output tokens, averaged over them. Steps come from the time budget (the schedule is set from
+of the output tokens, averaged over them (with `input_loss` w > 0, of the input tokens too, each
+weighing w against an output token's 1). Steps come from the time budget (the schedule is set from
 the rate of the first steps). bf16 autocast on GPUs that have it, fp16 with loss scaling on those
 that don't, fp32 on a CPU. Under torch.distributed (torchrun, or `solve` on several GPUs) each rank
 draws its own rows and DDP averages the gradients.
@@ -49,21 +50,31 @@ class FitConfig:
     device: str | None = None
     # torch.compile the training step's model, batches padded to batch_tokens (one shape: one compile)
     compile: bool = False
+    # weight of the input tokens' loss against the output's; above 0 the run's test inputs come in too
+    input_loss: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def loss_of(model, batch: dict) -> torch.Tensor:
+def loss_of(model, batch: dict, input_weight: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy of the labelled tokens; with `input_weight`, a weighted mean in which a
+    token of an input (position part 0) weighs that much and one of an output (part 1) 1."""
     logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])
-    return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=IGNORE)
+    labels = batch["labels"].flatten()
+    if not input_weight:
+        return F.cross_entropy(logits.flatten(0, 1).float(), labels, ignore_index=IGNORE)
+    ce = F.cross_entropy(logits.flatten(0, 1).float(), labels, ignore_index=IGNORE, reduction="none")
+    part = batch["pos"][..., 2].flatten()
+    w = torch.where(part == 0, input_weight, 1.0) * (labels != IGNORE)
+    return (ce * w).sum() / w.sum().clamp(min=1e-9)
 
 
-def train_step(model, opts: list, scaler, batch: dict) -> torch.Tensor:
+def train_step(model, opts: list, scaler, batch: dict, input_weight: float = 0.0) -> torch.Tensor:
     """One step of every optimiser in `opts` on one packed batch, in the run's compute format
     (precision.py; `scaler` is precision.scaler's). Under DDP the gradients are averaged over ranks."""
     with precision.autocast(batch["ids"].device):
-        loss = loss_of(model, batch)
+        loss = loss_of(model, batch, input_weight)
     for opt in opts:
         opt.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
@@ -135,7 +146,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank = torch.distributed.get_rank() if distributed else 0
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    seqs = training_pairs(tasks, run_ids, cfg.views)
+    seqs = training_pairs(tasks, run_ids, cfg.views, inputs=cfg.input_loss > 0)
     pool, run_seqs = seqs, None
     if cfg.run_share is not None:  # two pools: the run's pairs, drawn run_share of the time, and the others
         run_embs = {i * cfg.views + j for i, t in enumerate(tasks) if t.id in run_ids for j in range(cfg.views)}
@@ -181,7 +192,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
                 g["lr"] = g["base_lr"] * factor
         drawn = draw_batch(pool, rng, cfg.batch_tokens, run_seqs, cfg.run_share or 0.0)
         batch = packed_batch(drawn, device, pad_to=max(cfg.batch_tokens, len(drawn[0].ids)) if cfg.compile else None)
-        loss = train_step(train_model, opts, scaler, batch)
+        loss = train_step(train_model, opts, scaler, batch, cfg.input_loss)
         step += 1
         now = time.monotonic()
         if deadline is not None and (cfg.steps is None) and (
