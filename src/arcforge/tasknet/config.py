@@ -51,9 +51,10 @@ class TaskNetOptions:
     """None: write greedily; else every answer of at least this probability under each view (DFS)"""
     rank: Literal["poe", "votes"] = "poe"
     """order of a test input's answers: by their summed log-prob under all views (poe), or by votes"""
-    input_loss: Annotated[float, Range(0)] = 0.0
+    input_loss: Annotated[float, Range(0)] = 0.3
     """weight of the loss on input tokens against the output's (0: outputs only); above 0 the model also
-    learns to write the grids it reads, and the run's test inputs (never their outputs) join training"""
+    learns to write the grids it reads, and the run's test inputs (never their outputs) join training.
+    Development split at 5 minutes (one H200, one run each): 0 43.50%, 0.1 44.50%, 0.3 48.00%, 1.0 34.17%"""
     compile: bool = False
     """torch.compile the model for training (batches padded to one shape; the compile takes its time at
     the first step)"""
