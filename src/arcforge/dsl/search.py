@@ -148,11 +148,12 @@ class DslSearch(Solver):
         seen = {_key(inputs)}
         frontier = [((), inputs)]
         shallow_deadline = deadline - reserve
+        sure = False
         for depth in range(1, max_depth + 1):
-            if any(c < 2.5 for c, _, _ in learned) and max_depth > 2:
+            if any(c < 2.5 for c, _, _ in learned) and not sure:
                 # a rule fitted on the train pairs stands for a program of depth 2: the search stops
                 # there, after a short look for simpler programs
-                max_depth = 2
+                sure, max_depth = True, min(max_depth, 2)
                 deadline = min(deadline, time.monotonic() + self.sure_time)
             if depth > max_depth:
                 break
