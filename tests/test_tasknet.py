@@ -93,6 +93,23 @@ def test_the_input_weight_weighs_input_tokens_against_output_tokens():
         assert loss_of(model, plain).item() == pytest.approx(ce[outs].mean().item(), rel=1e-5)
 
 
+def test_dropout_acts_while_training_only():
+    from arcforge.tasknet.data import packed_batch
+    from arcforge.tasknet.model import TaskNet, TaskNetConfig
+
+    torch.manual_seed(0)
+    task = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
+    batch = packed_batch(training_pairs([task], set(), 1), "cpu")
+    run = lambda m: m(batch["ids"], batch["pos"], batch["emb"], batch["attn"])
+    model = TaskNet(TaskNetConfig(n_embeddings=1, dim=32, layers=1, heads=2, mlp=64, dropout=0.3))
+    with torch.no_grad():
+        assert not torch.equal(run(model.train()), run(model))  # a fresh mask each pass
+        assert torch.equal(run(model.eval()), run(model))
+        plain = TaskNet(TaskNetConfig(n_embeddings=1, dim=32, layers=1, heads=2, mlp=64))
+        plain.load_state_dict(model.state_dict())  # dropout has no weights: the same model without it
+        assert torch.equal(run(plain.train()), run(model.eval()))
+
+
 def test_a_run_share_draws_that_share_of_rows_from_the_run_tasks():
     run = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
     other = load_tasks("arc1/train", tasks=["6150a2bd"])[0]

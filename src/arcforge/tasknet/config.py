@@ -55,6 +55,8 @@ class TaskNetOptions:
     """weight of the loss on input tokens against the output's (0: outputs only); above 0 the model also
     learns to write the grids it reads, and the run's test inputs (never their outputs) join training.
     Development split at 5 minutes (one H200, one run each): 0 43.50%, 0.1 44.50%, 0.3 48.00%, 1.0 34.17%"""
+    dropout: Annotated[float, Range(0, 1)] = 0.0
+    """dropout while training (of the embeddings and of each block's residual branches); none while writing"""
     compile: bool = False
     """torch.compile the model for training (batches padded to one shape; the compile takes its time at
     the first step)"""

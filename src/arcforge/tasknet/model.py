@@ -28,6 +28,7 @@ class TaskNetConfig:
     mlp: int = 768
     vocab: int = VOCAB_SIZE
     rope_base: float = 100.0  # positions are small (rows and columns up to 31)
+    dropout: float = 0.0  # while training: of the embeddings' sum and of each block's two residual branches
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,6 +95,7 @@ class Block(nn.Module):
         self.proj = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.gate_up = nn.Linear(cfg.dim, 2 * cfg.mlp, bias=False)
         self.down = nn.Linear(cfg.mlp, cfg.dim, bias=False)
+        self.drop = nn.Dropout(cfg.dropout)
 
     def forward(self, x, cos, sin, attn: Packed | Cached, layer: int):
         b, n, _ = x.shape
@@ -108,9 +110,9 @@ class Block(nn.Module):
             cache["v"][:, :, attn.filled:end] = v.transpose(1, 2)
             a = F.scaled_dot_product_attention(q.transpose(1, 2), cache["k"][:, :, :end], cache["v"][:, :, :end],
                                                attn_mask=attn.mask).transpose(1, 2)
-        x = x + self.proj(a.reshape(b, n, -1))
+        x = x + self.drop(self.proj(a.reshape(b, n, -1)))
         gate, up = self.gate_up(self.norm2(x)).chunk(2, dim=-1)
-        return x + self.down(F.silu(gate) * up)
+        return x + self.drop(self.down(F.silu(gate) * up))
 
 
 class TaskNet(nn.Module):
@@ -122,6 +124,7 @@ class TaskNet(nn.Module):
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.layers))
         self.norm = RMSNorm(cfg.dim)
         self.head = nn.Linear(cfg.dim, cfg.vocab, bias=False)
+        self.drop = nn.Dropout(cfg.dropout)
         self.apply(self._init)
 
     @staticmethod
@@ -134,7 +137,7 @@ class TaskNet(nn.Module):
     def forward(self, ids, pos, emb, attn: Packed | Cached):
         """Logits for token ids (b, n) at positions pos (b, n, 3), each token told its (task, view)
         embedding index by `emb` (b, n)."""
-        x = self.tokens(ids) + self.tasks(emb)
+        x = self.drop(self.tokens(ids) + self.tasks(emb))
         cos, sin = rope_angles(pos, self.cfg.dim // self.cfg.heads, self.cfg.rope_base)
         cos, sin = cos[:, :, None, None], sin[:, :, None, None]  # broadcast over query/key and heads
         for i, block in enumerate(self.blocks):

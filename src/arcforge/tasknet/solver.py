@@ -160,7 +160,7 @@ class TaskNetSolver(Solver):
                                 optimizer=self.opts.optimizer, init=self.opts.init, run_share=self.opts.run_share,
                                 batch_tokens=self.opts.batch_tokens or (65536 if self.device.type == "cuda" else 8192),
                                 steps=self.opts.steps, device=str(self.device), compile=self.opts.compile,
-                                input_loss=self.opts.input_loss)
+                                input_loss=self.opts.input_loss, dropout=self.opts.dropout)
                 now = time.monotonic()
                 if deadline is None:
                     train_deadline = now + self.opts.train_time_s

@@ -52,6 +52,7 @@ class FitConfig:
     compile: bool = False
     # weight of the input tokens' loss against the output's; above 0 the run's test inputs come in too
     input_loss: float = 0.0
+    dropout: float = 0.0  # the model's (TaskNetConfig.dropout), while training
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -111,7 +112,7 @@ def start_from(model: TaskNet, path: Path, ids: list[str], views: int, device) -
     if not path.is_file():
         raise ArcError(f"{path}: no such tasknet checkpoint")
     ck = torch.load(path, map_location=device, weights_only=False)
-    net = TaskNetConfig(**{**ck["net"], "n_embeddings": model.cfg.n_embeddings})
+    net = TaskNetConfig(**{**ck["net"], "n_embeddings": model.cfg.n_embeddings, "dropout": model.cfg.dropout})
     if net != model.cfg or ck["fit"]["views"] != views:
         raise ArcError(f"{path}: a {ck['fit']['preset']} model with {ck['fit']['views']} views; this run trains "
                        f"a different size or number of views")
@@ -157,7 +158,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     if cfg.steps is None and deadline is None:
         raise ArcError("tasknet: training needs a number of steps or a deadline")
     ids = [t.id for t in tasks]
-    net = TaskNetConfig(n_embeddings=len(tasks) * cfg.views, **PRESETS[cfg.preset])
+    net = TaskNetConfig(n_embeddings=len(tasks) * cfg.views, dropout=cfg.dropout, **PRESETS[cfg.preset])
     model = TaskNet(net).to(device)
     opts = make_optimizers(model, cfg.optimizer, cfg.lr, cfg.muon_lr)
     start, steps = 0, cfg.steps
