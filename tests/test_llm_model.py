@@ -3,6 +3,7 @@ LoRA adapters saved and loaded back, the position scheme saved with a model, pac
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from tests.test_llm_text import word_tokenizer
@@ -207,6 +208,24 @@ def test_packed_rows_match_separate_sequences():
                         max_length_k=9).logits
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     assert model.config._attn_implementation == "sdpa"  # restored for generation
+
+
+@pytest.mark.parametrize("lengths", [[9, 4, 6, 2, 3, 1], [9, 4, 6, 0, 0, 0, 0]])
+def test_packed_causal_attention_is_each_sample_on_its_own(lengths):
+    """Without flash (CPU, T4): many short samples go side by side, padded (first case); a row with
+    many empty slots, as a compiled batch has, takes one block-diagonal mask (second); both equal
+    causal attention over each sample alone, grouped-query heads included."""
+    import torch.nn.functional as F
+
+    from arcforge.llm.attention import packed_causal
+
+    torch.manual_seed(0)
+    L = sum(lengths)
+    q, k, v = torch.randn(L, 4, 8), torch.randn(L, 2, 8), torch.randn(L, 2, 8)
+    cu = torch.tensor([0, *np.cumsum(lengths)], dtype=torch.int32)
+    want = [F.scaled_dot_product_attention(*(x[a:b].transpose(0, 1)[None] for x in (q, k, v)), is_causal=True,
+                                           enable_gqa=True)[0].transpose(0, 1) for a, b in zip(cu[:-1], cu[1:]) if b > a]
+    torch.testing.assert_close(packed_causal(q, k, v, cu, max(lengths)), torch.cat(want), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("scheme", ["linear", "rows"])

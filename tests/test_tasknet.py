@@ -446,6 +446,7 @@ def _ddp_rank(rank: int, port: int, batches, state, out) -> None:
     loss = train_step(ddp, [opt], torch.amp.GradScaler("cpu", enabled=False), batches[rank])
     if rank == 0:
         torch.save({"state": model.state_dict(), "loss": float(loss)}, out)
+    torch.distributed.barrier()  # neither rank closes its connections while the other still uses them
     torch.distributed.destroy_process_group()
 
 

@@ -32,9 +32,14 @@ def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
     """Causal attention within each sample of a packed row: q (L, H, D), k and v (L, KV, D), the
     samples' boundaries in `cu` (cumulative lengths, int32, from 0 to L). Returns (L, H, D).
 
-    CUDA: one flash varlen kernel over the whole row (16-bit inside). CPU, or CUDA without it: one
-    SDPA call with a block-diagonal causal mask."""
-    varlen, params = _varlen() if q.is_cuda else (None, frozenset())
+    CUDA from Ampere on: one flash varlen kernel over the whole row (16-bit inside). CPU, older GPUs
+    (T4, P100: flash needs compute capability 8.0) or a torch without it: one SDPA call, over the
+    samples side by side, each padded at its end to `max_len` (padding after a sample's last token is
+    never attended to by its real tokens, so a plain causal call is exact), or over the whole row
+    with a block-diagonal causal mask, whichever is smaller (rows of many short samples: padded;
+    fixed-shape rows with many empty slots, as a compiled model gets: the mask)."""
+    flash = q.is_cuda and torch.cuda.get_device_capability(q.device) >= (8, 0)
+    varlen, params = _varlen() if flash else (None, frozenset())
     if varlen is not None:
         extra = {"is_causal": True} if "is_causal" in params else {"window_size": (-1, 0)}
         if "enable_gqa" in params:
@@ -47,12 +52,26 @@ def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
         return out.to(q.dtype)
     L = q.shape[0]
     pos = torch.arange(L, device=q.device)
-    # each position's sample (empty samples at the end, as in a batch of fixed shape, hold none)
-    seg = torch.searchsorted(cu.to(pos.dtype), pos, right=True)
-    mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
-    out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None], v.transpose(0, 1)[None],
-                                         attn_mask=mask[None, None], scale=scale, enable_gqa=True)
-    return out[0].transpose(0, 1)
+    starts = cu.to(pos.dtype)
+    # each token's sample and its place in it (empty samples at the end, as in a batch of fixed
+    # shape, hold none)
+    seg = torch.searchsorted(starts, pos, right=True) - 1
+    if (len(cu) - 1) * max_len * max_len > L * L:
+        mask = (seg[:, None] == seg[None, :]) & (pos[:, None] >= pos[None, :])
+        out = F.scaled_dot_product_attention(q.transpose(0, 1)[None], k.transpose(0, 1)[None],
+                                             v.transpose(0, 1)[None], attn_mask=mask[None, None], scale=scale,
+                                             enable_gqa=True)
+        return out[0].transpose(0, 1)
+    off = pos - starts[seg]
+
+    def padded(x):
+        out = x.new_zeros(len(cu) - 1, max_len, *x.shape[1:])
+        out[seg, off] = x
+        return out.transpose(1, 2)  # (samples, heads, max_len, D)
+
+    out = F.scaled_dot_product_attention(padded(q), padded(k), padded(v), is_causal=True, scale=scale,
+                                         enable_gqa=True)
+    return out.transpose(1, 2)[seg, off]
 
 
 def packed_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
