@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Settings of the tasknet compared on the development split, one after another on one GPU machine;
 # one JSON line per setting in OUT/dev.jsonl (the solve_gpu.py line with the ranking script's
-# figures added under "rankings").
+# figures added under "rankings"); each run's folder, less the model's checkpoint, also as OUT/runK.tgz.
 #
 #   bash benchmarks/tasknet_dev.sh OUT BUDGET "--tasknet.preset small" "--tasknet.preset base" ...
 #
@@ -22,6 +22,8 @@ for flags in "$@"; do
   # shellcheck disable=SC2086  # the flags are meant to split
   line=$(python "$here/solve_gpu.py" -- arc1/train --tasks "$ids" --solver tasknet --budget "$budget" $flags --out "$run")
   rank=$(python "$here/tasknet_rankings.py" "$run" || echo null)
+  # what the run wrote, without the checkpoint (a few MB), to study its candidates on another machine
+  tar czf "$run.tgz" --exclude=checkpoint.pt -C "$run" . || true
   python -c 'import json, sys; d = json.loads(sys.argv[1]); d["flags"] = sys.argv[3]; d["rankings"] = json.loads(sys.argv[2]); d.pop("command"); print(json.dumps(d))' \
     "$line" "$rank" "$flags" >> "$out/dev.jsonl"
 done
