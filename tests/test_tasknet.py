@@ -374,7 +374,9 @@ def test_generated_training_tasks_leave_out_the_run_tasks_families():
 
 @pytest.mark.parametrize("flag,value,says", [("--tasknet.data", "gen:0d3d703e", "gen:ID:N"),
                                               ("--tasknet.data", "arc9/x", "neither a dataset"),
-                                              ("--tasknet.init", "no/such.pt", "no such file")])
+                                              ("--tasknet.init", "no/such.pt", "no such file"),
+                                              ("--tasknet.input-loss", "-1", "at least 0"),
+                                              ("--tasknet.dropout", "1.5", "from 0 to 1")])
 def test_bad_tasknet_settings_stop_before_anything_is_written(cli, tmp_path, flag, value, says):
     r = cli("solve", "arc1/train", "--tasks", "0d3d703e", "--solver", "tasknet", flag, value, "--device", "cpu",
             "--out", tmp_path / "run")
