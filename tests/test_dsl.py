@@ -162,6 +162,22 @@ def test_candidates_do_not_depend_on_test_outputs():
                [[(c.source, c.grid.tobytes()) for c in cs] for cs in b]
 
 
+def test_the_depth_2_pass_searches_the_colour_normalised_task_to_depth_1():
+    """91714a58's pairs use their colours differently, so the normalised task is searched after the
+    task's own levels: to depth 2 in the full search, to depth 1 in the quick pass."""
+    from arcforge.datasets import load_tasks
+    from arcforge.dsl.normalise import normalise
+    from arcforge.dsl.supergrid import supergrid
+
+    task = load_tasks("arc1/train", tasks=["91714a58"])[0].without_test_outputs()
+    assert normalise(task) is not None and supergrid(task) is None
+    for depth, view_levels in ((2, [1]), (3, [1, 2])):
+        search = DslSearch(max_depth=depth, time_limit=60)
+        search.solve(task, time.monotonic() + 60)
+        levels = [d for d, *_ in search.trace]
+        assert levels[:2] == [1, 2] and levels[2:] == view_levels, levels
+
+
 def test_programs_fit_every_train_pair():
     # the first candidate's program re-run on the train inputs must give the train outputs
     task = _TASKS["67a3c6ac"]
