@@ -28,6 +28,12 @@ def _varlen():
     return varlen_attn, frozenset(inspect.signature(varlen_attn).parameters)
 
 
+@functools.cache
+def _flash_runs_on(index: int | None) -> bool:
+    """Whether FlashAttention runs on this GPU (compute capability 8.0 or more: not a T4 or P100)."""
+    return torch.cuda.get_device_capability(index) >= (8, 0)
+
+
 def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
     """Causal attention within each sample of a packed row: q (L, H, D), k and v (L, KV, D), the
     samples' boundaries in `cu` (cumulative lengths, int32, from 0 to L). Returns (L, H, D).
@@ -38,8 +44,7 @@ def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
     never attended to by its real tokens, so a plain causal call is exact), or over the whole row
     with a block-diagonal causal mask, whichever is smaller (rows of many short samples: padded;
     fixed-shape rows with many empty slots, as a compiled model gets: the mask)."""
-    flash = q.is_cuda and torch.cuda.get_device_capability(q.device) >= (8, 0)
-    varlen, params = _varlen() if flash else (None, frozenset())
+    varlen, params = _varlen() if q.is_cuda and _flash_runs_on(q.device.index) else (None, frozenset())
     if varlen is not None:
         extra = {"is_causal": True} if "is_causal" in params else {"window_size": (-1, 0)}
         if "enable_gqa" in params:
