@@ -84,6 +84,7 @@ MOTIVATING = {
     "868de0fa": "recolourr[border+odd_box]",  # ... by a pair of flags (enclosed, odd side)
     "e509e548": "recolour8[path]",  # ... by the line's ends and turns (L, U, other)
     "32597951": "cellf[box_colour]",  # cells recoloured inside the box of another colour
+    "23581191": "cross_c2",  # a row and a column through each cell; where colours meet, a new one
     "54d9e175": "part_fill[main_colour]",  # separator cells filled by a fact about them
     "2013d3e2": "crop > quarter_top_left",  # a quarter of the figure
     "a2fd1cf0": "path_c2_c3_rows_c8",  # two lone cells joined by an L-shaped path

@@ -629,6 +629,21 @@ def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     return np.where(near, c, g).astype(I8)
 
 
+@primitive("cross_c{c}", (360, 4), c=NEW)
+def cross(g: Grid, c: int) -> Grid | None:
+    """A full row and column line through every non-zero cell, in its colour; where lines of two or
+    more colours meet, colour c. The cells themselves keep their colour. At most 12 sources."""
+    nz = g != 0
+    if not nz.any() or nz.sum() > 12:
+        return None
+    bits = np.where(nz, np.left_shift(1, g.astype(np.int32)), 0)
+    mask = np.bitwise_or.reduce(bits, axis=1)[:, None] | np.bitwise_or.reduce(bits, axis=0)[None, :]
+    single = (mask & (mask - 1)) == 0  # one colour (or none) crosses the cell
+    colour = np.log2(np.maximum(mask, 1)).astype(I8)
+    out = np.where(single, np.where(mask > 0, colour, 0), c)
+    return np.where(nz, g, out).astype(I8)
+
+
 # ---- gravity --------------------------------------------------------------------------------
 
 @primitive("gravity_{direction}", 510, direction=("u", "d", "l", "r"))
