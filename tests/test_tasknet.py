@@ -254,22 +254,50 @@ def test_under_a_budget_training_leaves_writing_and_scoring_their_measured_time(
     assert scored["scored"] >= 1 and finished < deadline
 
 
-def test_a_tiny_model_writes_a_held_out_test_answer_it_never_saw(tmp_path):
-    """Generalisation, not recall: trained on fresh tasks of 0d3d703e's family and on 0d3d703e's
-    demonstrations only, the tiny model's first candidate is the task's test output exactly."""
+@pytest.fixture(scope="module")
+def generalised(tmp_path_factory):
+    """A tiny model trained on fresh tasks of 0d3d703e's family and on 0d3d703e's demonstrations only,
+    loaded as the solver of its run folder."""
     torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("generalised") / "tasknet"
     task = load_tasks("arc1/train", tasks=["0d3d703e"])[0]
     opts = TaskNetOptions(preset="tiny", views=4, data=["gen:0d3d703e:100"], steps=400, batch_tokens=1024,
                           lr=3e-3, device="cpu", optimizer="adamw", run_share=None)
     s = TaskNetSolver(opts)
-    s.prepare([task.without_test_outputs()], None, tmp_path / "tasknet")
-    s.load(tmp_path / "tasknet")
+    s.prepare([task.without_test_outputs()], None, folder)
+    s.load(folder)
+    return s, task, folder
+
+
+def test_a_tiny_model_writes_a_held_out_test_answer_it_never_saw(generalised):
+    """Generalisation, not recall: trained on fresh tasks of 0d3d703e's family and on 0d3d703e's
+    demonstrations only, the tiny model's first candidate is the task's test output exactly."""
+    s, task, folder = generalised
     (cands,) = s.solve(task.without_test_outputs(), time.monotonic() + 60)
     assert np.array_equal(cands[0].grid, task.test[0].output)
     # every answer was scored under all 4 views; the first is ranked by that product of experts
-    (line,) = [json.loads(x) for x in (tmp_path / "tasknet" / "scores.jsonl").read_text().splitlines()]
+    (line,) = [json.loads(x) for x in (folder / "scores.jsonl").read_text().splitlines()]
     assert len(line["grids"]) == len(cands) and all(len(row) == 4 for row in line["scores"])
     assert cands[0].source == "tasknet:poe" and cands[0].score == pytest.approx(sum(line["scores"][0]), abs=1e-3)
+
+
+def test_role_swap_prefers_the_right_answer_and_leaves_the_model_as_it_was(generalised):
+    """0d3d703e swaps colours in fixed pairs. Trained as one more train pair into copies of the task's
+    vector, the right answer keeps the other pairs' outputs likely; the input left as it is, or recoloured
+    by other maps, pulls the vector away from them. Only the copies train."""
+    s, task, folder = generalised
+    x, truth = task.test[0].input, task.test[0].output
+    wrong = [x, np.where(truth == truth[0, 0], x[0, 0], truth).astype(np.int8), (x + 1).astype(np.int8) % 10]
+    (d,) = s.verify(task.without_test_outputs(), [[truth, *wrong]], deadline=float("inf"))
+    assert len(d) == 4 and np.argmax(d) == 0 and d[0] > d[1] + 1.0  # the input as its own answer is far behind
+    saved = load(folder, "cpu")[0].state_dict()
+    assert all(torch.equal(v, saved[k]) for k, v in s.model.state_dict().items())
+    assert all(p.requires_grad for p in s.model.parameters())
+    # no judgement: a single grid, one train pair, a deadline already past
+    one_pair = type(task)(task.id, task.train[:1], task.without_test_outputs().test)
+    assert s.verify(one_pair, [[truth, x]], deadline=float("inf")) == [None]
+    assert s.verify(task.without_test_outputs(), [[truth]], deadline=float("inf")) == [None]
+    assert s.verify(task.without_test_outputs(), [[truth, x]], deadline=time.monotonic() - 1) == [None]
 
 
 def test_many_rows_write_what_each_row_writes_alone_and_what_training_scores():
@@ -410,6 +438,22 @@ def test_solve_with_tasknet_trains_once_in_the_run_folder(cli, tmp_path):
     recs = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
     assert [x["task_id"] for x in recs] == ["0d3d703e", "6150a2bd"]
     assert all("errors" not in x and "tasknet" in x["seconds"] for x in recs)
+
+
+def test_solve_role_swap_under_the_tasknet_records_what_it_removed(cli, tmp_path):
+    """a85d4709: the DSL finds four programs exact on the train pairs; with --role-swap 0 and no
+    llm the tasknet judges them (copies of the task's vector trained on each), and all but the two
+    it finds most plausible go, each recorded with its delta."""
+    run = tmp_path / "run"
+    r = cli("solve", "arc1/train", "--tasks", "a85d4709", "--solver", "dsl,tasknet", "--tasknet.preset", "tiny",
+            "--tasknet.views", "2", "--tasknet.steps", "20", "--tasknet.data", "", "--tasknet.batch-tokens", "512",
+            "--tasknet.swap-steps", "2", "--role-swap", "0", "--device", "cpu", "--workers", "1", "--out", run, "--quiet")
+    assert r.returncode == 0, r.stderr
+    (rec,) = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines()]
+    swapped = [f for f in rec["filtered"] if f["rule"] == "role_swap"]
+    assert len(rec["candidates"][0]) == 2 and len(swapped) >= 2, rec
+    assert all(f["delta"] < f["best_delta"] for f in swapped) and "role_swap" in rec["seconds"]
+    assert "errors" not in rec
 
 
 def test_solve_prepares_tasknet_on_two_workers_together(cli, tmp_path):

@@ -78,8 +78,9 @@ class SolveConfig:
     that don't, fp32 on a CPU (precision.py)"""
     role_swap: Annotated[float | None, Range(0)] = None
     """the role-swap stage of selection (select.role_swap): a model solver puts each of a test input's best
-    candidates in as a demonstration and re-predicts every train pair; candidates whose mean log-prob
-    falls more than this many nats below the best one's are dropped (None: off)"""
+    candidates in as a demonstration (llm; the tasknet trains copies of the task's vector on it) and re-predicts
+    every train pair; candidates whose mean log-prob falls more than this many nats below the best one's are
+    dropped (None: off)"""
 
 
 SOLVERS = ("dsl", "transforms", "llm", "tasknet")
@@ -117,7 +118,7 @@ def make_solver(name: str, cfg: SolveConfig | None = None) -> Solver:
         precision.use(cfg.dtype)
     if name == "tasknet":
         device = None if cfg.llm.device in (None, "cuda") else cfg.llm.device  # a worker sees one GPU as "cuda"
-        return cls(replace(cfg.tasknet, task_time_s=cfg.task_time_s, device=device))
+        return cls(replace(cfg.tasknet, task_time_s=cfg.task_time_s, device=device, role_swap=cfg.role_swap is not None))
     if name == "llm":
         return cls(replace(cfg.llm, task_time_s=cfg.task_time_s) if cfg.task_time_s else cfg.llm)
     return cls()
@@ -300,7 +301,7 @@ def handle_job(state: WorkerSolvers, job: tuple):
             limit = s.task_time_s or float("inf")
             end = min(t0 + limit, _mono(deadline) if deadline is not None else float("inf"))
             try:
-                deltas = s.verify(task, grids, end)
+                deltas = s.verify(task.without_test_outputs(), grids, end)
             except Exception as e:  # a failed check must not sink the run: the task is selected without it
                 return {"solver": s.name, "error": f"{type(e).__name__}: {e}", "seconds": round(time.monotonic() - t0, 3)}
             if deltas is not None:

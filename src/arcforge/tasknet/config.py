@@ -60,6 +60,18 @@ class TaskNetOptions:
     compile: bool = False
     """torch.compile the model for training (batches padded to one shape; the compile takes its time at
     the first step)"""
+    swap_views: Annotated[int, Range(1, 64)] = 2
+    """role-swap check (`solve --role-swap NATS`, tasknet/roleswap.py): the task's first views it trains and
+    scores under"""
+    swap_steps: Annotated[int, Range(0)] = 8
+    """role-swap check: Adam steps of each copy of the task's vector on the swapped train pairs"""
+    swap_lr: Annotated[float, Range(0, above=True)] = 1e-2
+    """role-swap check: their learning rate"""
+    swap_share: Annotated[float, Range(0, 1)] = 0.1
+    """with --budget and --role-swap: the share of what is left at preparation kept from training for
+    the check"""
+    role_swap: Suppress[bool] = False
+    """set by the run: whether the role-swap check will ask this solver"""
     device: Suppress[str | None] = None
     """set by the run: where the model trains"""
     task_time_s: Suppress[float | None] = None

@@ -136,6 +136,18 @@ def packed_batch(seqs: list[Sequence], device, pad_to: int | None = None) -> dic
     }
 
 
+def token_chunks(seqs: list[Sequence], tokens: int):
+    """`seqs` in order, cut into runs of at most `tokens` tokens (a longer sequence alone)."""
+    i = 0
+    while i < len(seqs):
+        j, used = i + 1, len(seqs[i].ids)
+        while j < len(seqs) and used + len(seqs[j].ids) <= tokens:
+            used += len(seqs[j].ids)
+            j += 1
+        yield seqs[i:j]
+        i = j
+
+
 def draw_batch(seqs: list[Sequence], rng: np.random.Generator, tokens: int,
                run: list[Sequence] | None = None, run_share: float = 0.0) -> list[Sequence]:
     """Random sequences until `tokens` would be exceeded (at least one): from `run` (the run's own

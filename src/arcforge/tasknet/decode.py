@@ -34,7 +34,7 @@ from arcforge.llm.decode import GridGrammar, threshold_search
 from arcforge.llm.text import EOS, IGNORE, PAD, decode_grid, max_output_tokens
 from arcforge.submission import read_jsonl
 from arcforge.task import Task
-from arcforge.tasknet.data import Sequence, next_position, packed_batch, pair_sequence, prompt
+from arcforge.tasknet.data import Sequence, next_position, packed_batch, pair_sequence, prompt, token_chunks
 from arcforge.tasknet.model import Cached, new_caches
 
 MAX_OUTPUT = max_output_tokens()  # 30 rows of 30 cells and NL, then EOS
@@ -327,25 +327,22 @@ def read_rows(path: Path) -> list[dict]:
 
 
 @torch.no_grad()
-def score_sequences(model, seqs: list[Sequence], batch_tokens: int = 1 << 16) -> list[float]:
+def score_sequences(model, seqs: list[Sequence], batch_tokens: int = 1 << 16,
+                    table: torch.Tensor | None = None) -> list[float]:
     """Each sequence's summed log-probability of its labelled tokens (the output grid and EOS), by
-    teacher forcing over packed rows of whole sequences."""
+    teacher forcing over packed rows of whole sequences; `table`: task vectors of their own (a
+    sequence's `emb` is then its row there), as TaskNet.forward takes."""
     device = next(model.parameters()).device
-    scores, i = [], 0
-    while i < len(seqs):
-        j, used = i + 1, len(seqs[i].ids)
-        while j < len(seqs) and used + len(seqs[j].ids) <= batch_tokens:
-            used += len(seqs[j].ids)
-            j += 1
-        batch = packed_batch(seqs[i:j], device)
+    scores = []
+    for chunk in token_chunks(seqs, batch_tokens):
+        batch = packed_batch(chunk, device)
         with precision.autocast(device):
-            logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"])[0]
+            logits = model(batch["ids"], batch["pos"], batch["emb"], batch["attn"], table=table)[0]
         labels = batch["labels"][0]
         lp = torch.log_softmax(logits.float(), -1).gather(1, labels.clamp(min=0)[:, None])[:, 0]
-        which = torch.repeat_interleave(torch.arange(j - i, device=device), torch.diff(batch["attn"].cu).long())
-        sums = torch.zeros(j - i, device=device).index_add_(0, which, torch.where(labels != IGNORE, lp, 0.0))
+        which = torch.repeat_interleave(torch.arange(len(chunk), device=device), torch.diff(batch["attn"].cu).long())
+        sums = torch.zeros(len(chunk), device=device).index_add_(0, which, torch.where(labels != IGNORE, lp, 0.0))
         scores += sums.tolist()
-        i = j
     return scores
 
 

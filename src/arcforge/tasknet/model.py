@@ -134,10 +134,12 @@ class TaskNet(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, std=0.02)
 
-    def forward(self, ids, pos, emb, attn: Packed | Cached):
+    def forward(self, ids, pos, emb, attn: Packed | Cached, table: torch.Tensor | None = None):
         """Logits for token ids (b, n) at positions pos (b, n, 3), each token told its (task, view)
-        embedding index by `emb` (b, n)."""
-        x = self.drop(self.tokens(ids) + self.tasks(emb))
+        embedding index by `emb` (b, n): a row of the model's embeddings, or of `table` (k, dim)
+        when given (task vectors trained apart from the model, as the role-swap check does)."""
+        task = self.tasks(emb) if table is None else F.embedding(emb, table)
+        x = self.drop(self.tokens(ids) + task)
         cos, sin = rope_angles(pos, self.cfg.dim // self.cfg.heads, self.cfg.rope_base)
         cos, sin = cos[:, :, None, None], sin[:, :, None, None]  # broadcast over query/key and heads
         for i, block in enumerate(self.blocks):

@@ -123,6 +123,8 @@ class TaskNetSolver(Solver):
         self.device = torch.device(self.opts.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.views, self.answers, self.scores = 0, {}, {}
         self.timings: dict[str, float] = {}
+        self.folder: Path | None = None
+        self.model, self.index = None, {}  # loaded by the first role-swap check
 
     def prepare(self, tasks: list[Task], deadline: float | None, folder: Path) -> None:
         """Train (unless an earlier run of this folder finished training), then write every test
@@ -164,9 +166,11 @@ class TaskNetSolver(Solver):
                 now = time.monotonic()
                 if deadline is None:
                     train_deadline = now + self.opts.train_time_s
-                else:  # training gets what writing and scoring leave, at most train_share of the time
+                else:  # training gets what writing, scoring (and the role-swap check) leave, at most
+                    # train_share of the time
                     left = deadline - now
                     after = 0.0 if self.opts.steps else self.after_training(tasks, rank, world)
+                    after += self.opts.swap_share * left if self.opts.role_swap else 0.0
                     train_deadline = now + max(0.1 * left, min(self.opts.train_share * left,
                                                                left - after - finish_reserve(left)))
                     log({"train_s": round(train_deadline - now, 1), "after_training_s": round(after, 1)})
@@ -216,6 +220,7 @@ class TaskNetSolver(Solver):
 
         if not (folder / "done.json").is_file():
             raise ArcError(f"{folder}: no trained tasknet model (its preparation did not run)")
+        self.folder = folder
         self.views = json.loads((folder / "done.json").read_text())["views"]
         self.answers, self.scores = {}, {}
         for r in answers_of(folder):
@@ -223,6 +228,30 @@ class TaskNetSolver(Solver):
         for r in (r for p in parts(folder, SCORES) for r in read_scores(p)):
             self.scores[r["task"], r["test"]] = {grid_key(np.array(g, dtype=np.int8)): s
                                                  for g, s in zip(r["grids"], r["scores"])}
+
+    def verify(self, task: Task, grids: list[list], deadline: float) -> list[list[float] | None]:
+        """Role-swap deltas (tasknet/roleswap.py) of each test input's grids: copies of the task's
+        vector trained a few steps with each grid as one more train pair (the model frozen). None for
+        an input with fewer than two grids, a task the model was not trained on, or no time left."""
+        from arcforge.tasknet.roleswap import role_swap_deltas
+        from arcforge.tasknet.train import load
+
+        if self.model is None:
+            self.model, ck = load(self.folder, self.device)
+            self.index = {tid: i for i, tid in enumerate(ck["tasks"])}
+        if task.id not in self.index:
+            return [None for _ in grids]
+        n = min(self.opts.swap_views, self.views)
+        rows = [self.index[task.id] * self.views + j for j in range(n)]
+        views = task_views(task, self.views)[:n]
+        out: list[list[float] | None] = []
+        for i, gs in enumerate(grids):
+            d = None
+            if len(gs) > 1 and time.monotonic() < deadline:
+                d = role_swap_deltas(self.model, task, i, gs, rows, views, self.opts.swap_steps, self.opts.swap_lr,
+                                     deadline=deadline)
+            out.append(None if d is None else [float(x) for x in d])
+        return out
 
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         from arcforge.llm.poe import rank_candidates
