@@ -9,6 +9,12 @@ candidates removed, right ones lost, pass@2 before and after.
 
 The deltas are kept in --deltas (one line per test input) and reused when the file exists. Use it on
 development runs of the training sets, never to choose a margin on an evaluation set.
+
+    python benchmarks/roleswap_on_runs.py RUN [RUN ...] --recorded --deltas OUT.jsonl
+
+replays runs made with `solve --role-swap 0` instead (whichever solver judged, e.g. the tasknet with
+--tasknet.swap-steps N): each removed candidate is in the record with its grid and delta, the kept
+ones are above every removed one, so the check's decision at any margin >= 0 follows exactly.
 """
 
 import argparse
@@ -54,6 +60,34 @@ def compute(runs: list[Path], top: int, model_spec: str | None, device: str) -> 
     return rows
 
 
+def recorded(runs: list[Path], top: int) -> list[dict]:
+    """Rows as `compute` makes them, from runs whose role-swap stage ran at margin 0: each test input's
+    candidates before the stage (the kept ones with the removed ones back at their ranks); a removed
+    one has its recorded delta, a kept one its input's best delta (it was not removed at margin 0, so
+    at no larger margin either)."""
+    rows = []
+    for run in runs:
+        meta, recs = run_meta(run), read_results(run / "results.jsonl")
+        if meta["config"].get("role_swap") != 0:
+            sys.exit(f"{run}: not made with --role-swap 0")
+        tasks = {t.id: t for t in load_tasks(meta["dataset"], tasks=list(recs))}
+        for tid, rec in recs.items():
+            task = tasks[tid]
+            for i, kept in enumerate(rec["candidates"]):
+                removed = {f["rank"]: f for f in rec.get("filtered", []) if f["rule"] == "role_swap" and f["test"] == i}
+                grids, deltas, kept_iter = [], [], iter(kept)
+                best = max((f["best_delta"] for f in removed.values()), default=None)
+                for k in range(len(kept) + len(removed)):
+                    f = removed.get(k)
+                    grids.append(np.array(f["grid"]) if f else Candidate.from_json(next(kept_iter)).grid)
+                    deltas.append(f["delta"] if f else best)
+                truth = task.test[i].output
+                right = [g.shape == truth.shape and bool(np.array_equal(g, truth)) for g in grids[:top]]
+                rows.append({"run": str(run), "task": tid, "test": i, "n_test": len(task.test), "right": right,
+                             "deltas": deltas[:top] if removed else None})
+    return rows
+
+
 def table(rows: list[dict], margins: list[float]) -> list[dict]:
     out = []
     for m in margins:
@@ -80,11 +114,13 @@ def main() -> None:
     ap.add_argument("--deltas", type=Path, required=True)
     ap.add_argument("--model", help="the LLM solver's model (default: the shipped one)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--recorded", action="store_true", help="replay runs made with --role-swap 0")
     args = ap.parse_args()
     if args.deltas.exists():
         rows = [json.loads(line) for line in args.deltas.read_text().splitlines() if line]
     else:
-        rows = compute(args.runs, args.top, args.model, args.device)
+        rows = (recorded(args.runs, args.top) if args.recorded
+                else compute(args.runs, args.top, args.model, args.device))
         args.deltas.write_text("".join(json.dumps(r) + "\n" for r in rows))
     for line in table(rows, [float(x) for x in args.margins.split(",")]):
         print(json.dumps(line))

@@ -32,7 +32,7 @@ def test_role_swap_reports_each_removed_candidate():
     assert [c.source for c in kept[0]] == ["s0", "s2"] and [c.source for c in kept[1]] == ["s0"]
     assert [(r["test"], r["rank"], r["source"], r["rule"]) for r in report] == [
         (0, 1, "s1", "role_swap"), (0, 3, "s3", "role_swap")]
-    assert report[0]["delta"] == -5.0 and report[0]["best_delta"] == 0.0
+    assert report[0]["delta"] == -5.0 and report[0]["best_delta"] == 0.0 and report[0]["grid"] == [[1]]
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,11 @@
 sees a run task's test output, decoding under views, and a killed training that resumes."""
 
 import json
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,8 @@ from arcforge.tasknet.data import draw_batch, next_position, pair_sequence, prom
 from arcforge.tasknet.decode import greedy
 from arcforge.tasknet.solver import TaskNetOptions, TaskNetSolver, leak_free
 from arcforge.tasknet.train import FitConfig, fit, load
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_pair_is_one_sequence_with_row_column_and_part_positions():
@@ -287,6 +292,8 @@ def test_role_swap_prefers_the_right_answer_and_leaves_the_model_as_it_was(gener
     by other maps, pulls the vector away from them. Only the copies train."""
     s, task, folder = generalised
     x, truth = task.test[0].input, task.test[0].output
+    assert s.verify(task.without_test_outputs(), [[truth, x]], deadline=float("inf")) is None  # off by default
+    s.opts = replace(s.opts, swap_steps=8)
     wrong = [x, np.where(truth == truth[0, 0], x[0, 0], truth).astype(np.int8), (x + 1).astype(np.int8) % 10]
     (d,) = s.verify(task.without_test_outputs(), [[truth, *wrong]], deadline=float("inf"))
     assert len(d) == 4 and np.argmax(d) == 0 and d[0] > d[1] + 1.0  # the input as its own answer is far behind
@@ -454,6 +461,14 @@ def test_solve_role_swap_under_the_tasknet_records_what_it_removed(cli, tmp_path
     assert len(rec["candidates"][0]) == 2 and len(swapped) >= 2, rec
     assert all(f["delta"] < f["best_delta"] for f in swapped) and "role_swap" in rec["seconds"]
     assert "errors" not in rec
+    # the run replayed at margin 0 removes what the run removed; at a huge margin nothing
+    r = subprocess.run([sys.executable, "benchmarks/roleswap_on_runs.py", run, "--recorded", "--margins", "0,1e9",
+                        "--deltas", tmp_path / "deltas.jsonl"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    at0, at_huge = [json.loads(x) for x in r.stdout.splitlines()]
+    assert at0["wrong_removed"] + at0["right_lost"] == len(swapped) and at0["inputs"] == 1
+    assert at_huge["wrong_removed"] == at_huge["right_lost"] == 0
+    assert at_huge["right_in_top2_before"] == at_huge["right_in_top2_after"] == 1  # the DSL's first program
 
 
 def test_solve_prepares_tasknet_on_two_workers_together(cli, tmp_path):

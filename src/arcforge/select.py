@@ -531,14 +531,16 @@ def role_swap(candidates: list[list[Candidate]], deltas: Sequence[Sequence[float
               margin: float) -> tuple[list[list[Candidate]], list[dict]]:
     """Drop candidates by their role-swap deltas (`Solver.verify`; deltas[i] covers the first
     len(deltas[i]) candidates of test input i, None: no judgement). Returns the kept candidates and
-    one report entry per removed one, as `select` does (rule "role_swap", with its delta)."""
+    one report entry per removed one, as `select` does (rule "role_swap", with its delta and its grid, so
+    that a run made with margin 0 can be replayed at any margin: benchmarks/roleswap_on_runs.py --recorded)."""
     kept_all, report = [], []
     for i, cands in enumerate(candidates):
         d = deltas[i] if i < len(deltas) else None
         drops = set(role_swap_drops(d, margin)) if d else set()
         kept_all.append([c for k, c in enumerate(cands) if k not in drops])
         report += [{"test": i, "rank": k, "source": cands[k].source, "rule": "role_swap",
-                    "delta": round(float(d[k]), 4), "best_delta": round(float(max(d)), 4)} for k in sorted(drops)]
+                    "delta": round(float(d[k]), 4), "best_delta": round(float(max(d)), 4),
+                    "grid": cands[k].grid.tolist()} for k in sorted(drops)]
     return kept_all, report
 
 

@@ -170,7 +170,7 @@ class TaskNetSolver(Solver):
                     # train_share of the time
                     left = deadline - now
                     after = 0.0 if self.opts.steps else self.after_training(tasks, rank, world)
-                    after += self.opts.swap_share * left if self.opts.role_swap else 0.0
+                    after += self.opts.swap_share * left if self.opts.role_swap and self.opts.swap_steps else 0.0
                     train_deadline = now + max(0.1 * left, min(self.opts.train_share * left,
                                                                left - after - finish_reserve(left)))
                     log({"train_s": round(train_deadline - now, 1), "after_training_s": round(after, 1)})
@@ -194,6 +194,9 @@ class TaskNetSolver(Solver):
                 n = score_rows(model, mine, lambda t: task_views(t, views), lambda t, j: index[t.id] * views + j,
                                written, folder / part_name(SCORES, rank), deadline=stop)
                 log({"scored": n, "seconds": round(time.monotonic() - t0, 1)})
+            del model
+            if self.device.type == "cuda":  # what training held goes back to the other workers of this GPU
+                torch.cuda.empty_cache()
 
     def after_training(self, tasks: list[Task], rank: int, world: int) -> float:
         """Seconds that writing this rank's share of the run's test inputs under every view and scoring
@@ -229,12 +232,16 @@ class TaskNetSolver(Solver):
             self.scores[r["task"], r["test"]] = {grid_key(np.array(g, dtype=np.int8)): s
                                                  for g, s in zip(r["grids"], r["scores"])}
 
-    def verify(self, task: Task, grids: list[list], deadline: float) -> list[list[float] | None]:
+    def verify(self, task: Task, grids: list[list], deadline: float) -> list[list[float] | None] | None:
         """Role-swap deltas (tasknet/roleswap.py) of each test input's grids: copies of the task's
         vector trained a few steps with each grid as one more train pair (the model frozen). None for
-        an input with fewer than two grids, a task the model was not trained on, or no time left."""
+        an input with fewer than two grids, a task the model was not trained on, or no time left; None
+        for all with no swap steps (the default: the check lost right answers on the development split)."""
         from arcforge.tasknet.roleswap import role_swap_deltas
         from arcforge.tasknet.train import load
+
+        if not self.opts.swap_steps:
+            return None
 
         if self.model is None:
             self.model, ck = load(self.folder, self.device)
