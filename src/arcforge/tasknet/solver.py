@@ -242,7 +242,6 @@ class TaskNetSolver(Solver):
 
         if not self.opts.swap_steps:
             return None
-
         if self.model is None:
             self.model, ck = load(self.folder, self.device)
             self.index = {tid: i for i, tid in enumerate(ck["tasks"])}
