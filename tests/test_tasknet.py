@@ -290,10 +290,11 @@ def test_role_swap_prefers_the_right_answer_and_leaves_the_model_as_it_was(gener
     """0d3d703e swaps colours in fixed pairs. Trained as one more train pair into copies of the task's
     vector, the right answer keeps the other pairs' outputs likely; the input left as it is, or recoloured
     by other maps, pulls the vector away from them. Only the copies train."""
-    s, task, folder = generalised
+    trained, task, folder = generalised
     x, truth = task.test[0].input, task.test[0].output
-    assert s.verify(task.without_test_outputs(), [[truth, x]], deadline=float("inf")) is None  # off by default
-    s.opts = replace(s.opts, swap_steps=8)
+    assert trained.verify(task.without_test_outputs(), [[truth, x]], deadline=float("inf")) is None  # off by default
+    s = TaskNetSolver(replace(trained.opts, swap_steps=8))  # the shared solver stays as the fixture made it
+    s.load(folder)
     wrong = [x, np.where(truth == truth[0, 0], x[0, 0], truth).astype(np.int8), (x + 1).astype(np.int8) % 10]
     (d,) = s.verify(task.without_test_outputs(), [[truth, *wrong]], deadline=float("inf"))
     assert len(d) == 4 and np.argmax(d) == 0 and d[0] > d[1] + 1.0  # the input as its own answer is far behind
