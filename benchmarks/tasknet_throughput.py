@@ -5,11 +5,14 @@ model size and batch size; one JSON line per setting.
 
 Each setting trains `--steps` steps (--optimizer adamw or muon, bf16 autocast on a GPU that has it; --compile:
 torch.compile, as `solve --tasknet.compile`) on packed rows drawn from every pair of arc1/train under 8 views; the
-first 5 steps (with the compile) are timed apart.
+first 5 steps (with the compile) are timed apart. --profile: after the timed steps, 5 more under torch.profiler,
+whose table (top operators by GPU time, and by CPU time) goes to stderr, with the share of a step spent drawing and
+packing the batch on the CPU.
 """
 
 import argparse
 import json
+import sys
 import time
 
 import numpy as np
@@ -31,6 +34,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--views", type=int, default=8)
     ap.add_argument("--optimizer", default="adamw", choices=["adamw", "muon"])
+    ap.add_argument("--profile", action="store_true", help="profile 5 more steps; tables to stderr")
+    ap.add_argument("--input-loss", type=float, default=0.0, help="weight of the input tokens' loss")
     ap.add_argument("--compile", action="store_true",
                     help="torch.compile the model, batches padded to one shape (as solve --tasknet.compile)")
     args = ap.parse_args()
@@ -47,24 +52,38 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             stepper = torch.compile(model, dynamic=False) if args.compile else model
-            tokens, t0, start = 0, None, time.monotonic()
+            tokens, t0, start, data_s = 0, None, time.monotonic(), 0.0
             for step in range(args.steps):
                 if step == 5:
                     if device.type == "cuda":
                         torch.cuda.synchronize()
-                    t0, tokens = time.monotonic(), 0
+                    t0, tokens, data_s = time.monotonic(), 0, 0.0
                     first_steps_s = t0 - start  # the compile, if any, happens in these
+                d0 = time.monotonic()
                 drawn = draw_batch(seqs, rng, bt)
                 batch = packed_batch(drawn, device, pad_to=bt if args.compile else None)
-                loss = train_step(stepper, opts, scaler, batch)
+                data_s += time.monotonic() - d0
+                loss = train_step(stepper, opts, scaler, batch, args.input_loss)
                 tokens += sum(len(s.ids) for s in drawn)  # real tokens, not the padding
             float(loss)  # waits for the GPU
             secs = time.monotonic() - t0
+            if args.profile:
+                from torch.profiler import ProfilerActivity, profile
+                acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+                with profile(activities=acts) as prof:
+                    for _ in range(5):
+                        drawn = draw_batch(seqs, rng, bt)
+                        loss = train_step(stepper, opts, scaler, packed_batch(drawn, device), args.input_loss)
+                    float(loss)
+                key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+                print(prof.key_averages().table(sort_by=key, row_limit=30), file=sys.stderr)
+                print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20), file=sys.stderr)
             print(json.dumps({
                 "preset": preset, "params_m": round((param_count(model) - model.tasks.weight.numel()) / 1e6, 2),
                 "batch_tokens": bt, "optimizer": args.optimizer, "compile": args.compile,
                 "first_5_steps_s": round(first_steps_s, 1), "tokens_per_s": round(tokens / secs),
                 "step_ms": round(1000 * secs / (args.steps - 5), 1),
+                "data_ms": round(1000 * data_s / (args.steps - 5), 1),
                 "peak_mem_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
                 "loss": round(float(loss), 4), "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             }), flush=True)
