@@ -411,3 +411,22 @@ def test_seed_pattern_never_extrapolates():
     ins, outs = [ex.input for ex in task.train], [ex.output for ex in task.train]
     assert templates.fit_seed_pattern(ins, outs, ins)  # fits the train pairs ...
     assert not templates.fit_seed_pattern(ins, outs, [ex.input for ex in task.test])  # ... but will not guess
+
+
+def test_compiled_function_check_agrees_with_grouping_the_cells():
+    """kernels.table_functions (the cell-feature rule's test of every feature set) says a set works
+    exactly when no two train cells alike in those features have different outputs."""
+    from itertools import combinations
+
+    from arcforge.dsl.rules.cells import BASE, _feature_table
+    from arcforge.kernels import table_functions
+
+    task = {t.id: t for t in load_tasks("arc1/train")}["32597951"]
+    tr = np.concatenate([_feature_table(ex.input)[1] for ex in task.train])
+    target = np.concatenate([ex.output.ravel() for ex in task.train]).astype(np.int64)
+    combos = np.array([(0,) + c for c in combinations(range(1, tr.shape[1]), 2)], np.int64)
+    got = table_functions(tr, target, combos, BASE)
+    want = [all(len({t for t in target[(tr[:, cols] == row).all(axis=1)]}) == 1 for row in np.unique(tr[:, cols], axis=0))
+            for cols in map(list, combos)]
+    assert got.tolist() == want
+    assert 0 < sum(want) < len(want)  # some sets work, some do not

@@ -187,3 +187,28 @@ def mirror_sum(t, hole):
         if not clash and pairs > best_pairs:
             best, best_pairs = s, pairs
     return best if best_pairs * 2 >= known_total else -1
+
+
+@njit(cache=True, nogil=True)
+def table_functions(features, target, combos, base):
+    """Which column sets make the cells' output a function of their features: for each row of `combos`
+    (column indices into `features`, cells x columns, values below `base`), whether no two cells
+    with the same values in those columns have different `target`s. Stops at each set's first
+    conflict, which for most sets comes within a few cells."""
+    m, k = combos.shape
+    size = base ** k
+    stamp = np.full(size, -1, np.int64)
+    value = np.empty(size, np.int64)
+    ok = np.ones(m, np.bool_)
+    for c in range(m):
+        for i in range(features.shape[0]):
+            key = 0
+            for j in range(k):
+                key = key * base + features[i, combos[c, j]]
+            if stamp[key] != c:
+                stamp[key] = c
+                value[key] = target[i]
+            elif value[key] != target[i]:
+                ok[c] = False
+                break
+    return ok

@@ -281,17 +281,27 @@ def fit_cell_features(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]
     target = np.concatenate([b.ravel() for b in outputs]).astype(np.int64)
     if len(target) > 2500:  # large grids: triples of features would take too long
         max_features = min(max_features, 2)
+    if tr.min() < 0 or tr.max() >= BASE:  # keys out of the tables (numpy would raise; compiled code would not)
+        return []
+    from arcforge.kernels import table_functions  # compiled: thousands of feature sets, most fail at once
+
     found: list[tuple[int, str, list[Grid]]] = []
     table = np.full(BASE ** (max_features + 1), -1, np.int64)
     seen = np.zeros(len(table), bool)
+    useful = _useful_columns(tr)
     for k in range(1, max_features + 1):
         weights = BASE ** np.arange(k + 1, dtype=np.int64)
-        for combo in combinations(_useful_columns(tr), k):
+        combos = list(combinations(useful, k))
+        if not combos:
+            break
+        cols_of = np.array([(0,) + combo for combo in combos], np.int64)
+        functions = table_functions(tr, target, cols_of, BASE)
+        for combo, is_function in zip(combos, functions, strict=True):
+            if not is_function:
+                continue
             cols = (0,) + combo
             key = tr[:, cols] @ weights
-            table[key] = target  # one of the targets of each key; all agree iff the rule is a function
-            if (table[key] != target).any():
-                continue
+            table[key] = target
             test_keys = [f[:, cols] @ weights for f in te]
             seen[key] = True
             covered = all(seen[tk].all() for tk in test_keys)
