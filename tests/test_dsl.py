@@ -430,3 +430,27 @@ def test_compiled_function_check_agrees_with_grouping_the_cells():
             for cols in map(list, combos)]
     assert got.tolist() == want
     assert 0 < sum(want) < len(want)  # some sets work, some do not
+
+
+def test_compiled_copy_check_agrees_with_grouping_the_cells():
+    """kernels.table_copies (the copying cell rule's test of every feature set) says a set works
+    exactly when each group of train cells alike in those features has one output colour or one
+    source colour that is every cell's output."""
+    from itertools import combinations
+
+    from arcforge.dsl.rules.cells import BASE, _feature_table
+    from arcforge.kernels import table_copies
+
+    task = {t.id: t for t in load_tasks("arc1/train")}["a5313dff"]
+    tr = np.concatenate([_feature_table(ex.input)[1] for ex in task.train]) % 3
+    target = np.concatenate([ex.output.ravel() for ex in task.train]).astype(np.int64)
+    match = tr[:, :5] == target[:, None] % 3  # five made-up sources
+    bits = match.astype(np.int64) @ (np.int64(1) << np.arange(5, dtype=np.int64))
+    combos = np.array([(0,) + c for c in combinations(range(1, tr.shape[1]), 2)], np.int64)
+    got = table_copies(tr, target, bits, combos, BASE)
+    want = []
+    for cols in map(list, combos):
+        groups = [(tr[:, cols] == row).all(axis=1) for row in np.unique(tr[:, cols], axis=0)]
+        want.append(all(len(set(target[g])) == 1 or match[g].all(axis=0).any() for g in groups))
+    assert got.tolist() == want
+    assert 0 < sum(want) < len(want)

@@ -212,3 +212,36 @@ def table_functions(features, target, combos, base):
                 ok[c] = False
                 break
     return ok
+
+
+@njit(cache=True, nogil=True)
+def table_copies(features, target, sources, combos, base):
+    """Which column sets describe a copying rule: for each row of `combos` (as in table_functions),
+    whether every group of cells alike in those columns either has one output colour or has a
+    source that gives each of its cells' output (`sources`: per cell, a bit mask of the sources whose
+    colour is that cell's output). Stops at a set's first group left with neither."""
+    m, k = combos.shape
+    size = base ** k
+    stamp = np.full(size, -1, np.int64)
+    common = np.empty(size, np.int64)
+    first = np.empty(size, np.int64)
+    alike = np.empty(size, np.bool_)
+    ok = np.ones(m, np.bool_)
+    for c in range(m):
+        for i in range(features.shape[0]):
+            key = 0
+            for j in range(k):
+                key = key * base + features[i, combos[c, j]]
+            if stamp[key] != c:
+                stamp[key] = c
+                common[key] = sources[i]
+                first[key] = target[i]
+                alike[key] = True
+            else:
+                common[key] &= sources[i]
+                if target[i] != first[key]:
+                    alike[key] = False
+            if common[key] == 0 and not alike[key]:
+                ok[c] = False
+                break
+    return ok

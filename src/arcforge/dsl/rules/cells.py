@@ -341,10 +341,22 @@ def fit_cell_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid],
     tr, te = coarse(tr_full), [coarse(f) for f in te_full]
     target = np.concatenate([b.ravel() for b in outputs]).astype(np.int64)
     match = tr_full[:, colour_cols] == target[:, None]  # cells x sources: the output is that source's colour
+    if len(colour_cols) > 62 or tr.min() < 0 or tr.max() >= BASE:  # beyond the compiled check's masks and tables
+        return []
+    from arcforge.kernels import table_copies  # compiled: most feature sets fail within a few cells
+
+    bits = match.astype(np.int64) @ (np.int64(1) << np.arange(len(colour_cols), dtype=np.int64))
+    useful = _useful_columns(tr)
     found: list[tuple[int, str, list[Grid]]] = []
     for k in range(0, max_features + 1):
         weights = BASE ** np.arange(k + 1, dtype=np.int64)
-        for combo in combinations(_useful_columns(tr), k):
+        combos = list(combinations(useful, k))
+        if not combos:
+            break
+        passing = table_copies(tr, target, bits, np.array([(0,) + c for c in combos], np.int64), BASE)
+        for combo, passes in zip(combos, passing, strict=True):
+            if not passes:
+                continue
             cols = (0,) + combo
             key = tr[:, cols] @ weights
             order = np.argsort(key, kind="stable")
