@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="profile 5 more steps; tables to stderr")
     ap.add_argument("--input-loss", type=float, default=0.0, help="weight of the input tokens' loss")
     ap.add_argument("--compile", action="store_true",
-                    help="torch.compile the model, batches padded to one shape (as solve --tasknet.compile)")
+                    help="torch.compile the model, shapes dynamic (as solve --tasknet.compile)")
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     tasks = load_tasks("arc1/train")
@@ -51,7 +51,7 @@ def main() -> None:
             rng = np.random.default_rng(0)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            stepper = torch.compile(model, dynamic=False) if args.compile else model
+            stepper = torch.compile(model, dynamic=True) if args.compile else model
             tokens, t0, start, data_s = 0, None, time.monotonic(), 0.0
             for step in range(args.steps):
                 if step == 5:
@@ -61,10 +61,10 @@ def main() -> None:
                     first_steps_s = t0 - start  # the compile, if any, happens in these
                 d0 = time.monotonic()
                 drawn = draw_batch(seqs, rng, bt)
-                batch = packed_batch(drawn, device, pad_to=bt if args.compile else None)
+                batch = packed_batch(drawn, device)
                 data_s += time.monotonic() - d0
                 loss = train_step(stepper, opts, scaler, batch, args.input_loss)
-                tokens += sum(len(s.ids) for s in drawn)  # real tokens, not the padding
+                tokens += sum(len(s.ids) for s in drawn)
             float(loss)  # waits for the GPU
             secs = time.monotonic() - t0
             if args.profile:

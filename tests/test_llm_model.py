@@ -213,7 +213,7 @@ def test_packed_rows_match_separate_sequences():
 @pytest.mark.parametrize("lengths", [[9, 4, 6, 2, 3, 1], [9, 4, 6, 0, 0, 0, 0]])
 def test_packed_causal_attention_is_each_sample_on_its_own(lengths):
     """Without flash (CPU, T4): many short samples go side by side, padded (first case); a row with
-    many empty slots, as a compiled batch has, takes one block-diagonal mask (second); both equal
+    many empty slots takes one block-diagonal mask (second); both equal
     causal attention over each sample alone, grouped-query heads included."""
     import torch.nn.functional as F
 

@@ -196,23 +196,6 @@ def test_training_can_start_from_a_trained_model_with_new_tasks(tmp_path):
         fit([a], set(), bigger, tmp_path / "c", None)
 
 
-def test_a_batch_padded_to_one_shape_has_the_loss_of_the_packed_one():
-    """Padding for a compiled model (a filler sequence with no loss, empty sequences at the end)
-    changes neither the loss nor what any real token attends to."""
-    from arcforge.tasknet.data import packed_batch
-    from arcforge.tasknet.model import PRESETS, TaskNet, TaskNetConfig
-    from arcforge.tasknet.train import loss_of
-
-    tasks = load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd"])
-    seqs = draw_batch(training_pairs(tasks, set(), 2), np.random.default_rng(0), 512)
-    torch.manual_seed(0)
-    model = TaskNet(TaskNetConfig(n_embeddings=4, **PRESETS["tiny"]))
-    padded = packed_batch(seqs, "cpu", pad_to=700)
-    assert padded["ids"].shape[1] == 700 and len(padded["attn"].cu) == 700 // 8 + 2
-    assert packed_batch(seqs[:2], "cpu", pad_to=700)["attn"].cu.shape == padded["attn"].cu.shape  # one shape
-    assert loss_of(model, padded).item() == pytest.approx(loss_of(model, packed_batch(seqs, "cpu")).item(), rel=1e-6)
-
-
 def test_compiled_training_steps_as_eager_training(tmp_path):
     tasks = load_tasks("arc1/train", tasks=["0d3d703e", "6150a2bd"])
     losses = {}

@@ -43,7 +43,7 @@ def packed_causal(q, k, v, cu, max_len: int, scale: float | None = None):
     samples side by side, each padded at its end to `max_len` (padding after a sample's last token is
     never attended to by its real tokens, so a plain causal call is exact), or over the whole row
     with a block-diagonal causal mask, whichever is smaller (rows of many short samples: padded;
-    fixed-shape rows with many empty slots, as a compiled model gets: the mask)."""
+    rows of one long sample among many short or empty ones: the mask)."""
     varlen, params = _varlen() if q.is_cuda and _flash_runs_on(q.device.index) else (None, frozenset())
     if varlen is not None:
         extra = {"is_causal": True} if "is_causal" in params else {"window_size": (-1, 0)}

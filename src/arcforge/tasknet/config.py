@@ -58,8 +58,8 @@ class TaskNetOptions:
     dropout: Annotated[float, Range(0, 1)] = 0.0
     """dropout while training (of the embeddings and of each block's residual branches); none while writing"""
     compile: bool = False
-    """torch.compile the model for training (batches padded to one shape; the compile takes its time at
-    the first step)"""
+    """torch.compile the model for training (shapes dynamic: one compile for rows of any length, made at
+    the first step, inside the budget)"""
     swap_views: Annotated[int, Range(1, 64)] = 2
     """role-swap check (`solve --role-swap NATS`, tasknet/roleswap.py): the task's first views it trains and
     scores under"""

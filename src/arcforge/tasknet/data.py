@@ -22,7 +22,7 @@ import torch
 
 from arcforge.augment import View, view_set
 from arcforge.grid import Grid
-from arcforge.llm.text import BOS, EOS, IGNORE, IN, NL, OUT, PAD, encode_grid, max_output_tokens
+from arcforge.llm.text import BOS, EOS, IGNORE, IN, NL, OUT, encode_grid
 from arcforge.task import Task
 from arcforge.tasknet.model import packed
 
@@ -111,28 +111,15 @@ def training_pairs(tasks: list[Task], demonstrations_only: set[str], n_views: in
     return seqs
 
 
-SHORTEST = 8  # tokens of the shortest pair: BOS IN, a 1x1 input and its NL, OUT, a 1x1 output, its NL, EOS
-
-
-def packed_batch(seqs: list[Sequence], device, pad_to: int | None = None) -> dict:
-    """Sequences concatenated in one row (no padding); "attn" holds their boundaries. With `pad_to`
-    (at least their tokens) every batch has the same shapes, for a compiled model: a filler
-    sequence of padding with no loss brings the row to `pad_to` tokens, empty sequences at the end
-    give the boundaries a fixed length, and the longest-sequence bound is that of any pair."""
-    lengths = [len(s.ids) for s in seqs]
-    parts = list(seqs)
-    if pad_to is not None and pad_to > sum(lengths):
-        n = pad_to - sum(lengths)
-        parts.append(Sequence(np.full(n, PAD), np.zeros((n, 3), dtype=np.int64), np.full(n, IGNORE), 0))
-        lengths.append(n)
+def packed_batch(seqs: list[Sequence], device) -> dict:
+    """Sequences concatenated in one row (no padding); "attn" holds their boundaries."""
     t = lambda arrays: torch.as_tensor(np.concatenate(arrays)).unsqueeze(0).to(device, non_blocking=True)
     return {
-        "ids": t([s.ids for s in parts]),
-        "pos": t([s.pos for s in parts]),
-        "labels": t([s.labels for s in parts]),
-        "emb": t([np.full(len(s.ids), s.emb) for s in parts]),
-        "attn": packed(lengths, device) if pad_to is None else
-        packed(lengths, device, slots=pad_to // SHORTEST + 1, max_len=2 * max_output_tokens() + 1),
+        "ids": t([s.ids for s in seqs]),
+        "pos": t([s.pos for s in seqs]),
+        "labels": t([s.labels for s in seqs]),
+        "emb": t([np.full(len(s.ids), s.emb) for s in seqs]),
+        "attn": packed([len(s.ids) for s in seqs], device),
     }
 
 

@@ -177,7 +177,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
     scaler = precision.scaler(device)
     train_model = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
     if cfg.compile:
-        train_model = torch.compile(train_model, dynamic=False)
+        train_model = torch.compile(train_model, dynamic=True)  # one graph for rows of any length
     rng = np.random.default_rng([cfg.seed, rank, start])
     t0 = last_save = time.monotonic()
     probe = None  # (step, time) where the rate is measured from
@@ -192,7 +192,7 @@ def fit(tasks: list[Task], run_ids: set[str], cfg: FitConfig, folder: Path, dead
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * factor
         drawn = draw_batch(pool, rng, cfg.batch_tokens, run_seqs, cfg.run_share or 0.0)
-        batch = packed_batch(drawn, device, pad_to=max(cfg.batch_tokens, len(drawn[0].ids)) if cfg.compile else None)
+        batch = packed_batch(drawn, device)
         loss = train_step(train_model, opts, scaler, batch, cfg.input_loss)
         step += 1
         now = time.monotonic()
