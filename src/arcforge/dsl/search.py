@@ -14,6 +14,7 @@ depth-2 program and ends the search there.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -28,7 +29,7 @@ from arcforge.dsl.size import predict_sizes
 from arcforge.dsl.supergrid import grow, supergrid
 from arcforge.grid import Grid, grid_key, valid_shape
 from arcforge.solver import Candidate, Solver
-from arcforge.task import Task
+from arcforge.task import Example, Task
 
 MAX_LAYERS = 3000  # shape-matching states kept for stacking
 SURE_TIME = 1.5  # seconds left to the program search once a fitted rule explains the task
@@ -78,6 +79,7 @@ class DslSearch(Solver):
         layouts of one-colour cells (supergrid.py; small, so searched first), and the colour-normalised
         task when its pairs use their colours differently (normalise.py; searched once the task's own
         depth 2 is done, before its depth 3, in a share of the time kept for it)."""
+        _warm_up()  # the first task of a process: compiling the kernels is not its search time
         deadline = min(deadline, time.monotonic() + self.time_limit)
         self.trace = []
         found: list = []
@@ -254,6 +256,17 @@ class DslSearch(Solver):
 
     def _stack(self, task, layers, targets):
         return stack(layers, targets, len(task.train), self._sizes(task, layers))
+
+
+@functools.cache
+def _warm_up() -> None:
+    """Search a tiny made-up task to depth 1, once per process, so that numba compiles (or loads from
+    its disk cache) the kernels of the transforms and fitted rules before any task's time limit runs:
+    on a fresh install that takes seconds, enough for a 5-second search to end with nothing tried."""
+    g = np.array([[0, 1, 2, 0], [3, 0, 0, 1], [0, 2, 0, 0], [1, 0, 3, 2]], np.int8)
+    task = Task("warm-up", train=(Example(g, g[::-1].copy()), Example(g.T.copy(), g.T[::-1].copy())),
+                test=(Example(g[:, ::-1].copy()),))
+    DslSearch(max_depth=1)._search(task, time.monotonic() + 60, 1)
 
 
 def _safe_fit(fit, *args) -> list:
