@@ -72,6 +72,9 @@ class DslSearch(Solver):
         self.sure_time = sure_time
         self.trace: list = []  # the last task's (depth, frontier size, states expanded, seconds) per level searched
 
+    def load(self, folder) -> None:
+        _warm_up()  # in every worker before its first task: the scheduler's clock for it has not started
+
     def solve(self, task: Task, deadline: float) -> list[list[Candidate]]:
         """Two attempts' worth of ranked candidates per test input: programs found on the task as given
         and on other views of it, up to depth 2 (depth 1 when the task's own search stops at 2: the
@@ -79,7 +82,7 @@ class DslSearch(Solver):
         layouts of one-colour cells (supergrid.py; small, so searched first), and the colour-normalised
         task when its pairs use their colours differently (normalise.py; searched once the task's own
         depth 2 is done, before its depth 3, in a share of the time kept for it)."""
-        _warm_up()  # the first task of a process: compiling the kernels is not its search time
+        _warm_up()  # where `load` did not run (a direct call): before this task's own time limit starts
         deadline = min(deadline, time.monotonic() + self.time_limit)
         self.trace = []
         found: list = []
