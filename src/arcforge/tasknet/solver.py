@@ -181,6 +181,8 @@ class TaskNetSolver(Solver):
             rows = rows_to_write([t for t in tasks if t.id in index], views, index)
             done = {(r["task"], r["test"], r["view"]) for r in answers_of(folder)}
             todo = [r for r in rows if r.key not in done]
+            if dist:  # every rank has read what is written before any writes more: else their shares of todo differ
+                torch.distributed.barrier()
             t0 = time.monotonic()
             stop = None if deadline is None else deadline - finish_reserve(deadline - t0)
             n = decode_rows(model, todo[rank::world], folder / part_name(ANSWERS, rank), stop, self.opts.threshold)
