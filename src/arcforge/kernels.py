@@ -190,6 +190,16 @@ def mirror_sum(t, hole):
 
 
 @njit(cache=True, nogil=True)
+def _cell_key(features, i, cols, base):
+    """Cell i's values in columns `cols` as one number, a digit in `base` each: the cell-table kernels'
+    index into their tables (base ** len(cols) entries)."""
+    key = 0
+    for col in cols:
+        key = key * base + features[i, col]
+    return key
+
+
+@njit(cache=True, nogil=True)
 def table_functions(features, target, combos, base):
     """Which column sets make the cells' output a function of their features: for each row of `combos`
     (column indices into `features`, cells x columns, values below `base`), whether no two cells
@@ -202,9 +212,7 @@ def table_functions(features, target, combos, base):
     ok = np.ones(m, np.bool_)
     for c in range(m):
         for i in range(features.shape[0]):
-            key = 0
-            for j in range(k):
-                key = key * base + features[i, combos[c, j]]
+            key = _cell_key(features, i, combos[c], base)
             if stamp[key] != c:
                 stamp[key] = c
                 value[key] = target[i]
@@ -229,9 +237,7 @@ def table_copies(features, target, sources, combos, base):
     ok = np.ones(m, np.bool_)
     for c in range(m):
         for i in range(features.shape[0]):
-            key = 0
-            for j in range(k):
-                key = key * base + features[i, combos[c, j]]
+            key = _cell_key(features, i, combos[c], base)
             if stamp[key] != c:
                 stamp[key] = c
                 common[key] = sources[i]
