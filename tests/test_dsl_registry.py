@@ -75,3 +75,42 @@ def test_clashes_refused():
             registry.check()
     finally:
         registry.REGISTRY[:] = before
+
+
+def test_same_shape_promises_hold_on_real_grids():
+    """Every transform registered with same_shape=True gives None or a grid of its argument's shape, on
+    every grid of 40 training tasks (inputs, outputs, and their transposes and top-left quarters)."""
+    sample = load_tasks("arc1/train")[::10]
+    promised = 0
+    for t in sample:
+        grids = [g for ex in t.train + t.test for g in (ex.input, ex.output) if g is not None]
+        grids += [np.ascontiguousarray(g.T) for g in grids] + [g[: max(1, g.shape[0] // 2), : max(1, g.shape[1] // 2)]
+                                                               for g in grids]
+        for name, fn in library(t):
+            if not fn.same_shape:
+                continue
+            promised += 1
+            for g in grids:
+                try:
+                    r = fn(g)
+                except (ValueError, IndexError):
+                    continue
+                assert r is None or r.shape == g.shape, (t.id, name, g.shape)
+    assert promised > 40 * 100  # most of the library promises it
+
+
+def test_the_shape_skip_changes_no_candidate(tasks, monkeypatch):
+    """The search's skip of same-shape transforms on states of the wrong shapes (and its memo of first
+    images) finds what calling every transform finds."""
+    from arcforge.dsl import search
+
+    def plain(task):  # the same transforms without the promise
+        return [(n, lambda g, fn=fn: fn(g)) for n, fn in library(task)]
+
+    for t in tasks[:4]:
+        fast = search.DslSearch(max_depth=2, time_limit=60).solve(t, float("inf"))
+        monkeypatch.setattr(search, "library", plain)
+        full = search.DslSearch(max_depth=2, time_limit=60).solve(t, float("inf"))
+        monkeypatch.undo()
+        assert [[(c.grid.tobytes(), c.source) for c in per] for per in fast] == \
+               [[(c.grid.tobytes(), c.source) for c in per] for per in full], t.id

@@ -27,8 +27,8 @@ def _ffill(g: Grid, d: str) -> Grid:
     return _ffill_down(g.T[::-1])[::-1].T
 
 
-@primitive("ray_{dirs}", 420, dirs=("u", "d", "l", "r", "ud", "lr", "udlr"))
-@primitive("ray_udlr_c{src}", 430, src=IN, fixed={"dirs": "udlr"})
+@primitive("ray_{dirs}", 420, dirs=("u", "d", "l", "r", "ud", "lr", "udlr"), same_shape=True)
+@primitive("ray_udlr_c{src}", 430, src=IN, fixed={"dirs": "udlr"}, same_shape=True)
 def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
     """Shoot rays from non-zero cells (or only from cells of colour `src`) in each direction of `dirs`
     ('u', 'd', 'l', 'r' letters); a ray stops at the first non-zero cell; earlier directions win."""
@@ -41,7 +41,7 @@ def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
     return out.astype(I8)
 
 
-@primitive("ray_diag", 440)
+@primitive("ray_diag", 440, same_shape=True)
 def extend_diag(g: Grid, src: int | None = None) -> Grid | None:
     """Rays along the four diagonals from non-zero cells (or cells of `src`), stopping at walls."""
     h, w = g.shape
@@ -62,8 +62,8 @@ def extend_diag(g: Grid, src: int | None = None) -> Grid | None:
     return out
 
 
-@primitive("connect_hv_c{colour}", (380, 1), colour=NEW, fixed={"axes": "hv"})
-@primitive("connect_{axes}", 490, axes=("hv", "h", "v"))
+@primitive("connect_hv_c{colour}", (380, 1), colour=NEW, fixed={"axes": "hv"}, same_shape=True)
+@primitive("connect_{axes}", 490, axes=("hv", "h", "v"), same_shape=True)
 def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None:
     """Join two same-coloured cells on a row ('h') or column ('v') by a line over the zero cells between,
     in their colour or in `colour`."""
@@ -75,7 +75,7 @@ def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None
     return out.astype(I8)
 
 
-@primitive("clear_spans_c{colour}", (380, 2), colour=NEW)
+@primitive("clear_spans_c{colour}", (380, 2), colour=NEW, same_shape=True)
 def clear_spans(g: Grid, colour: int) -> Grid | None:
     """Every row and column whose cells between its first and last non-zero cells are all zero (a clear
     line from wall to wall) filled there with `colour`."""
@@ -91,7 +91,7 @@ def clear_spans(g: Grid, colour: int) -> Grid | None:
     return out if drew else None
 
 
-@primitive("bridge{inset}_c{colour}", (380, 3), colour=NEW, inset=(0, 1))
+@primitive("bridge{inset}_c{colour}", (380, 3), colour=NEW, inset=(0, 1), same_shape=True)
 def bridge(g: Grid, colour: int, inset: int) -> Grid | None:
     """The gap between every two objects (non-zero 4-connected components) that face each other across
     zero cells, filled with `colour` over the rows (or columns) they share, less `inset` on each side."""
@@ -120,7 +120,7 @@ def bridge(g: Grid, colour: int, inset: int) -> Grid | None:
     return out if drew else None
 
 
-@primitive("line_sequence", 450)
+@primitive("line_sequence", 450, same_shape=True)
 def line_sequence(g: Grid) -> Grid | None:
     """Seed cells at evenly spaced places along the grid's longer side become full lines across it, and
     the run of lines goes on (the seeds' colours in turn, at the same spacing) to the far edge."""
@@ -139,7 +139,7 @@ def line_sequence(g: Grid) -> Grid | None:
     return out if t is g else np.ascontiguousarray(out.T)
 
 
-@primitive("extend_runs", 460)
+@primitive("extend_runs", 460, same_shape=True)
 def extend_runs(g: Grid) -> Grid | None:
     """Every row and column holding one run of two or more non-zero cells repeats that run along its
     whole length (over its zero cells), in both directions."""
@@ -158,7 +158,7 @@ def extend_runs(g: Grid) -> Grid | None:
     return out if drew else None
 
 
-@primitive("bounce", 470)
+@primitive("bounce", 470, same_shape=True)
 def bounce(g: Grid) -> Grid | None:
     """A grid's one non-zero cell, lying on an edge, sends a diagonal line across to the opposite edge
     that turns back off each side wall it meets (a zigzag): first away from the wall it starts on."""
@@ -187,7 +187,7 @@ def bounce(g: Grid) -> Grid | None:
     return out
 
 
-@primitive("segments_{horizontal_last}_over", 480, horizontal_last={"h": True, "v": False})
+@primitive("segments_{horizontal_last}_over", 480, horizontal_last={"h": True, "v": False}, same_shape=True)
 def segments_to_lines(g: Grid, horizontal_last: bool) -> Grid | None:
     """Every straight one-colour segment of two or more cells (on the grid's most common colour) drawn
     on across the whole grid along its axis, the horizontal ones over the vertical ones

@@ -125,7 +125,7 @@ def pick_box(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else g[o.y0: o.y1, o.x0: o.x1]
 
 
-@primitive("keep{diag}{by_colour}_{how}", (520, 0, 1, 0), diag=DIAG, by_colour=BY_COLOUR, how=CHOSEN)
+@primitive("keep{diag}{by_colour}_{how}", (520, 0, 1, 0), diag=DIAG, by_colour=BY_COLOUR, how=CHOSEN, same_shape=True)
 def keep_only(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     """Erase everything but the chosen object, in place."""
     objs = objects(g, diag, by_colour)
@@ -135,7 +135,8 @@ def keep_only(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else np.where(o.mask, g, 0).astype(I8)
 
 
-@primitive("remove{diag}{by_colour}_{how}", (520, 0, 2), diag=DIAG, by_colour=BY_COLOUR, how=("largest", "smallest"))
+@primitive("remove{diag}{by_colour}_{how}", (520, 0, 2), diag=DIAG, by_colour=BY_COLOUR, how=("largest", "smallest"),
+           same_shape=True)
 def remove(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     """Erase the chosen object, in place."""
     objs = objects(g, diag, by_colour)
@@ -145,8 +146,8 @@ def remove(g: Grid, how: str, diag: bool, by_colour: bool) -> Grid | None:
     return None if o is None else np.where(o.mask, 0, g).astype(I8)
 
 
-@primitive("despeck{diag}", (520, 1), diag={"0": False, "1": True}, fixed={"max_size": 1})
-@primitive("despeck2_{diag}", (520, 2), diag={"0": False, "1": True}, fixed={"max_size": 2})
+@primitive("despeck{diag}", (520, 1), diag={"0": False, "1": True}, fixed={"max_size": 1}, same_shape=True)
+@primitive("despeck2_{diag}", (520, 2), diag={"0": False, "1": True}, fixed={"max_size": 2}, same_shape=True)
 def remove_specks(g: Grid, max_size: int, diag: bool) -> Grid | None:
     """Erase objects of at most `max_size` cells (noise)."""
     lab, n = label(g, diag, False)
@@ -157,7 +158,7 @@ def remove_specks(g: Grid, max_size: int, diag: bool) -> Grid | None:
     return np.where(small, 0, g).astype(I8)
 
 
-@primitive("size_rank{diag}", (520, 3), diag={"0": False, "1": True})
+@primitive("size_rank{diag}", (520, 3), diag={"0": False, "1": True}, same_shape=True)
 def recolour_by_size(g: Grid, diag: bool) -> Grid | None:
     """Paint every object with a colour code for its size rank (1 = largest); a colour map learned
     on the train pairs then names the real colours."""

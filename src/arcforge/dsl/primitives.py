@@ -51,7 +51,7 @@ def shift(g: Grid, dy: int, dx: int, bg: int = 0) -> Grid:
     return out
 
 
-@primitive("shift{d}", 500, d={f"{dy:+d}{dx:+d}": (dy, dx) for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1))})
+@primitive("shift{d}", 500, d={f"{dy:+d}{dx:+d}": (dy, dx) for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1))}, same_shape=True)
 def shift_by(g: Grid, d: tuple[int, int]) -> Grid:
     return shift(g, *d)
 
@@ -146,22 +146,22 @@ def quarter(g: Grid, vy: str, vx: str) -> Grid | None:
 
 # ---- colour ---------------------------------------------------------------------------------
 
-@primitive("keep_c{c}", (130, 2), c=IN)
+@primitive("keep_c{c}", (130, 2), c=IN, same_shape=True)
 def keep_colour(g: Grid, c: int) -> Grid:
     return np.where(g == c, g, 0).astype(I8)
 
 
-@primitive("erase_c{c}", (130, 3), c=IN)
+@primitive("erase_c{c}", (130, 3), c=IN, same_shape=True)
 def erase_colour(g: Grid, c: int) -> Grid:
     return np.where(g == c, 0, g).astype(I8)
 
 
-@primitive("paint_c{c}", (140, 0), c=OUT)
+@primitive("paint_c{c}", (140, 0), c=OUT, same_shape=True)
 def paint_nonzero(g: Grid, c: int) -> Grid:
     return np.where(g != 0, c, 0).astype(I8)
 
 
-@primitive("bg_to_0", 150)
+@primitive("bg_to_0", 150, same_shape=True)
 def erase_majority(g: Grid) -> Grid:
     """Turn the background (most common colour) into 0."""
     m = majority(g)
@@ -184,7 +184,7 @@ def colour_cell(g: Grid, most: bool) -> Grid | None:
     return np.array([[c]], dtype=I8)
 
 
-@primitive("swap2", 170)
+@primitive("swap2", 170, same_shape=True)
 def swap_two(g: Grid) -> Grid | None:
     """Exchange the two non-zero colours of a grid that has exactly two."""
     cs = np.flatnonzero(np.bincount(g.ravel(), minlength=10)[1:]) + 1
@@ -400,7 +400,7 @@ def fill_largest_empty(g: Grid, c: int) -> Grid | None:
     return out
 
 
-@primitive("middle_{axis}", 100, axis={"row": 0, "col": 1})
+@primitive("middle_{axis}", 100, axis={"row": 0, "col": 1}, same_shape=True)
 def middle_line(g: Grid, axis: int) -> Grid | None:
     """Only the middle row (axis 0) or column (axis 1) kept, of a grid with an odd number of them."""
     n = g.shape[axis]
@@ -416,7 +416,7 @@ def middle_line(g: Grid, axis: int) -> Grid | None:
 
 # ---- symmetry completion and pattern fill ---------------------------------------------------
 
-@primitive("sym_{how}_h{hole}", (310, 0), hole=HOLES, how=("lr", "ud", "rot", "both", "diag", "d8"))
+@primitive("sym_{how}_h{hole}", (310, 0), hole=HOLES, how=("lr", "ud", "rot", "both", "diag", "d8"), same_shape=True)
 def symmetrize(g: Grid, how: str, hole: int) -> Grid | None:
     """Fill cells of colour `hole` from their mirror images under the named symmetry (or group)."""
     holes = g == hole
@@ -448,7 +448,7 @@ def _reflect(g: Grid, sy: int | None, sx: int | None, cells: np.ndarray) -> tupl
     return ny[ok], nx[ok], vals[ok]
 
 
-@primitive("mirror_about_c{c}_{how}", 400, c=IN, how=("h", "v", "hv", "edge"))
+@primitive("mirror_about_c{c}_{how}", 400, c=IN, how=("h", "v", "hv", "edge"), same_shape=True)
 def mirror_about(g: Grid, c: int, how: str) -> Grid | None:
     """Mirror the other non-zero cells about the cells of colour c (a marker): across the horizontal
     ("h") or vertical ("v") centre line of the marker's box, or both and the half-turn ("hv"), the
@@ -500,7 +500,7 @@ def _period_fill(g: Grid, hole: int, py: int, px: int) -> Grid | None:
     return table[cls].reshape(h, w).astype(I8)
 
 
-@primitive("pattern_h{hole}", (310, 1), hole=HOLES, when=fillable)
+@primitive("pattern_h{hole}", (310, 1), hole=HOLES, when=fillable, same_shape=True)
 def pattern_fill(g: Grid, hole: int, max_period: int = 10) -> Grid | None:
     """Complete a periodic (tiled) pattern whose `hole`-coloured cells were erased: smallest period wins."""
     h, w = g.shape
@@ -540,7 +540,7 @@ def outside(free: np.ndarray) -> np.ndarray:
     return grow_within(edge, free)
 
 
-@primitive("fill_holes_c{c}", 320, c=OUT)
+@primitive("fill_holes_c{c}", 320, c=OUT, same_shape=True)
 def fill_holes(g: Grid, c: int) -> Grid | None:
     """Paint zero cells enclosed by non-zero cells (not reachable from the border) with colour c."""
     free = g == 0
@@ -552,7 +552,7 @@ def fill_holes(g: Grid, c: int) -> Grid | None:
     return out
 
 
-@primitive("flood_c{c}", 330, c=IN)
+@primitive("flood_c{c}", 330, c=IN, same_shape=True)
 def flood_from(g: Grid, c: int) -> Grid | None:
     """Paint with colour c every region of zero cells (4-connected) that touches a cell of colour c."""
     free = g == 0
@@ -564,7 +564,7 @@ def flood_from(g: Grid, c: int) -> Grid | None:
     return np.where(reach, c, g).astype(I8)
 
 
-@primitive("{axis}_majority", 340, axis={"row": 1, "col": 0, "stripe": None})
+@primitive("{axis}_majority", 340, axis={"row": 1, "col": 0, "stripe": None}, same_shape=True)
 def line_majority(g: Grid, axis: int | None) -> Grid | None:
     """Every row (axis 1) or column (axis 0) painted its most common colour: stripes cleaned of noise.
     With axis None, the direction that changes fewer cells."""
@@ -587,7 +587,7 @@ def _neighbours_all(mask: np.ndarray, diag: bool) -> np.ndarray:
     return inner
 
 
-@primitive("outline", 370)
+@primitive("outline", 370, same_shape=True)
 def outline(g: Grid) -> Grid | None:
     """Keep only the border cells of non-zero regions (erase their interiors)."""
     nz = g != 0
@@ -600,7 +600,7 @@ def outline(g: Grid) -> Grid | None:
     return np.where(inner, 0, g).astype(I8)
 
 
-@primitive("interior_c{c}", (360, 0), c=NEW)
+@primitive("interior_c{c}", (360, 0), c=NEW, same_shape=True)
 def interior(g: Grid, c: int) -> Grid | None:
     """Paint the interior cells of same-coloured non-zero regions with colour c."""
     p = np.pad(g, 1, constant_values=-1)
@@ -612,9 +612,9 @@ def interior(g: Grid, c: int) -> Grid | None:
     return np.where(inner, c, g).astype(I8)
 
 
-@primitive("halo4_c{c}", (360, 1), c=NEW, fixed={"diag": False})
-@primitive("halo8_c{c}", (360, 2), c=NEW, fixed={"diag": True})
-@primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False})
+@primitive("halo4_c{c}", (360, 1), c=NEW, fixed={"diag": False}, same_shape=True)
+@primitive("halo8_c{c}", (360, 2), c=NEW, fixed={"diag": True}, same_shape=True)
+@primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False}, same_shape=True)
 def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     """Paint zero cells next to non-zero cells with colour c: side neighbours (`plus`), corner ones (`diag`)."""
     nz = np.pad(g != 0, 1)
@@ -629,7 +629,7 @@ def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     return np.where(near, c, g).astype(I8)
 
 
-@primitive("cross_c{c}", (360, 4), c=NEW)
+@primitive("cross_c{c}", (360, 4), c=NEW, same_shape=True)
 def cross(g: Grid, c: int) -> Grid | None:
     """A full row and column line through every non-zero cell, in its colour; where lines of two or
     more colours meet, colour c. The cells themselves keep their colour. At most 12 sources."""
@@ -646,7 +646,7 @@ def cross(g: Grid, c: int) -> Grid | None:
 
 # ---- gravity --------------------------------------------------------------------------------
 
-@primitive("gravity_{direction}", 510, direction=("u", "d", "l", "r"))
+@primitive("gravity_{direction}", 510, direction=("u", "d", "l", "r"), same_shape=True)
 def gravity(g: Grid, direction: str) -> Grid | None:
     """Let non-zero cells fall in a direction ('d', 'u', 'l', 'r'), each column (row) on its own."""
     t = {"d": g, "u": g[::-1], "r": g.T, "l": g.T[::-1]}[direction]
@@ -658,7 +658,7 @@ def gravity(g: Grid, direction: str) -> Grid | None:
     return np.ascontiguousarray(out)
 
 
-@primitive("rings_{how}", 350, how=("reverse", "inward"))
+@primitive("rings_{how}", 350, how=("reverse", "inward"), same_shape=True)
 def rings(g: Grid, how: str) -> Grid | None:
     """A grid of concentric one-colour rings (by distance to the edge) recoloured: its colours, in the
     order they first appear from the edge inward, reversed ("reverse") or each passed to the next
@@ -682,7 +682,7 @@ def rings(g: Grid, how: str) -> Grid | None:
 
 # ---- boxes and rigid moves ------------------------------------------------------------------
 
-@primitive("fill_boxes_c{c}", (380, 0), c=NEW)
+@primitive("fill_boxes_c{c}", (380, 0), c=NEW, same_shape=True)
 def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
     """Paint the zero cells inside the bounding box of each object (non-zero component) with c."""
     from arcforge.dsl.objects import objects
@@ -697,7 +697,7 @@ def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
     return out
 
 
-@primitive("fill_colour_boxes", 390)
+@primitive("fill_colour_boxes", 390, same_shape=True)
 def fill_colour_boxes(g: Grid) -> Grid | None:
     """Fill the bounding box of each non-zero colour's cells with that colour (where it is 0)."""
     out = g.copy()
@@ -709,7 +709,7 @@ def fill_colour_boxes(g: Grid) -> Grid | None:
     return out
 
 
-@primitive("slide_c{c}", (410, 0), c=IN, fixed={"toward": None})
+@primitive("slide_c{c}", (410, 0), c=IN, fixed={"toward": None}, same_shape=True)
 def slide(g: Grid, c: int, toward: int | None) -> Grid | None:
     """Move all cells of colour c together, in a straight line toward the cells of colour `toward`
     (None: all other non-zero cells), until they touch or would overlap them."""
@@ -793,7 +793,7 @@ def canvas_to(g: Grid, size) -> Grid | None:
     return None if s is None else canvas(g, *s)
 
 
-@primitive("{whole}_{axis}", 280, whole={"extend": False, "tile": True}, axis={"rows": 0, "cols": 1})
+@primitive("{whole}_{axis}", 280, whole={"extend": False, "tile": True}, axis={"rows": 0, "cols": 1}, same_shape=True)
 def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
     """Repeat the band of rows (axis 0) or columns (axis 1) that holds the non-zero cells over the whole
     grid, with the band's smallest period (or the whole band as one period)."""
@@ -815,8 +815,8 @@ def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
 DIRS8 = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
-@primitive("attract_c{k}", (410, 1), k=IN)
-@primitive("attract_paint_c{k}", (410, 2), k=IN, fixed={"paint": True})
+@primitive("attract_c{k}", (410, 1), k=IN, same_shape=True)
+@primitive("attract_paint_c{k}", (410, 2), k=IN, fixed={"paint": True}, same_shape=True)
 def attract(g: Grid, k: int, paint: bool = False) -> Grid | None:
     """Every non-zero cell not of colour k that sees a cell of colour k along a row or column (else a
     diagonal) moves toward it until it touches it or a cell that already arrived; the nearest cells
@@ -874,7 +874,7 @@ def _mirror_sum(g: Grid, hole: int, axis: int) -> int | None:
     return None if s < 0 else int(s)
 
 
-@primitive("sym_axes_h{hole}", (310, 2), hole=HOLES)
+@primitive("sym_axes_h{hole}", (310, 2), hole=HOLES, same_shape=True)
 def symmetrize_offset(g: Grid, hole: int) -> Grid | None:
     """Fill cells of colour `hole` from their mirror images across the left-right and up-down axes
     (which need not be the grid's middle lines) and through the centre."""
@@ -916,8 +916,8 @@ def crop_filled(g: Grid, fill, hole: int) -> Grid | None:
     return crop_mask(r, g == hole)
 
 
-@primitive("sym_centre_h{hole}", (310, 3), hole=HOLES)
-@primitive("sym_turns_h{hole}", (310, 4), hole=HOLES, fixed={"turns_only": True})
+@primitive("sym_centre_h{hole}", (310, 3), hole=HOLES, same_shape=True)
+@primitive("sym_turns_h{hole}", (310, 4), hole=HOLES, fixed={"turns_only": True}, same_shape=True)
 def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid | None:
     """Complete a figure that is symmetric about its own centre (near the middle of its bounding box):
     every symmetry of the square about that centre (or only the turns) that no two known cells
@@ -929,7 +929,7 @@ def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid 
     return out if changed else None
 
 
-@primitive("spiral_c{c}", (140, 1), c=OUT)
+@primitive("spiral_c{c}", (140, 1), c=OUT, same_shape=True)
 def spiral(g: Grid, c: int) -> Grid | None:
     """An empty grid filled with a clockwise square spiral of c from the top-left corner, one empty
     cell between its turns; None for a grid that is not empty."""
@@ -969,7 +969,7 @@ def shear(g: Grid, up: bool, axis: int = 0) -> Grid | None:
     return out
 
 
-@primitive("mirror_dividers", 90)
+@primitive("mirror_dividers", 90, same_shape=True)
 def mirror_dividers(g: Grid) -> Grid | None:
     """The pattern beside one-colour dividing lines (a full row and/or a full column) mirrored across
     each of them onto the cells of the grid's most common colour; None without exactly one divider

@@ -37,6 +37,7 @@ NORM_SHARE = 0.3  # of the time limit, at most, for each other view of the task 
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 UNSEEN_COST = 3.0  # added to a learned colour map that meets a test colour the train pairs never showed
+_MISSING = object()
 
 
 def learn_colour_map(preds: list[Grid], targets: list[Grid]) -> np.ndarray | None:
@@ -127,6 +128,7 @@ class DslSearch(Solver):
         tshapes = [t.shape for t in targets]
         tiny_outputs = all(s == (1, 1) for s in tshapes)
         transforms = library(task)
+        keeps = [getattr(fn, "same_shape", False) for _, fn in transforms]
         inputs = tuple(ex.input for ex in task.train) + tuple(ex.input for ex in task.test)
 
         found: list[tuple[float, str, list[Grid]]] = []  # (cost, program, test images)
@@ -176,14 +178,23 @@ class DslSearch(Solver):
             nxt = []
             expanded = 0
             t_level = time.monotonic()
+            firsts: dict = {}  # (transform, first image) -> _first_image's answer: states share first images
             for prog, imgs in frontier:
                 if time.monotonic() > level_deadline:
                     break
                 expanded += 1
-                for tname, fn in transforms:
+                if pruned:
+                    # a transform that keeps shapes cannot help a state whose shapes are already wrong
+                    fits = all(_fits_shape(im.shape, s, last) for im, s in zip(imgs[:n], tshapes, strict=False))
+                    k0 = grid_key(imgs[0])
+                for ti, (tname, fn) in enumerate(transforms):
                     first = None
                     if pruned:
-                        first = _first_image(fn, imgs[0], targets[0], last)
+                        if not fits and keeps[ti]:
+                            continue
+                        first = firsts.get((ti, k0), _MISSING)
+                        if first is _MISSING:
+                            first = firsts[ti, k0] = _first_image(fn, imgs[0], targets[0], last)
                         if first is None:
                             continue
                     out = _apply(fn, imgs, tshapes if pruned else None, n, first, last)
