@@ -56,9 +56,9 @@ def _ray(g: Grid, y: int, x: int, dy: int, dx: int, through: bool) -> list[tuple
     return cells
 
 
-def _shots(g: Grid, same: bool, dirs: tuple[int, ...], through: bool):
-    """Every (view key, colour, ray cells) of g's non-zero cells along the directions `dirs`; a key
-    holds the direction only when `dirs` is one direction."""
+def _sources(g: Grid, same: bool, through: bool):
+    """Every non-zero cell of g as (colour, its (view, ray cells) along each of the 8 directions; no
+    view where the ray is empty); None for a grid of more than MAX_SOURCES such cells."""
     ys, xs = np.nonzero(g)
     if len(ys) > MAX_SOURCES:
         return None
@@ -66,12 +66,18 @@ def _shots(g: Grid, same: bool, dirs: tuple[int, ...], through: bool):
     for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
         c = int(g[y, x])
         occ = (g == c) if same else (g != 0)
-        for d in dirs:
-            dy, dx = DIRS8[d]
-            cells = _ray(g, y, x, dy, dx, through)
-            if cells:
-                out.append(((d if len(dirs) == 1 else d < 4,) + _view(occ, y, x, dy, dx), c, cells))
+        rays = [_ray(g, y, x, dy, dx, through) for dy, dx in DIRS8]
+        out.append((c, [(_view(occ, y, x, dy, dx) if cells else None, cells) for (dy, dx), cells in zip(DIRS8, rays)]))
     return out
+
+
+def _shots(sources, dirs: tuple[int, ...]):
+    """Every (view key, colour, ray cells) of the sources (`_sources`) along the directions `dirs`; a
+    key holds the direction only when `dirs` is one direction."""
+    if sources is None:
+        return None
+    return [((d if len(dirs) == 1 else d < 4,) + per[d][0], c, per[d][1])
+            for c, per in sources for d in dirs if per[d][1]]
 
 
 def _pattern(c: int, k: int, style: str) -> int:
@@ -102,9 +108,11 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
     found = []
     for through in (False, True):
         for same in (False, True):
+            tr_sources = [_sources(a, same, through) for a in inputs]
+            te_sources = None
             for dname, dirs in (("8", tuple(range(8))), ("4", (0, 1, 2, 3)), ("x", (4, 5, 6, 7)),
                                 *((f"_{'udlrABCD'[d]}", (d,)) for d in range(8))):
-                shots = [_shots(a, same, dirs, through) for a in inputs]
+                shots = [_shots(src, dirs) for src in tr_sources]
                 if any(s is None for s in shots):
                     continue
                 for style in styles:
@@ -129,7 +137,9 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
 
                     if not all(np.array_equal(paint(a, ss), b) for a, ss, b in zip(inputs, shots, outputs, strict=True)):
                         continue
-                    te = [_shots(t, same, dirs, through) for t in tests]
+                    if te_sources is None:
+                        te_sources = [_sources(t, same, through) for t in tests]
+                    te = [_shots(src, dirs) for src in te_sources]
                     if any(s is None for s in te) or not any(key in keys for ss in te for key, _, _ in ss):
                         continue
                     if any(key not in fires for ss in te for key, _, _ in ss):
