@@ -4,7 +4,7 @@ cells along separator lines, with the ways cells are recombined (overlay, and/or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 
@@ -38,9 +38,14 @@ class Obj:
         box = (slice(self.y0, self.y1), slice(self.x0, self.x1))
         return np.where(self.labels[box] == self.idx, g[box], 0).astype(I8)
 
-    def shape_key(self) -> bytes:
+    @cached_property
+    def _shape_key(self) -> bytes:
         m = self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
         return bytes(m.shape) + np.packbits(m).tobytes()
+
+    def shape_key(self) -> bytes:
+        """The object's mask in its box, as bytes (objects are cached, so this is worked out once)."""
+        return self._shape_key
 
 
 @lru_cache(maxsize=1024)
@@ -187,8 +192,14 @@ def count_objects(g: Grid, diag: bool) -> Grid | None:
 
 def separators(g: Grid) -> tuple[list[int], list[int], int] | None:
     """Rows and columns entirely of one colour that cut the grid into cells (the colour is the
-    same for all of them; a colour found only on such lines comes first)."""
-    h, w = g.shape
+    same for all of them; a colour found only on such lines comes first). Cached by grid content, as
+    `objects` is: several transforms ask about each grid."""
+    return _separators_cached(grid_key(g), *g.shape)
+
+
+@lru_cache(maxsize=2048)
+def _separators_cached(key: bytes, h: int, w: int) -> tuple[list[int], list[int], int] | None:
+    g = np.frombuffer(key[2:], dtype=I8).reshape(h, w)
     full_r = [r for r in range(h) if (g[r] == g[r, 0]).all()]
     full_c = [c for c in range(w) if (g[:, c] == g[0, c]).all()]
     colours = {int(g[r, 0]) for r in full_r} | {int(g[0, c]) for c in full_c}
