@@ -38,7 +38,8 @@ def majority(g: Grid) -> int:
 # the order the search has always tried them
 GEOMETRY = {name: functools.partial(symmetry, s=SYMMETRY_NAMES.index(name))
             for name in ("rot90", "rot180", "rot270", "flip_ud", "flip_lr", "transpose", "anti_transpose")}
-primitive("{s}", 10, s={name: f.keywords["s"] for name, f in GEOMETRY.items()})(symmetry)
+primitive("{s}", 10, s={name: f.keywords["s"] for name, f in GEOMETRY.items()},
+          shape=lambda h, w, s: (w, h) if (s % 2 == 1) != (s >= 4) else (h, w))(symmetry)
 
 
 def shift(g: Grid, dy: int, dx: int, bg: int = 0) -> Grid:
@@ -110,7 +111,7 @@ def dedup_lines(g: Grid) -> Grid:
     return g[:, keep_c]
 
 
-@primitive("pad_edge", 70)
+@primitive("pad_edge", 70, shape=lambda h, w: (h + 2, w + 2))
 def pad_edge(g: Grid) -> Grid | None:
     """Add a one-cell border that repeats the edge cells outwards (corners 0)."""
     out = np.pad(g, 1, mode="edge")
@@ -118,12 +119,18 @@ def pad_edge(g: Grid) -> Grid | None:
     return ok(out)
 
 
-@primitive("strip_border", 60)
+@primitive("strip_border", 60, shape=lambda h, w: (h - 2, w - 2) if min(h, w) > 2 else None)
 def strip_border(g: Grid) -> Grid | None:
     return g[1:-1, 1:-1] if min(g.shape) > 2 else None
 
 
-@primitive("half_{which}", 110, which=("top", "bottom", "left", "right"))
+def _half_shape(h: int, w: int, which: str) -> tuple[int, int] | None:
+    if which in ("top", "bottom"):
+        return (h // 2, w) if h >= 2 else None
+    return (h, w // 2) if w >= 2 else None
+
+
+@primitive("half_{which}", 110, which=("top", "bottom", "left", "right"), shape=_half_shape)
 def half(g: Grid, which: str) -> Grid | None:
     """One half of the grid; with an odd side the middle line (a separator) is left out."""
     h, w = g.shape
@@ -138,7 +145,8 @@ def half(g: Grid, which: str) -> Grid | None:
     return g[:, :k] if which == "left" else g[:, w - k:]
 
 
-@primitive("quarter_{vy}_{vx}", 120, vy=("top", "bottom"), vx=("left", "right"))
+@primitive("quarter_{vy}_{vx}", 120, vy=("top", "bottom"), vx=("left", "right"),
+           shape=lambda h, w, vy, vx: (h // 2, w // 2) if min(h, w) >= 2 else None)
 def quarter(g: Grid, vy: str, vx: str) -> Grid | None:
     t = half(g, vy)
     return None if t is None else half(t, vx)
@@ -239,7 +247,13 @@ def tile(g: Grid, ny: int, nx: int) -> Grid | None:
     return np.tile(g, (ny, nx))
 
 
-@primitive("mirror_{how}", 230, how=("h", "h2", "v", "v2", "q", "q2", "r"))
+def _mirror_shape(h: int, w: int, how: str) -> tuple[int, int] | None:
+    if how == "r" and h != w:
+        return None
+    return (h if how[0] == "h" else 2 * h, w if how[0] == "v" else 2 * w)
+
+
+@primitive("mirror_{how}", 230, how=("h", "h2", "v", "v2", "q", "q2", "r"), shape=_mirror_shape)
 def mirror_tile(g: Grid, how: str) -> Grid | None:
     """Grid next to its mirror image: 'h' [g | g flipped], 'v' (stacked), 'q' (2x2), 'h2'/'v2' mirror first."""
     lr, ud = g[:, ::-1], g[::-1]
@@ -281,17 +295,18 @@ def kron_colour_mask(g: Grid, c: int) -> Grid | None:
     return np.kron((g == c).astype(I8), g).astype(I8)
 
 
-@primitive("up{f}", 200, f=UP)
+@primitive("up{f}", 200, f=UP, shape=lambda h, w, f: (h * f[0], w * f[1]))
 def upscale_by(g: Grid, f: tuple[int, int]) -> Grid | None:
     return upscale(g, *f)
 
 
-@primitive("down{f}", 210, f=DOWN)
+@primitive("down{f}", 210, f=DOWN,
+           shape=lambda h, w, f: None if h % f[0] or w % f[1] or f == (1, 1) else (h // f[0], w // f[1]))
 def downscale_by(g: Grid, f: tuple[int, int]) -> Grid | None:
     return downscale(g, *f)
 
 
-@primitive("tile{f}", 220, f=TILES)
+@primitive("tile{f}", 220, f=TILES, shape=lambda h, w, f: (h * f[0], w * f[1]))
 def tile_by(g: Grid, f: tuple[int, int]) -> Grid | None:
     return tile(g, *f)
 
@@ -952,7 +967,13 @@ def spiral(g: Grid, c: int) -> Grid | None:
     return out
 
 
-@primitive("shear{axis}_{up}", 80, axis={"x": 0, "y": 1}, up={"up": True, "down": False})
+def _shear_shape(h: int, w: int, up: bool, axis: int) -> tuple[int, int] | None:
+    if axis == 1:
+        return (h + w - 1, w) if w >= 2 else None
+    return (h, w + h - 1) if h >= 2 else None
+
+
+@primitive("shear{axis}_{up}", 80, axis={"x": 0, "y": 1}, up={"up": True, "down": False}, shape=_shear_shape)
 def shear(g: Grid, up: bool, axis: int = 0) -> Grid | None:
     """Rows slid sideways into a parallelogram on a wider zero canvas: row i moves right by h-1-i (`up`:
     the top row furthest right) or by i; with axis 1 the same for columns, slid down."""

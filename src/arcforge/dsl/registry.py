@@ -9,10 +9,11 @@ registers one transform per non-zero input colour c of the task, named keep_c1, 
 {label in the name: value}, or one of the per-task ranges below (a function of `Info`). Several
 ranges give their product, the first outermost. `fixed` gives arguments that do not vary, `when` a
 predicate `when(info, **values)` that drops an instance, `slow=True` puts the transform in the slow
-list (tried once on the inputs: library.fit_slow) instead. `same_shape=True` promises that every
-result has its argument's shape (the search then skips the transform on states whose shapes can no
-longer become the outputs', without calling it; tests hold each promise to real grids); each
-instance carries the promise as its attribute `same_shape`.
+list (tried once on the inputs: library.fit_slow) instead. `shape` promises the shape of every
+result as a function of the argument's, `shape(h, w, **values)` (None: no result), and
+`same_shape=True` that it is the argument's own: the search skips such a transform, without calling
+it, on states whose shapes it cannot turn into the outputs' (tests hold each promise to real grids).
+Each instance carries the promise as its attribute `shape_of(h, w)`, None where none was made.
 
 The order of the list decides the search's ties, so every entry has an explicit `order`, a tuple
 of ints (or one int): entries are sorted by it, one loop over an entry's first range sitting
@@ -167,15 +168,20 @@ class Primitive:
     fixed: dict
     when: Callable[..., bool] | None
     slow: bool
-    same_shape: bool
+    shape: Callable[..., tuple[int, int] | None] | None
 
 
 REGISTRY: list[Primitive] = []  # every registered entry, by (slow, order)
 
 
+def _same(h: int, w: int) -> tuple[int, int]:
+    """The shape promise of same_shape=True (one function shared by every such instance)."""
+    return h, w
+
+
 def primitive(name: str, order: int | tuple[int, ...], *, fixed: dict | None = None,
               when: Callable[..., bool] | None = None, slow: bool = False, same_shape: bool = False,
-              **ranges: Range):
+              shape: Callable[..., tuple[int, int] | None] | None = None, **ranges: Range):
     """Register `fn` as the transforms `name` (see the module's docstring); gives `fn` back unchanged,
     so that one function may carry several."""
     order = (order,) if isinstance(order, int) else tuple(order)
@@ -183,7 +189,7 @@ def primitive(name: str, order: int | tuple[int, ...], *, fixed: dict | None = N
     def register(fn):
         if len(order) > len(ranges) + 1:
             raise ValueError(f"primitive {name}: order {order} sits inside more loops than its {len(ranges)} ranges")
-        entry = Primitive(name, fn, order, dict(ranges), dict(fixed or {}), when, slow, same_shape)
+        entry = Primitive(name, fn, order, dict(ranges), dict(fixed or {}), when, slow, _same if same_shape else shape)
         same = lambda e: e.slow == slow and e.order == order
         clash = next((e for e in REGISTRY if same(e)), None)
         if clash is not None and (clash.name, clash.fn.__qualname__) != (name, fn.__qualname__):  # a reload re-registers
@@ -228,7 +234,8 @@ def _instances(e: Primitive, info: Info):
         key += tuple(idx[len(e.order):])
         label = {n: lab for n, (_, (lab, _)) in zip(names, combo)}
         fn = functools.partial(e.fn, **values, **e.fixed)
-        fn.same_shape = e.same_shape
+        promise = e.shape if e.shape in (None, _same) else functools.partial(e.shape, **values, **e.fixed)
+        fn.shape_of = promise
         yield key, e.name.format(**label), fn
 
 

@@ -128,7 +128,7 @@ class DslSearch(Solver):
         tshapes = [t.shape for t in targets]
         tiny_outputs = all(s == (1, 1) for s in tshapes)
         transforms = library(task)
-        keeps = [getattr(fn, "same_shape", False) for _, fn in transforms]
+        shape_of = [getattr(fn, "shape_of", None) for _, fn in transforms]  # promised result shapes
         inputs = tuple(ex.input for ex in task.train) + tuple(ex.input for ex in task.test)
 
         found: list[tuple[float, str, list[Grid]]] = []  # (cost, program, test images)
@@ -184,14 +184,18 @@ class DslSearch(Solver):
                     break
                 expanded += 1
                 if pruned:
-                    # a transform that keeps shapes cannot help a state whose shapes are already wrong
-                    fits = all(_fits_shape(im.shape, s, last) for im, s in zip(imgs[:n], tshapes, strict=False))
                     k0 = grid_key(imgs[0])
+                    fits: dict = {}  # shape promise -> whether its shapes can still become the outputs'
                 for ti, (tname, fn) in enumerate(transforms):
                     first = None
                     if pruned:
-                        if not fits and keeps[ti]:
-                            continue
+                        promise = shape_of[ti]
+                        if promise is not None:
+                            ok = fits.get(promise)
+                            if ok is None:
+                                ok = fits[promise] = _promise_fits(promise, imgs[:n], tshapes, last)
+                            if not ok:
+                                continue
                         first = firsts.get((ti, k0), _MISSING)
                         if first is _MISSING:
                             first = firsts[ti, k0] = _first_image(fn, imgs[0], targets[0], last)
@@ -319,6 +323,16 @@ def _fits_shape(shape, target, exact: bool) -> bool:
     if exact:
         return False
     return all(a % b == 0 or b % a == 0 for a, b in zip(shape, target, strict=False))
+
+
+def _promise_fits(promise, imgs, tshapes, last: bool) -> bool:
+    """Whether the shapes a transform promises for these train images (registry.py's `shape`) can
+    still become the outputs' (`_fits_shape`); a transform that promises none gives no result."""
+    for im, s in zip(imgs, tshapes, strict=False):
+        sh = promise(*im.shape)
+        if sh is None or not valid_shape(*sh) or not _fits_shape(sh, s, last):
+            return False
+    return True
 
 
 def _first_image(fn, g: Grid, target: Grid, last: bool) -> Grid | None:
