@@ -277,14 +277,16 @@ def _same_shape(parts) -> bool:
     return len(parts) >= 2 and all(p.shape == parts[0].shape for p in parts)
 
 
-def combine(parts: tuple[Grid, ...], how: str) -> Grid | None:
+def combine(parts: tuple[Grid, ...], how: str, masks: np.ndarray | None = None) -> Grid | None:
     """Merge same-sized cells: 'and'/'or'/'xor'/'nor' of their non-zero masks (as colour 1; a learned
     colour map recolours), 'overlay' (later cells' non-zero cells on top), 'underlay' (earlier on top), or
     'kron'/'kron2'/'kron_mask' (of two cells, each cell of one becomes a copy of the other's shape in its
-    colour; 'kron_mask' takes the shape from the cell of one colour)."""
+    colour; 'kron_mask' takes the shape from the cell of one colour). `masks`: the parts' non-zero
+    masks stacked, when already made."""
     if not _same_shape(parts):
         return None
-    masks = np.stack([p != 0 for p in parts])
+    if masks is None:
+        masks = np.stack([p != 0 for p in parts])
     if how == "and":
         m = masks.all(axis=0)
     elif how == "or":
@@ -344,13 +346,22 @@ SPLITS = {"cells": cells, "halves_v": partial(equal_parts, n=2, axis=0),
 @primitive("{split}_{how}", (550, 0), split=SPLITS,
            how=("and", "or", "xor", "nor", "overlay", "underlay", "kron", "kron2", "kron_mask"))
 def combine_split(g: Grid, split, how: str) -> Grid | None:
-    return combine(split(g), how)
+    parts, masks = _split(grid_key(g), g.shape[0], g.shape[1], split)
+    return None if masks is None else combine(parts, how, masks)
 
 
 @primitive("cell_{how}", (550, 1), split=SPLITS, how=("odd", "most", "fewest", "most_colours", "fewest_colours"),
            when=lambda info, split, how: split is cells)
 def pick_split(g: Grid, split, how: str) -> Grid | None:
-    return pick_cell(split(g), how)
+    return pick_cell(_split(grid_key(g), g.shape[0], g.shape[1], split)[0], how)
+
+
+@lru_cache(maxsize=4096)
+def _split(key: bytes, h: int, w: int, split) -> tuple[tuple[Grid, ...], np.ndarray | None]:
+    """A grid's parts under one of SPLITS and, when they have one shape, their stacked non-zero masks;
+    cached by content: the split transforms ask for the same parts once per way of combining them."""
+    parts = split(np.frombuffer(key[2:], dtype=I8).reshape(h, w))
+    return parts, np.stack([p != 0 for p in parts]) if _same_shape(parts) else None
 
 
 @primitive("key_mask", 540)

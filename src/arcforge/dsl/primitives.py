@@ -14,7 +14,7 @@ import numpy as np
 
 from arcforge.augment import SYMMETRY_NAMES, symmetry
 from arcforge.dsl.registry import DOWN, HOLES, IN, NEW, OUT, OUT0, SIZES, TILES, UP, fillable, primitive
-from arcforge.grid import MAX_SIDE, Grid, valid_shape
+from arcforge.grid import MAX_SIDE, Grid, pad1, valid_shape
 
 I8 = np.int8
 
@@ -571,7 +571,7 @@ def fill_holes(g: Grid, c: int) -> Grid | None:
 def flood_from(g: Grid, c: int) -> Grid | None:
     """Paint with colour c every region of zero cells (4-connected) that touches a cell of colour c."""
     free = g == 0
-    p = np.pad(g == c, 1)
+    p = pad1(g == c)
     seed = free & (p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:])
     if not seed.any():
         return None
@@ -595,7 +595,7 @@ def line_majority(g: Grid, axis: int | None) -> Grid | None:
 
 def _neighbours_all(mask: np.ndarray, diag: bool) -> np.ndarray:
     """Cells whose every neighbour (4 or 8; off-grid counts as outside) is in mask."""
-    p = np.pad(mask, 1, constant_values=False)
+    p = pad1(mask, False)
     inner = p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
     if diag:
         inner &= p[:-2, :-2] & p[:-2, 2:] & p[2:, :-2] & p[2:, 2:]
@@ -607,7 +607,7 @@ def outline(g: Grid) -> Grid | None:
     """Keep only the border cells of non-zero regions (erase their interiors)."""
     nz = g != 0
     same = np.zeros_like(nz)
-    p = np.pad(g, 1, constant_values=-1)
+    p = pad1(g, -1)
     same = (p[:-2, 1:-1] == g) & (p[2:, 1:-1] == g) & (p[1:-1, :-2] == g) & (p[1:-1, 2:] == g)
     inner = nz & same
     if not inner.any():
@@ -618,7 +618,7 @@ def outline(g: Grid) -> Grid | None:
 @primitive("interior_c{c}", (360, 0), c=NEW, same_shape=True)
 def interior(g: Grid, c: int) -> Grid | None:
     """Paint the interior cells of same-coloured non-zero regions with colour c."""
-    p = np.pad(g, 1, constant_values=-1)
+    p = pad1(g, -1)
     same = (p[:-2, 1:-1] == g) & (p[2:, 1:-1] == g) & (p[1:-1, :-2] == g) & (p[1:-1, 2:] == g)
     same &= (p[:-2, :-2] == g) & (p[:-2, 2:] == g) & (p[2:, :-2] == g) & (p[2:, 2:] == g)
     inner = same & (g != 0)
@@ -632,7 +632,7 @@ def interior(g: Grid, c: int) -> Grid | None:
 @primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False}, same_shape=True)
 def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     """Paint zero cells next to non-zero cells with colour c: side neighbours (`plus`), corner ones (`diag`)."""
-    nz = np.pad(g != 0, 1)
+    nz = pad1(g != 0)
     near = np.zeros(g.shape, bool)
     if plus:
         near |= nz[:-2, 1:-1] | nz[2:, 1:-1] | nz[1:-1, :-2] | nz[1:-1, 2:]

@@ -18,14 +18,14 @@ from arcforge.dsl import lines
 from arcforge.dsl.fitting import fitted
 from arcforge.dsl.primitives import outside
 from arcforge.dsl.rules.common import I8, colour_box
-from arcforge.grid import Grid, label
+from arcforge.grid import Grid, label, pad1
 
 EDGE = 10  # the value of a neighbour off the grid
 BASE = 16  # cell features take values 0..15
 
 
 def _neigh(g: Grid, offsets) -> list[np.ndarray]:
-    p = np.pad(g.astype(np.int64), 1, constant_values=EDGE)
+    p = pad1(g.astype(np.int64), EDGE)
     h, w = g.shape
     return [p[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w] for dy, dx in offsets]
 
@@ -198,7 +198,7 @@ def _feature_table(g: Grid) -> tuple[list[str], np.ndarray]:
         cols[f"-y%{k}"], cols[f"-x%{k}"] = (h - 1 - ys) % k, (w - 1 - xs) % k
     cols["enclosed"] = _enclosed(g)[0]
     cols["region"] = _component_size(g)[0]
-    pn = np.pad(nz, 1)
+    pn = pad1(nz)
     cols["nz4"] = pn[:-2, 1:-1] + pn[2:, 1:-1] + pn[1:-1, :-2] + pn[1:-1, 2:]
     cols["nz8"] = cols["nz4"] + pn[:-2, :-2] + pn[:-2, 2:] + pn[2:, :-2] + pn[2:, 2:]
     cols["row_nz"] = np.minimum(nz.sum(axis=1, keepdims=True) - nz, 10) + 0 * xs

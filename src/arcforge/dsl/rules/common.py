@@ -9,7 +9,7 @@ import numpy as np
 
 from arcforge.dsl import objects as ob
 from arcforge.dsl.primitives import outside
-from arcforge.grid import Grid
+from arcforge.grid import Grid, pad1
 
 I8 = np.int8
 
@@ -17,7 +17,7 @@ I8 = np.int8
 def hole_count(o: ob.Obj) -> int:
     """Cells of the object's box, not its own, that are cut off from the box's outside."""
     m = o.labels[o.y0: o.y1, o.x0: o.x1] == o.idx
-    free = np.pad(~m, 1, constant_values=True)
+    free = pad1(~m, True)
     return int((free & ~outside(free)).sum())
 
 
@@ -41,7 +41,7 @@ def colour_box(g: Grid, c: int) -> tuple[slice, slice]:
 def path_counts(m: np.ndarray) -> tuple[int, int]:
     """(ends, turns) of a mask drawn as lines: its cells with one 4-neighbour in the mask, and its
     cells with two, one across and one along (a corner of the line)."""
-    p = np.pad(m, 1)
+    p = pad1(m)
     up, down, left, right = p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
     across = up.astype(int) + down
     along = left.astype(int) + right

@@ -10,7 +10,7 @@ import numpy as np
 
 from arcforge.dsl.fitting import fitted
 from arcforge.dsl.primitives import DIRS8
-from arcforge.grid import Grid
+from arcforge.grid import Grid, pad1
 
 RAY_MODES = ("wall", "through", "hit", "join")  # and "hit{t}": rays that end on colour t
 
@@ -25,7 +25,7 @@ def _sources_along(g: Grid, c: int, d: int) -> np.ndarray:
     src = g == c
     dy, dx = DIRS8[d]
     if dy and dx:
-        p = np.pad(src, 1)
+        p = pad1(src)
         h, w = g.shape
         src = src & ~p[1 + dy: 1 + dy + h, 1: 1 + w] & ~p[1: 1 + h, 1 + dx: 1 + dx + w]
     return src

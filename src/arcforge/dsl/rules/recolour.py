@@ -15,7 +15,7 @@ import numpy as np
 from arcforge.dsl import objects as ob
 from arcforge.dsl.fitting import fitted
 from arcforge.dsl.rules.common import FLAGS, I8, KEEP, NUMERIC, by_votes, fit_table, object_features
-from arcforge.grid import Grid
+from arcforge.grid import Grid, pad1
 
 SEEN_TWICE = ("path",)  # features that fit any few objects: each value must be learnt from two
 
@@ -105,7 +105,7 @@ def fit_object_recolour(inputs: list[Grid], outputs: list[Grid], tests: list[Gri
 def _grow(m: np.ndarray) -> np.ndarray:
     """m and its 8 neighbours."""
     h, w = m.shape
-    p = np.pad(m, 1)
+    p = pad1(m)
     return np.logical_or.reduce([p[1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
                                  for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 
