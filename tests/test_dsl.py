@@ -454,3 +454,27 @@ def test_compiled_copy_check_agrees_with_grouping_the_cells():
         want.append(all(len(set(target[g])) == 1 or match[g].all(axis=0).any() for g in groups))
     assert got.tolist() == want
     assert 0 < sum(want) < len(want)
+
+
+def test_compiled_first_image_check_agrees_with_numpy():
+    """kernels.can_become (the search's last-level test of a program's first image) says yes exactly
+    when the image agrees with the output on its non-zero cells, or each of its colours meets one
+    output colour; on the transforms' images of real train inputs of the output's shape."""
+    from arcforge.dsl.library import library
+    from arcforge.kernels import can_become
+
+    seen = [0, 0]
+    for task in load_tasks("arc1/train")[:60]:
+        g, t = task.train[0].input, task.train[0].output
+        for _, fn in library(task):
+            try:
+                r = fn(g)
+            except (ValueError, IndexError):
+                continue
+            if r is None or r.shape != t.shape:
+                continue
+            pairs = np.bincount((r.astype(np.intp) * 10 + t).ravel(), minlength=100).reshape(10, 10) > 0
+            want = bool(((r == 0) | (r == t)).all() or (pairs.sum(axis=1) <= 1).all())
+            assert can_become(np.ascontiguousarray(r, dtype=np.int8), t) == want, (task.id, fn)
+            seen[want] += 1
+    assert min(seen) > 100  # both answers, many times

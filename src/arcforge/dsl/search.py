@@ -123,7 +123,7 @@ class DslSearch(Solver):
         pairs, and the shape-matching states kept for stacking. `before_deep()` runs before level 3;
         levels 1 and 2 stop `reserve` seconds before the deadline, leaving it that time."""
         n = len(task.train)
-        targets = [ex.output for ex in task.train]
+        targets = [np.ascontiguousarray(ex.output, dtype=np.int8) for ex in task.train]
         tkeys = [grid_key(t) for t in targets]
         tshapes = [t.shape for t in targets]
         tiny_outputs = all(s == (1, 1) for s in tshapes)
@@ -285,6 +285,9 @@ def _warm_up() -> None:
     task = Task("warm-up", train=(Example(g, g[::-1].copy()), Example(g.T.copy(), g.T[::-1].copy())),
                 test=(Example(g[:, ::-1].copy()),))
     DslSearch(max_depth=1)._search(task, time.monotonic() + 60, 1)
+    from arcforge.kernels import can_become  # only levels below the first call it
+
+    can_become(g, g)
 
 
 def _safe_fit(fit, *args) -> list:
@@ -346,10 +349,11 @@ def _first_image(fn, g: Grid, target: Grid, last: bool) -> Grid | None:
         return None
     if r is None or not _fits_shape(r.shape, target.shape, last):
         return None
-    if not last or ((r == 0) | (r == target)).all():  # may be a layer for stacking
+    if not last:
         return r
-    pairs = np.bincount((r.astype(np.intp) * 10 + target).ravel(), minlength=100).reshape(10, 10) > 0
-    return r if (pairs.sum(axis=1) <= 1).all() else None
+    from arcforge.kernels import can_become  # compiled: called for most programs of the last level
+
+    return r if can_become(np.ascontiguousarray(r, dtype=np.int8), target) else None
 
 
 def _apply(fn, imgs: tuple, need_shapes, n: int, first: Grid | None = None, exact: bool = True) -> tuple | None:
