@@ -37,6 +37,7 @@ NORM_SHARE = 0.3  # of the time limit, at most, for each other view of the task 
 NORM_COST = 1.5  # added to a program found on the normalised task: renaming counts as a step and a half
 CELLS_COST = 1.0  # ... on the one-pixel-per-cell view of a separator layout
 UNSEEN_COST = 3.0  # added to a learned colour map that meets a test colour the train pairs never showed
+FIRSTS_KEPT = 300_000  # first images remembered in a level, at most (about 40 MB), before starting afresh
 _MISSING = object()
 
 
@@ -186,6 +187,8 @@ class DslSearch(Solver):
                 if pruned:
                     k0 = grid_key(imgs[0])
                     fits: dict = {}  # shape promise -> whether its shapes can still become the outputs'
+                    if len(firsts) > FIRSTS_KEPT:
+                        firsts.clear()
                 for ti, (tname, fn) in enumerate(transforms):
                     first = None
                     if pruned:
