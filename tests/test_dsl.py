@@ -415,7 +415,8 @@ def test_seed_pattern_never_extrapolates():
 
 def test_compiled_function_check_agrees_with_grouping_the_cells():
     """kernels.table_functions (the cell-feature rule's test of every feature set) says a set works
-    exactly when no two train cells alike in those features have different outputs."""
+    exactly when no two train cells alike in those features have different outputs and every test
+    cell is alike in them to some train cell."""
     from itertools import combinations
 
     from arcforge.dsl.rules.cells import BASE, _feature_table
@@ -423,13 +424,18 @@ def test_compiled_function_check_agrees_with_grouping_the_cells():
 
     task = {t.id: t for t in load_tasks("arc1/train")}["32597951"]
     tr = np.concatenate([_feature_table(ex.input)[1] for ex in task.train])
+    te = np.concatenate([_feature_table(ex.input)[1] for ex in task.test])
     target = np.concatenate([ex.output.ravel() for ex in task.train]).astype(np.int64)
     combos = np.array([(0,) + c for c in combinations(range(1, tr.shape[1]), 2)], np.int64)
-    got = table_functions(tr, target, combos, BASE)
-    want = [all(len({t for t in target[(tr[:, cols] == row).all(axis=1)]}) == 1 for row in np.unique(tr[:, cols], axis=0))
-            for cols in map(list, combos)]
+    got = table_functions(tr, target, combos, BASE, te)
+    functions, want = [], []
+    for cols in map(list, combos):
+        rows = np.unique(tr[:, cols], axis=0)
+        functions.append(all(len({t for t in target[(tr[:, cols] == row).all(axis=1)]}) == 1 for row in rows))
+        known = {r.tobytes() for r in rows}
+        want.append(functions[-1] and all(r.tobytes() in known for r in np.ascontiguousarray(te[:, cols])))
     assert got.tolist() == want
-    assert 0 < sum(want) < len(want)  # some sets work, some do not
+    assert 0 < sum(want) < sum(functions) < len(want)  # some sets work, some miss a test cell, some fail
 
 
 def test_compiled_copy_check_agrees_with_grouping_the_cells():
@@ -478,3 +484,69 @@ def test_compiled_first_image_check_agrees_with_numpy():
             assert can_become(np.ascontiguousarray(r, dtype=np.int8), t) == want, (task.id, fn)
             seen[want] += 1
     assert min(seen) > 100  # both answers, many times
+
+
+def _blocks(g):
+    """Every solid one-colour rectangle of g, at least 2 x 2, as (area, (y0, y1, x0, x1)), by brute force."""
+    h, w = g.shape
+    out = []
+    for y0 in range(h):
+        for x0 in range(w):
+            c = g[y0, x0]
+            if c == 0:
+                continue
+            for y1 in range(y0 + 2, h + 1):
+                for x1 in range(x0 + 2, w + 1):
+                    if (g[y0:y1, x0:x1] == c).all():
+                        out.append(((y1 - y0) * (x1 - x0), (y0, y1, x0, x1)))
+    return out
+
+
+def test_compiled_largest_block_agrees_with_brute_force():
+    """kernels.largest_block (largest_rect and fill_largest_empty) finds the largest solid rectangle
+    of one colour, and says when two are as large, as trying every rectangle does: on real train
+    inputs and on their empty cells."""
+    from arcforge.kernels import largest_block
+
+    seen = [0, 0, 0]  # none, one, tied
+    for task in load_tasks("arc1/train")[:120]:
+        g = task.train[0].input
+        if g.size > 150:
+            continue
+        for grid in (g, (g == 0).astype(np.int8)):
+            blocks = _blocks(grid)
+            y0, y1, x0, x1, ties = largest_block(np.ascontiguousarray(grid, dtype=np.int8))
+            if not blocks:
+                assert y0 < 0, task.id
+                seen[0] += 1
+                continue
+            best = max(a for a, _ in blocks)
+            top = [b for a, b in blocks if a == best]
+            assert (ties > 0) == (len(top) > 1), task.id
+            if len(top) == 1:
+                assert (y0, y1, x0, x1) == top[0], task.id
+            seen[1 + (len(top) > 1)] += 1
+    assert min(seen) > 3
+
+
+def test_compiled_greedy_windows_agree_with_python():
+    """kernels.greedy_windows (fill_empty{k}_greedy) takes the same free k x k windows, in reading
+    order, as a plain loop does, on the empty cells of real train inputs."""
+    from arcforge.kernels import greedy_windows
+
+    checked = 0
+    for task in load_tasks("arc1/train")[:80]:
+        g = task.train[0].input
+        for k in (2, 3):
+            h, w = g.shape
+            if h < k or w < k:
+                continue
+            z = g == 0
+            full = np.array([[z[y: y + k, x: x + k].all() for x in range(w - k + 1)] for y in range(h - k + 1)])
+            want = np.zeros((h, w), bool)
+            for y, x in np.argwhere(full):
+                if not want[y: y + k, x: x + k].any():
+                    want[y: y + k, x: x + k] = True
+            assert (greedy_windows(full, k) == want).all(), task.id
+            checked += want.any()
+    assert checked > 20

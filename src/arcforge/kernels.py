@@ -200,11 +200,12 @@ def _cell_key(features, i, cols, base):
 
 
 @njit(cache=True, nogil=True)
-def table_functions(features, target, combos, base):
-    """Which column sets make the cells' output a function of their features: for each row of `combos`
-    (column indices into `features`, cells x columns, values below `base`), whether no two cells
-    with the same values in those columns have different `target`s. Stops at each set's first
-    conflict, which for most sets comes within a few cells."""
+def table_functions(features, target, combos, base, tests):
+    """Which column sets make the cells' output a function of their features that answers every test
+    cell: for each row of `combos` (column indices into `features`, cells x columns, values below
+    `base`), whether no two cells with the same values in those columns have different `target`s,
+    and every row of `tests` (the test cells' features, same columns) has the values of some cell.
+    Stops at each set's first conflict, which for most sets comes within a few cells."""
     m, k = combos.shape
     size = base ** k
     stamp = np.full(size, -1, np.int64)
@@ -219,6 +220,11 @@ def table_functions(features, target, combos, base):
             elif value[key] != target[i]:
                 ok[c] = False
                 break
+        if ok[c]:
+            for i in range(tests.shape[0]):
+                if stamp[_cell_key(tests, i, combos[c], base)] != c:
+                    ok[c] = False
+                    break
     return ok
 
 
@@ -277,3 +283,53 @@ def can_become(r, t):
             if not layer and not mapped:
                 return False
     return True
+
+
+@njit(cache=True, nogil=True)
+def largest_block(g):
+    """The largest solid rectangle of one non-zero colour, at least 2 x 2, as (y0, y1, x0, x1, ties):
+    ties counts later rectangles as large as the kept one (colours in increasing order, then bottom
+    rows, then left columns); y0 = -1 when there is none."""
+    h, w = g.shape
+    best, ties = 0, 0
+    y0, y1, x0b, x1b = -1, -1, -1, -1
+    run = np.zeros(w, np.int64)  # cells of colour c straight up from the current row
+    for c in range(1, 10):
+        run[:] = 0
+        for y in range(h):
+            for x in range(w):
+                run[x] = run[x] + 1 if g[y, x] == c else 0
+            for x0 in range(w):
+                top = h
+                for x1 in range(x0, w):
+                    top = min(top, run[x1])
+                    if top < 2:
+                        break
+                    area = top * (x1 - x0 + 1)
+                    if x1 > x0 and area >= best:
+                        ties = ties + 1 if area == best else 0
+                        best = area
+                        y0, y1, x0b, x1b = y - top + 1, y + 1, x0, x1 + 1
+    return y0, y1, x0b, x1b, ties
+
+
+@njit(cache=True, nogil=True)
+def greedy_windows(full, k):
+    """The cells of k x k windows taken in reading order of their top-left corners (`full`: whether
+    the window there is free), each only if none of its cells is taken yet."""
+    n, m = full.shape
+    taken = np.zeros((n + k - 1, m + k - 1), np.bool_)
+    for y in range(n):
+        for x in range(m):
+            if not full[y, x]:
+                continue
+            free = True
+            for dy in range(k):
+                for dx in range(k):
+                    if taken[y + dy, x + dx]:
+                        free = False
+            if free:
+                for dy in range(k):
+                    for dx in range(k):
+                        taken[y + dy, x + dx] = True
+    return taken

@@ -38,16 +38,20 @@ Disp = tuple[int, int] | None  # None: the object vanishes
 
 def _paint(out: Grid, g: Grid, o: ob.Obj, dy: int, dx: int) -> None:
     """Paint object o of grid g onto out, shifted by (dy, dx); cells that leave the grid are dropped."""
-    ys, xs = np.nonzero(o.mask)
-    ny, nx = ys + dy, xs + dx
     h, w = out.shape
+    if 0 <= o.y0 + dy and o.y1 + dy <= h and 0 <= o.x0 + dx and o.x1 + dx <= w:  # all of it lands
+        m = o.box_mask
+        out[o.y0 + dy: o.y1 + dy, o.x0 + dx: o.x1 + dx][m] = g[o.y0: o.y1, o.x0: o.x1][m]
+        return
+    ys, xs = o.cells
+    ny, nx = ys + dy, xs + dx
     ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
     out[ny[ok], nx[ok]] = g[ys[ok], xs[ok]]
 
 
 def _free_run(block: np.ndarray, o: ob.Obj, dy: int, dx: int) -> int:
     """How many steps object o can move by (dy, dx) before a cell of `block` or the edge stops it."""
-    ys, xs = np.nonzero(o.mask)
+    ys, xs = o.cells
     h, w = block.shape
     k = 0
     while True:
@@ -61,29 +65,32 @@ def _toward(block: np.ndarray, o: ob.Obj, target: np.ndarray) -> Disp:
     """The shortest straight move (along a row or a column) that brings o next to a cell of `target`
     without crossing a cell of `block`; None when no target cell lies in o's rows or columns."""
     best = None
+    ys, xs = o.cells
+    h, w = block.shape
     for dy, dx in DIRS4.values():
         k = _free_run(block, o, dy, dx)
-        ys, xs = np.nonzero(o.mask)
         ny, nx = ys + (k + 1) * dy, xs + (k + 1) * dx
-        h, w = block.shape
         ok = (ny >= 0) & (ny < h) & (nx >= 0) & (nx < w)
         if ok.any() and target[ny[ok], nx[ok]].any() and (best is None or k < best[0]):
             best = (k, dy * k, dx * k)
     return None if best is None else best[1:]
 
 
-def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
-    """g with the movers moved per `how`; None when the rule does not apply to g."""
+Moves = tuple[Grid, list[tuple[ob.Obj, int, int]]]  # g without its movers; (mover, dy, dx) in painting order
+
+
+def _moves(g: Grid, objs, movers: list[bool], how: tuple) -> Moves | None:
+    """Where the movers of g go per `how` (its kind and parameters, without the move-or-copy choice),
+    which decides nothing else: one answer serves both choices. None when the rule does not apply."""
     kind = how[0]
-    keep = how[-1] == "copy"
     rest = g.copy()
     for o, m in zip(objs, movers, strict=True):
         if m:
             rest[o.mask] = 0
-    out = (g if keep else rest).copy()
     moving = [o for o, m in zip(objs, movers, strict=True) if m]
     if not moving:
         return None
+    ops = []
     if kind == "wall":
         dy, dx = DIRS4[how[1]]
         block = rest != 0
@@ -91,10 +98,10 @@ def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
         gap = {"u": lambda o: o.y0, "d": lambda o: h - o.y1, "l": lambda o: o.x0, "r": lambda o: w - o.x1}[how[1]]
         for o in sorted(moving, key=gap):  # nearest the wall first, so that later objects stop on earlier ones
             k = _free_run(block, o, dy, dx)
-            _paint(out, g, o, dy * k, dx * k)
-            ys, xs = np.nonzero(o.mask)
+            ops.append((o, dy * k, dx * k))
+            ys, xs = o.cells
             block[ys + dy * k, xs + dx * k] = True
-        return out
+        return rest, ops
     for o in moving:
         if kind == "shift":
             d: Disp = how[1]
@@ -124,25 +131,41 @@ def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
         else:
             raise ValueError(kind)
         if d is not None:
-            _paint(out, g, o, *d)
+            ops.append((o, *d))
+    return rest, ops
+
+
+def _painted(g: Grid, moves: Moves, keep: str) -> Grid:
+    """g's movers painted where `_moves` sends them: left in place too when `keep` is "copy"."""
+    rest, ops = moves
+    out = (g if keep == "copy" else rest).copy()
+    for o, dy, dx in ops:
+        _paint(out, g, o, dy, dx)
     return out
 
 
+def _displace(g: Grid, objs, movers: list[bool], how: tuple) -> Grid | None:
+    """g with the movers moved per `how` (ending in "move" or "copy"); None when the rule does not apply to g."""
+    m = _moves(g, objs, movers, how[:-1])
+    return None if m is None else _painted(g, m, how[-1])
+
+
 def _shifts_seen(a: Grid, b: Grid, o: ob.Obj) -> list[tuple[int, int]]:
-    """Every non-zero shift that carries o's cells onto equal cells of b."""
-    ys, xs = np.nonzero(o.mask)
+    """Every non-zero shift that carries o's cells onto equal cells of b, in row-major order of the
+    place its first cell lands on."""
+    ys, xs = o.cells
     vals = a[ys, xs]
     h, w = a.shape
     out = []
-    for dy in range(-h + 1, h):
-        for dx in range(-w + 1, w):
-            if (dy, dx) == (0, 0):
-                continue
-            ny, nx = ys + dy, xs + dx
-            if ny.min() < 0 or nx.min() < 0 or ny.max() >= h or nx.max() >= w:
-                continue
-            if np.array_equal(b[ny, nx], vals):
-                out.append((dy, dx))
+    for py, px in zip(*np.nonzero(b == vals[0]), strict=True):  # where the first cell can land
+        dy, dx = int(py - ys[0]), int(px - xs[0])
+        if (dy, dx) == (0, 0):
+            continue
+        ny, nx = ys + dy, xs + dx
+        if ny.min() < 0 or nx.min() < 0 or ny.max() >= h or nx.max() >= w:
+            continue
+        if np.array_equal(b[ny, nx], vals):
+            out.append((dy, dx))
     return out
 
 
@@ -200,14 +223,20 @@ def fit_move(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
         if any(not 2 <= len(os) <= MAX_OBJECTS for os in tr_objs + te_objs):
             continue
         for rname, pick in _mover_rules(inputs, outputs, tr_objs):
+            movers = [[pick(o) for o in os] for os in tr_objs]
             for hi, how in enumerate(_hows(inputs, outputs, tr_objs, pick)):
+                moved: dict = {}  # train pair -> where its movers go, shared by moving and copying
+
+                def fits(i: int, keep: str, how=how, moved=moved) -> bool:
+                    if i not in moved:
+                        moved[i] = _moves(inputs[i], tr_objs[i], movers[i], how)
+                    return moved[i] is not None and np.array_equal(_painted(inputs[i], moved[i], keep), outputs[i])
+
                 for keep in ("move", "copy"):
                     full = (*how, keep)
-                    run = lambda g, os: _displace(g, os, [pick(o) for o in os], full)
-                    if not all((r := run(a, os)) is not None and np.array_equal(r, b)
-                               for a, b, os in zip(inputs, outputs, tr_objs, strict=True)):
+                    if not all(fits(i, keep) for i in range(len(inputs))):
                         continue
-                    preds = [run(t, os) for t, os in zip(tests, te_objs, strict=True)]
+                    preds = [_displace(t, os, [pick(o) for o in os], full) for t, os in zip(tests, te_objs, strict=True)]
                     if any(p is None for p in preds):
                         continue
                     name = f"move{'8' if diag else '4'}{'c' if by_colour else ''}[{rname}:{'_'.join(map(str, full))}]"

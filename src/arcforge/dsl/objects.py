@@ -34,13 +34,24 @@ class Obj:
     def mask(self) -> np.ndarray:
         return self.labels == self.idx
 
+    @cached_property
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and columns of the object's cells (np.nonzero of its mask), worked out once."""
+        ys, xs = np.nonzero(self.mask)
+        return ys, xs
+
     def crop(self, g: Grid) -> Grid:
         box = (slice(self.y0, self.y1), slice(self.x0, self.x1))
         return np.where(self.labels[box] == self.idx, g[box], 0).astype(I8)
 
     @cached_property
+    def box_mask(self) -> np.ndarray:
+        """The object's mask within its box."""
+        return self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
+
+    @cached_property
     def _shape_key(self) -> bytes:
-        m = self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
+        m = self.box_mask
         return bytes(m.shape) + np.packbits(m).tobytes()
 
     def shape_key(self) -> bytes:

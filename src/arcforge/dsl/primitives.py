@@ -350,26 +350,12 @@ def kron_colour(g: Grid) -> Grid | None:
 def largest_rect(g: Grid) -> Grid | None:
     """Only the largest solid rectangle of one non-zero colour (at least 2 x 2) kept, everything else
     erased: a block hidden in noise. None when two rectangles tie."""
-    best, box, ties = 0, None, 0
-    h, w = g.shape
-    for c in np.unique(g[g != 0]):
-        run = np.zeros(w, int)  # cells of colour c straight up from the current row
-        for y in range(h):
-            run = np.where(g[y] == c, run + 1, 0)
-            for x0 in range(w):
-                top = h
-                for x1 in range(x0, w):
-                    top = min(top, run[x1])
-                    if top < 2:
-                        break
-                    area = top * (x1 - x0 + 1)
-                    if x1 > x0 and area >= best:
-                        ties = ties + 1 if area == best else 0
-                        best, box = area, (y - top + 1, y + 1, x0, x1 + 1)
-    if box is None or ties:
+    from arcforge.kernels import largest_block  # compiled: every start and end column of every row
+
+    y0, y1, x0, x1, ties = largest_block(np.ascontiguousarray(g, dtype=I8))
+    if y0 < 0 or ties:
         return None
     out = np.zeros_like(g)
-    y0, y1, x0, x1 = box
     out[y0:y1, x0:x1] = g[y0:y1, x0:x1]
     return out
 
@@ -381,18 +367,16 @@ def fill_empty_windows(g: Grid, k: int, c: int, greedy: bool = False) -> Grid | 
     h, w = g.shape
     if h < k or w < k:
         return None
-    z = (g == 0).astype(np.int32)
-    s = np.pad(z, ((1, 0), (1, 0))).cumsum(0).cumsum(1)  # summed-area table
+    s = np.zeros((h + 1, w + 1), np.int32)  # summed-area table of the zero cells
+    s[1:, 1:] = (g == 0).cumsum(0).cumsum(1)
     full = (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) == k * k  # windows by top-left corner
     if not full.any():
         return None
     if greedy:
+        from arcforge.kernels import greedy_windows  # compiled: one window at a time, in order
+
         out = g.copy()
-        taken = np.zeros((h, w), bool)
-        for y, x in np.argwhere(full):
-            if not taken[y: y + k, x: x + k].any():
-                taken[y: y + k, x: x + k] = True
-        out[taken] = c
+        out[greedy_windows(full, k)] = c
         return out
     cover = np.zeros((h, w), bool)
     for dy in range(k):

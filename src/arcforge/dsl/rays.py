@@ -9,6 +9,8 @@ along every direction makes the rule the same under rotations and mirrors.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from arcforge.dsl.fitting import explains, fitted
@@ -18,26 +20,32 @@ from arcforge.grid import Grid
 MAX_SOURCES = 120
 
 
-def _view(occ: np.ndarray, y: int, x: int, dy: int, dx: int) -> tuple[int, ...]:
-    """(ahead, behind, sides, ahead-sides, behind-sides) occupancy around (y, x) facing (dy, dx)."""
+def _slot(d: tuple[int, int], o: tuple[int, int]) -> int:
+    """Where neighbour offset o counts in a view facing d: 0 ahead, 1 behind, 2 to a side, 3
+    ahead-to-a-side, 4 behind-to-a-side."""
+    ahead = o[0] * d[0] + o[1] * d[1]
+    if o == d:
+        return 0
+    if o == (-d[0], -d[1]):
+        return 1
+    return 2 if ahead == 0 else 3 if ahead > 0 else 4
+
+
+SLOTS = [[_slot(d, o) for o in DIRS8] for d in DIRS8]  # per direction, each neighbour's slot
+
+
+def _around(occ: np.ndarray, y: int, x: int) -> list[int]:
+    """Whether each of (y, x)'s 8 neighbours (DIRS8's order) is occupied; off the grid is not."""
     h, w = occ.shape
+    return [int(0 <= y + oy < h and 0 <= x + ox < w and occ[y + oy, x + ox]) for oy, ox in DIRS8]
 
-    def at(oy, ox):
-        yy, xx = y + oy, x + ox
-        return int(0 <= yy < h and 0 <= xx < w and occ[yy, xx])
 
+def _view(around: list[int], d: int) -> tuple[int, ...]:
+    """(ahead, behind, sides, ahead-sides, behind-sides) occupancy of a cell's neighbours (`_around`)
+    facing direction DIRS8[d]."""
     counts = [0, 0, 0, 0, 0]
-    for oy, ox in DIRS8:
-        ahead = oy * dy + ox * dx
-        if (oy, ox) == (dy, dx):
-            slot = 0
-        elif (oy, ox) == (-dy, -dx):
-            slot = 1
-        elif ahead == 0:
-            slot = 2
-        else:
-            slot = 3 if ahead > 0 else 4
-        counts[slot] += at(oy, ox)
+    for slot, o in zip(SLOTS[d], around, strict=True):
+        counts[slot] += o
     return tuple(counts)
 
 
@@ -56,27 +64,35 @@ def _ray(g: Grid, y: int, x: int, dy: int, dx: int, through: bool) -> list[tuple
     return cells
 
 
-def _sources(g: Grid, same: bool, through: bool):
-    """Every non-zero cell of g as (colour, its (view, ray cells) along each of the 8 directions; no
-    view where the ray is empty); None for a grid of more than MAX_SOURCES such cells."""
+def _sources(g: Grid, same: bool, through: bool, b: Grid | None = None):
+    """Every non-zero cell of g as (colour, its (view, ray cells, what b has on them) along each of the
+    8 directions; no view where the ray is empty, b's cells as bytes, None without b); None for a grid
+    of more than MAX_SOURCES such cells."""
     ys, xs = np.nonzero(g)
     if len(ys) > MAX_SOURCES:
         return None
     out = []
     for y, x in zip(ys.tolist(), xs.tolist(), strict=True):
         c = int(g[y, x])
-        occ = (g == c) if same else (g != 0)
-        rays = [_ray(g, y, x, dy, dx, through) for dy, dx in DIRS8]
-        out.append((c, [(_view(occ, y, x, dy, dx) if cells else None, cells) for (dy, dx), cells in zip(DIRS8, rays)]))
+        around = _around((g == c) if same else (g != 0), y, x)
+        per = []
+        for d, (dy, dx) in enumerate(DIRS8):
+            cells = _ray(g, y, x, dy, dx, through)
+            seen = None
+            if cells and b is not None:
+                ry, rx = zip(*cells, strict=True)
+                seen = b[list(ry), list(rx)].astype(np.int8).tobytes()
+            per.append((_view(around, d) if cells else None, cells, seen))
+        out.append((c, per))
     return out
 
 
 def _shots(sources, dirs: tuple[int, ...]):
-    """Every (view key, colour, ray cells) of the sources (`_sources`) along the directions `dirs`; a
-    key holds the direction only when `dirs` is one direction."""
+    """Every (view key, colour, ray cells, output cells) of the sources (`_sources`) along the
+    directions `dirs`; a key holds the direction only when `dirs` is one direction."""
     if sources is None:
         return None
-    return [((d if len(dirs) == 1 else d < 4,) + per[d][0], c, per[d][1])
+    return [((d if len(dirs) == 1 else d < 4,) + per[d][0], c, per[d][1], per[d][2])
             for c, per in sources for d in dirs if per[d][1]]
 
 
@@ -88,6 +104,12 @@ def _pattern(c: int, k: int, style: str) -> int:
     if style == "solid" or k % 2 == 0:
         return c
     return 0 if style == "dash" else int(style[3:])
+
+
+@lru_cache(maxsize=8192)
+def _drawn(c: int, n: int, style: str) -> bytes:
+    """The n cells of a ray of colour c in `style`, as bytes (a ray's output cells are compared to it)."""
+    return bytes(_pattern(c, k, style) for k in range(1, n + 1))
 
 
 @fitted(order=3)
@@ -108,7 +130,7 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
     found = []
     for through in (False, True):
         for same in (False, True):
-            tr_sources = [_sources(a, same, through) for a in inputs]
+            tr_sources = [_sources(a, same, through, b) for a, b in zip(inputs, outputs, strict=True)]
             te_sources = None
             for dname, dirs in (("8", tuple(range(8))), ("4", (0, 1, 2, 3)), ("x", (4, 5, 6, 7)),
                                 *((f"_{'udlrABCD'[d]}", (d,)) for d in range(8))):
@@ -117,17 +139,16 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
                     continue
                 for style in styles:
                     fires: dict = {}
-                    for b, ss in zip(outputs, shots, strict=True):
-                        for key, c, cells in ss:
-                            drawn = all(b[y, x] == _pattern(c, k, style) for k, (y, x) in enumerate(cells, 1))
-                            fires[key] = fires.get(key, True) and drawn
+                    for ss in shots:
+                        for key, c, cells, seen in ss:
+                            fires[key] = fires.get(key, True) and seen == _drawn(c, len(cells), style)
                     keys = {k for k, v in fires.items() if v}
                     if not keys:
                         continue
 
                     def paint(g, ss, keys=keys, style=style):
                         out = g.copy()
-                        for key, c, cells in ss:
+                        for key, c, cells, _ in ss:
                             if key in keys:
                                 for k, (y, x) in enumerate(cells, 1):
                                     v = _pattern(c, k, style)
@@ -140,9 +161,9 @@ def fit_tip_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> 
                     if te_sources is None:
                         te_sources = [_sources(t, same, through) for t in tests]
                     te = [_shots(src, dirs) for src in te_sources]
-                    if any(s is None for s in te) or not any(key in keys for ss in te for key, _, _ in ss):
+                    if any(s is None for s in te) or not any(key in keys for ss in te for key, *_ in ss):
                         continue
-                    if any(key not in fires for ss in te for key, _, _ in ss):
+                    if any(key not in fires for ss in te for key, *_ in ss):
                         continue  # a test cell whose surroundings no train cell had: no guessing
                     name = f"tip_rays{dname}{'_same' if same else ''}{'_through' if through else ''}"
                     name += "" if style == "solid" else f"_{style}"

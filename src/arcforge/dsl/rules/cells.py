@@ -10,7 +10,9 @@ Only train pairs and test inputs are read.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import combinations
+from functools import lru_cache
+from itertools import chain, combinations
+from math import comb
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from arcforge.dsl import lines
 from arcforge.dsl.fitting import fitted
 from arcforge.dsl.primitives import outside
 from arcforge.dsl.rules.common import I8, colour_box
-from arcforge.grid import Grid, label, pad1
+from arcforge.grid import Grid, grid_key, label, pad1
 
 EDGE = 10  # the value of a neighbour off the grid
 BASE = 16  # cell features take values 0..15
@@ -172,7 +174,20 @@ def fit_cell_rules(inputs: list[Grid], outputs: list[Grid], tests: list[Grid],
     return found
 
 
-def _feature_table(g: Grid) -> tuple[list[str], np.ndarray]:
+def _feature_table(g: Grid) -> tuple[tuple[str, ...], np.ndarray]:
+    """`_features(g)`, cached by content (read-only): both cell rules ask for the same grids, once per
+    view of the task."""
+    return _features_cached(grid_key(g), *g.shape)
+
+
+@lru_cache(maxsize=256)
+def _features_cached(key: bytes, h: int, w: int) -> tuple[tuple[str, ...], np.ndarray]:
+    names, table = _features(np.frombuffer(key[2:], dtype=I8).reshape(h, w))
+    table.setflags(write=False)
+    return tuple(names), table
+
+
+def _features(g: Grid) -> tuple[list[str], np.ndarray]:
     """Per-cell features (columns, values 0-15) for rules on a few of them: neighbours, first colours
     along rows, columns and diagonals, positions modulo 2 and 3 from either end, enclosure, region size,
     counts of non-zero neighbours, whether the row and column hold other non-zero cells, and the colour
@@ -287,33 +302,32 @@ def fit_cell_features(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]
 
     found: list[tuple[int, str, list[Grid]]] = []
     table = np.full(BASE ** (max_features + 1), -1, np.int64)
-    seen = np.zeros(len(table), bool)
     useful = _useful_columns(tr)
+    te_all = np.concatenate(te) if te else tr[:0]
     for k in range(1, max_features + 1):
         weights = BASE ** np.arange(k + 1, dtype=np.int64)
-        combos = list(combinations(useful, k))
-        if not combos:
+        cols_of = _combos(useful, k)
+        if not len(cols_of):
             break
-        cols_of = np.array([(0,) + combo for combo in combos], np.int64)
-        functions = table_functions(tr, target, cols_of, BASE)
-        for combo, is_function in zip(combos, functions, strict=True):
-            if not is_function:
-                continue
-            cols = (0,) + combo
+        for c in np.flatnonzero(table_functions(tr, target, cols_of, BASE, te_all)):
+            cols = cols_of[c]
             key = tr[:, cols] @ weights
             table[key] = target
-            test_keys = [f[:, cols] @ weights for f in te]
-            seen[key] = True
-            covered = all(seen[tk].all() for tk in test_keys)
-            seen[key] = False
-            if covered:
-                preds = [table[tk].reshape(t.shape).astype(I8) for t, tk in zip(tests, test_keys, strict=False)]
-                n_keys = len(np.unique(key))
-                found.append((k * 1000 + n_keys, "cellf[" + ",".join(names[c - 1] for c in combo) + "]", preds))
+            preds = [table[f[:, cols] @ weights].reshape(t.shape).astype(I8) for t, f in zip(tests, te, strict=False)]
+            n_keys = len(np.unique(key))
+            found.append((k * 1000 + n_keys, "cellf[" + ",".join(names[i - 1] for i in cols[1:]) + "]", preds))
         if len(found) >= 2:
             break
     found.sort(key=lambda f: f[0])
     return found
+
+
+def _combos(useful: list[int], k: int) -> np.ndarray:
+    """Every k of the `useful` feature columns (itertools' order), each row led by column 0 (the
+    cell's own colour): the compiled table checks' `combos`."""
+    n = comb(len(useful), k)
+    flat = np.fromiter(chain.from_iterable(combinations(useful, k)), np.int64, count=n * k).reshape(n, k)
+    return np.concatenate([np.zeros((n, 1), np.int64), flat], axis=1)
 
 
 @fitted(order=17)
@@ -350,14 +364,11 @@ def fit_cell_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid],
     found: list[tuple[int, str, list[Grid]]] = []
     for k in range(0, max_features + 1):
         weights = BASE ** np.arange(k + 1, dtype=np.int64)
-        combos = list(combinations(useful, k))
-        if not combos:
+        cols_of = _combos(useful, k)
+        if not len(cols_of):
             break
-        passing = table_copies(tr, target, bits, np.array([(0,) + c for c in combos], np.int64), BASE)
-        for combo, passes in zip(combos, passing, strict=True):
-            if not passes:
-                continue
-            cols = (0,) + combo
+        for c in np.flatnonzero(table_copies(tr, target, bits, cols_of, BASE)):
+            cols = cols_of[c]
             key = tr[:, cols] @ weights
             order = np.argsort(key, kind="stable")
             sk = key[order]
@@ -386,7 +397,7 @@ def fit_cell_copy(inputs: list[Grid], outputs: list[Grid], tests: list[Grid],
                     break
                 preds.append(vals.reshape(t.shape).astype(I8))
             else:
-                found.append((k * 1000 + len(uk), "cellc[" + ",".join(names[c - 1] for c in combo) + "]", preds))
+                found.append((k * 1000 + len(uk), "cellc[" + ",".join(names[i - 1] for i in cols[1:]) + "]", preds))
         if len(found) >= 2:
             break
     found.sort(key=lambda f: f[0])
