@@ -79,17 +79,25 @@ def _toward(block: np.ndarray, o: ob.Obj, target: np.ndarray) -> Disp:
 Moves = tuple[Grid, list[tuple[ob.Obj, int, int]]]  # g without its movers; (mover, dy, dx) in painting order
 
 
-def _moves(g: Grid, objs, movers: list[bool], how: tuple) -> Moves | None:
-    """Where the movers of g go per `how` (its kind and parameters, without the move-or-copy choice),
-    which decides nothing else: one answer serves both choices. None when the rule does not apply."""
-    kind = how[0]
+def _rest(g: Grid, objs, movers: list[bool]) -> Grid:
+    """g without its movers."""
     rest = g.copy()
     for o, m in zip(objs, movers, strict=True):
         if m:
             rest[o.mask] = 0
+    return rest
+
+
+def _moves(g: Grid, objs, movers: list[bool], how: tuple, rest: Grid | None = None) -> Moves | None:
+    """Where the movers of g go per `how` (its kind and parameters, without the move-or-copy choice),
+    which decides nothing else: one answer serves both choices. None when the rule does not apply.
+    `rest`: g without its movers, when already made."""
+    kind = how[0]
     moving = [o for o, m in zip(objs, movers, strict=True) if m]
     if not moving:
         return None
+    if rest is None:
+        rest = _rest(g, objs, movers)
     ops = []
     if kind == "wall":
         dy, dx = DIRS4[how[1]]
@@ -224,12 +232,13 @@ def fit_move(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
             continue
         for rname, pick in _mover_rules(inputs, outputs, tr_objs):
             movers = [[pick(o) for o in os] for os in tr_objs]
+            rests = [_rest(a, os, m) for a, os, m in zip(inputs, tr_objs, movers, strict=True)]
             for hi, how in enumerate(_hows(inputs, outputs, tr_objs, pick)):
                 moved: dict = {}  # train pair -> where its movers go, shared by moving and copying
 
                 def fits(i: int, keep: str, how=how, moved=moved) -> bool:
                     if i not in moved:
-                        moved[i] = _moves(inputs[i], tr_objs[i], movers[i], how)
+                        moved[i] = _moves(inputs[i], tr_objs[i], movers[i], how, rests[i])
                     return moved[i] is not None and np.array_equal(_painted(inputs[i], moved[i], keep), outputs[i])
 
                 for keep in ("move", "copy"):
