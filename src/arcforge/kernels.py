@@ -333,3 +333,109 @@ def greedy_windows(full, k):
                     for dx in range(k):
                         taken[y + dy, x + dx] = True
     return taken
+
+
+@njit(cache=True, nogil=True)
+def diag_rays(g, most):
+    """Rays along the four diagonals (up-left, up-right, down-left, down-right) from every non-zero
+    cell, in reading order, over zero cells up to the first non-zero one; a cell keeps the first ray
+    that reaches it. None when more than `most` cells are non-zero."""
+    h, w = g.shape
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            n += g[y, x] != 0
+    if n > most:
+        return None
+    out = g.copy()
+    for y in range(h):
+        for x in range(w):
+            c = g[y, x]
+            if c == 0:
+                continue
+            for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+                yy, xx = y + dy, x + dx
+                while 0 <= yy < h and 0 <= xx < w and g[yy, xx] == 0:
+                    if out[yy, xx] == 0:
+                        out[yy, xx] = c
+                    yy += dy
+                    xx += dx
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _repeat_runs(g, out):
+    """extend_runs along the rows of g, painting the zero cells of out; whether any was painted."""
+    h, w = g.shape
+    drew = False
+    for i in range(h):
+        first, last, count = -1, -1, 0
+        for x in range(w):
+            if g[i, x] != 0:
+                if first < 0:
+                    first = x
+                last = x
+                count += 1
+        if count < 2 or last - first + 1 != count:
+            continue
+        for x in range(w):
+            if out[i, x] == 0:
+                out[i, x] = g[i, first + (x - first) % count]
+                drew = True
+    return drew
+
+
+@njit(cache=True, nogil=True)
+def repeat_runs(g):
+    """Every row, then every column, of g holding one run of two or more non-zero cells repeats the
+    run along its whole length over the zero cells (the columns see the rows' result); None when no
+    cell changes."""
+    out = g.copy()
+    rows = _repeat_runs(g, out)
+    cols = _repeat_runs(g.T, out.T)
+    return out if rows or cols else None
+
+
+@njit(cache=True, nogil=True)
+def fill_boxes_by_colour(g):
+    """For each non-zero colour in increasing order, the zero cells of the bounding box of its cells
+    painted that colour (later colours see the earlier ones' paint)."""
+    h, w = g.shape
+    y0 = np.full(10, h)
+    x0 = np.full(10, w)
+    y1 = np.full(10, -1)
+    x1 = np.full(10, -1)
+    for y in range(h):
+        for x in range(w):
+            c = g[y, x]
+            y0[c] = min(y0[c], y)
+            x0[c] = min(x0[c], x)
+            y1[c] = max(y1[c], y)
+            x1[c] = max(x1[c], x)
+    out = g.copy()
+    for c in range(1, 10):
+        for y in range(y0[c], y1[c] + 1):
+            for x in range(x0[c], x1[c] + 1):
+                if out[y, x] == 0:
+                    out[y, x] = c
+    return out
+
+
+@njit(cache=True, nogil=True)
+def block_colours(g, rows, cols):
+    """Per block (rows[i]..rows[i + 1] by cols[j]..cols[j + 1], half-open; pairs of starts and ends),
+    its most common non-zero colour (the lowest of a tie), or 0."""
+    out = np.zeros((len(rows) // 2, len(cols) // 2), np.int8)
+    counts = np.zeros(10, np.int64)
+    for i in range(len(rows) // 2):
+        for j in range(len(cols) // 2):
+            counts[:] = 0
+            for y in range(rows[2 * i], rows[2 * i + 1]):
+                for x in range(cols[2 * j], cols[2 * j + 1]):
+                    counts[g[y, x]] += 1
+            best = 0
+            for c in range(1, 10):
+                if counts[c] > counts[best] or (best == 0 and counts[c] > 0):
+                    best = c
+            out[i, j] = best
+    return out

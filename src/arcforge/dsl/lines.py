@@ -42,24 +42,11 @@ def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
 
 
 @primitive("ray_diag", 440, same_shape=True)
-def extend_diag(g: Grid, src: int | None = None) -> Grid | None:
-    """Rays along the four diagonals from non-zero cells (or cells of `src`), stopping at walls."""
-    h, w = g.shape
-    starts = np.argwhere(g != 0 if src is None else g == src)
-    if len(starts) == 0:
-        return g
-    if len(starts) > 40:
-        return None
-    out = g.copy()
-    for y, x in starts:
-        for dy, dx in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
-            yy, xx = y + dy, x + dx
-            while 0 <= yy < h and 0 <= xx < w and g[yy, xx] == 0:
-                if out[yy, xx] == 0:
-                    out[yy, xx] = g[y, x]
-                yy += dy
-                xx += dx
-    return out
+def extend_diag(g: Grid) -> Grid | None:
+    """Rays along the four diagonals from non-zero cells, stopping at walls; None past 40 such cells."""
+    from arcforge.kernels import diag_rays  # compiled: four walks from every cell
+
+    return diag_rays(np.ascontiguousarray(g, dtype=I8), 40)
 
 
 @primitive("connect_hv_c{colour}", (380, 1), colour=NEW, fixed={"axes": "hv"}, same_shape=True)
@@ -143,19 +130,9 @@ def line_sequence(g: Grid) -> Grid | None:
 def extend_runs(g: Grid) -> Grid | None:
     """Every row and column holding one run of two or more non-zero cells repeats that run along its
     whole length (over its zero cells), in both directions."""
-    out = g.copy()
-    drew = False
-    for t, o in ((g, out), (g.T, out.T)):
-        for i in range(t.shape[0]):
-            idx = np.flatnonzero(t[i])
-            if len(idx) < 2 or idx[-1] - idx[0] + 1 != len(idx):
-                continue
-            run = t[i, idx[0]: idx[-1] + 1]
-            full = run[(np.arange(t.shape[1]) - idx[0]) % len(run)]
-            free = o[i] == 0
-            o[i, free] = full[free]
-            drew |= bool(free.any())
-    return out if drew else None
+    from arcforge.kernels import repeat_runs  # compiled: a pass over every row and column
+
+    return repeat_runs(np.ascontiguousarray(g, dtype=I8))
 
 
 @primitive("bounce", 470, same_shape=True)

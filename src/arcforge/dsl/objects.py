@@ -274,14 +274,11 @@ def cell_colours(g: Grid) -> Grid | None:
     sep = separators(g)
     if sep is None:
         return None
+    from arcforge.kernels import block_colours  # compiled: one count per cell of the layout
+
     rs, cs, _ = sep
     ry, rx = _spans(rs, g.shape[0]), _spans(cs, g.shape[1])
-    out = np.zeros((len(ry), len(rx)), I8)
-    for i, (a, b) in enumerate(ry):
-        for j, (c, d) in enumerate(rx):
-            counts = np.bincount(g[a:b, c:d].ravel(), minlength=10)[1:]
-            out[i, j] = int(np.argmax(counts)) + 1 if counts.any() else 0
-    return out
+    return block_colours(np.ascontiguousarray(g, dtype=I8), np.array(ry, np.int64).ravel(), np.array(rx, np.int64).ravel())
 
 
 def _same_shape(parts) -> bool:

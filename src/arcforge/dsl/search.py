@@ -288,9 +288,11 @@ def _warm_up() -> None:
     task = Task("warm-up", train=(Example(g, g[::-1].copy()), Example(g.T.copy(), g.T[::-1].copy())),
                 test=(Example(g[:, ::-1].copy()),))
     DslSearch(max_depth=1)._search(task, time.monotonic() + 60, 1)
-    from arcforge.kernels import can_become  # only levels below the first call it
+    from arcforge.kernels import block_colours, can_become, greedy_windows  # kernels the search above may not reach
 
-    can_become(g, g)
+    can_become(g, g)  # only levels below the first call it
+    block_colours(g, np.array([0, 1], np.int64), np.array([0, 1], np.int64))  # grids with separator lines
+    greedy_windows(g == 0, 2)  # grids with free windows
 
 
 def _safe_fit(fit, *args) -> list:
