@@ -439,3 +439,18 @@ def block_colours(g, rows, cols):
                     best = c
             out[i, j] = best
     return out
+
+
+@njit(cache=True, nogil=True)
+def uniform_lines(g):
+    """Which rows and which columns of g hold one colour only."""
+    h, w = g.shape
+    rows = np.ones(h, np.bool_)
+    cols = np.ones(w, np.bool_)
+    for y in range(h):
+        for x in range(w):
+            if g[y, x] != g[y, 0]:
+                rows[y] = False
+            if g[y, x] != g[0, x]:
+                cols[x] = False
+    return rows, cols

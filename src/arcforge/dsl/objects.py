@@ -210,9 +210,11 @@ def separators(g: Grid) -> tuple[list[int], list[int], int] | None:
 
 @lru_cache(maxsize=2048)
 def _separators_cached(key: bytes, h: int, w: int) -> tuple[list[int], list[int], int] | None:
+    from arcforge.kernels import uniform_lines  # compiled: one pass over the grid for both
+
     g = np.frombuffer(key[2:], dtype=I8).reshape(h, w)
-    full_r = [r for r in range(h) if (g[r] == g[r, 0]).all()]
-    full_c = [c for c in range(w) if (g[:, c] == g[0, c]).all()]
+    rows, cols = uniform_lines(g)
+    full_r, full_c = np.flatnonzero(rows).tolist(), np.flatnonzero(cols).tolist()
     colours = {int(g[r, 0]) for r in full_r} | {int(g[0, c]) for c in full_c}
 
     def lines_only(col):  # every cell of the colour lies on its full lines: a true separator colour
