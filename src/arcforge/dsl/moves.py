@@ -262,8 +262,8 @@ def fit_move(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
 def _step_to(t: ob.Obj, m: ob.Obj) -> tuple[int, int] | None:
     """The shortest shift v that lays template t over all of marker m's cells, the copy coming no nearer
     to t than the marker does: the marker is the start of the first copy."""
-    ty, tx = np.nonzero(t.mask)
-    my, mx = np.nonzero(m.mask)
+    ty, tx = t.cells
+    my, mx = m.cells
     own = set(zip(ty.tolist(), tx.tolist(), strict=True))
     marker = list(zip(my.tolist(), mx.tolist(), strict=True))
 
@@ -294,7 +294,7 @@ def _repeat(g: Grid, diag: bool, by_colour: bool, colour: str) -> Grid | None:
     if sizes[0] == sizes[1]:
         return None
     t = max(objs, key=lambda o: o.size)
-    ty, tx = np.nonzero(t.mask)
+    ty, tx = t.cells
     h, w = g.shape
     out = g.copy()
     for m in objs:

@@ -36,18 +36,22 @@ class Obj:
 
     @cached_property
     def cells(self) -> tuple[np.ndarray, np.ndarray]:
-        """The rows and columns of the object's cells (np.nonzero of its mask), worked out once."""
+        """The rows and columns of the object's cells (np.nonzero of its mask), worked out once (read-only:
+        objects are cached and shared)."""
         ys, xs = np.nonzero(self.mask)
+        ys.setflags(write=False)
+        xs.setflags(write=False)
         return ys, xs
 
     def crop(self, g: Grid) -> Grid:
-        box = (slice(self.y0, self.y1), slice(self.x0, self.x1))
-        return np.where(self.labels[box] == self.idx, g[box], 0).astype(I8)
+        return np.where(self.box_mask, g[self.y0: self.y1, self.x0: self.x1], 0).astype(I8)
 
     @cached_property
     def box_mask(self) -> np.ndarray:
-        """The object's mask within its box."""
-        return self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
+        """The object's mask within its box (read-only, as `cells`)."""
+        m = self.labels[self.y0: self.y1, self.x0: self.x1] == self.idx
+        m.setflags(write=False)
+        return m
 
     @cached_property
     def _shape_key(self) -> bytes:

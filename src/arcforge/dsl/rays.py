@@ -211,7 +211,7 @@ def _object_lines(g: Grid, kind: str, colour: int | None, diag: bool) -> Grid | 
         if len(once) != 1 or o.n_colours < 2:
             continue
         my, mx = (int(v[0]) for v in np.nonzero(crop == once[0]))
-        ys, xs = np.nonzero(o.mask)
+        ys, xs = o.cells
         sy, sx = int(np.sign(ys.mean() - my)), int(np.sign(xs.mean() - mx))
         if kind == "marker_back":
             sy, sx = -sy, -sx

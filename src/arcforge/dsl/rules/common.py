@@ -16,14 +16,14 @@ I8 = np.int8
 
 def hole_count(o: ob.Obj) -> int:
     """Cells of the object's box, not its own, that are cut off from the box's outside."""
-    m = o.labels[o.y0: o.y1, o.x0: o.x1] == o.idx
+    m = o.box_mask
     free = pad1(~m, True)
     return int((free & ~outside(free)).sum())
 
 
 def shape_d8(o: ob.Obj) -> bytes:
     """The object's shape up to the 8 symmetries (the least of its 8 forms' keys)."""
-    m = o.labels[o.y0: o.y1, o.x0: o.x1] == o.idx
+    m = o.box_mask
     forms = []
     for k in range(4):
         r = np.rot90(m, k)
@@ -56,7 +56,7 @@ def object_features(g: Grid, objs) -> list[dict]:
     colours = [o.colour for o in objs]
     feats = []
     for o, sk in zip(objs, shapes, strict=False):
-        m = o.labels[o.y0: o.y1, o.x0: o.x1] == o.idx
+        m = o.box_mask
         holes = hole_count(o)
         ends, turns = path_counts(m)
         feats.append({
