@@ -169,6 +169,22 @@ def paint_nonzero(g: Grid, c: int) -> Grid:
     return np.where(g != 0, c, 0).astype(I8)
 
 
+@primitive("{keep}_{most}", 145, keep={"keep": True, "erase": False}, most={"most": True, "least": False},
+           same_shape=True)
+def keep_by_count(g: Grid, keep: bool, most: bool) -> Grid | None:
+    """Keep (or erase) the cells of the most (or least) common non-zero colour; none when the grid has
+    fewer than two non-zero colours or two of them tie for it."""
+    counts = np.bincount(g.ravel(), minlength=10)[1:10]
+    present = counts[counts > 0]
+    if present.size < 2:
+        return None
+    n = present.max() if most else present.min()
+    if (present == n).sum() > 1:
+        return None
+    mask = g == int(np.flatnonzero(counts == n)[0]) + 1
+    return np.where(mask if keep else ~mask, g, 0).astype(I8)
+
+
 @primitive("bg_to_0", 150, same_shape=True)
 def erase_majority(g: Grid) -> Grid:
     """Turn the background (most common colour) into 0."""
