@@ -487,6 +487,28 @@ def test_compiled_first_image_check_agrees_with_numpy():
     assert min(seen) > 100  # both answers, many times
 
 
+def test_compiled_outside_check_agrees_with_numpy():
+    """kernels.can_become_outside (the search's skip of a transform that changes only colour k) says
+    yes exactly when the cells not of colour k agree with the output where non-zero, or each colour
+    among them meets one output colour; on real train pairs of one shape, for every colour."""
+    from arcforge.kernels import can_become_outside
+
+    seen = [0, 0]
+    for task in load_tasks("arc1/train")[:120]:
+        for ex in task.train:
+            g, t = ex.input, ex.output
+            if g.shape != t.shape:
+                continue
+            for k in range(10):
+                m = g != k
+                a, b = g[m], t[m]
+                pairs = np.bincount((a.astype(np.intp) * 10 + b), minlength=100).reshape(10, 10) > 0
+                want = bool(((a == 0) | (a == b)).all() or (pairs.sum(axis=1) <= 1).all())
+                assert can_become_outside(np.ascontiguousarray(g, dtype=np.int8), t, k) == want, (task.id, k)
+                seen[want] += 1
+    assert min(seen) > 100  # both answers, many times
+
+
 def _blocks(g):
     """Every solid one-colour rectangle of g, at least 2 x 2, as (area, (y0, y1, x0, x1)), by brute force."""
     h, w = g.shape

@@ -286,6 +286,34 @@ def can_become(r, t):
 
 
 @njit(cache=True, nogil=True)
+def can_become_outside(g, t, k):
+    """Whether g's cells of colours other than k, left as they are, still allow `can_become(r, t)` for
+    some r made from g by changing only cells of colour k: those cells agree with t where non-zero, or
+    each colour among them meets one colour of t. g and t have one shape."""
+    h, w = g.shape
+    layer = True
+    mapping = np.full(10, -1, np.int8)
+    mapped = True
+    for y in range(h):
+        for x in range(w):
+            a, b = g[y, x], t[y, x]
+            if a == k:
+                continue
+            if a < 0 or a > 9:
+                return False
+            if layer and a != 0 and a != b:
+                layer = False
+            if mapped:
+                if mapping[a] < 0:
+                    mapping[a] = b
+                elif mapping[a] != b:
+                    mapped = False
+            if not layer and not mapped:
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def largest_block(g):
     """The largest solid rectangle of one non-zero colour, at least 2 x 2, as (y0, y1, x0, x1, ties):
     ties counts later rectangles as large as the kept one (colours in increasing order, then bottom

@@ -27,8 +27,8 @@ def _ffill(g: Grid, d: str) -> Grid:
     return _ffill_down(g.T[::-1])[::-1].T
 
 
-@primitive("ray_{dirs}", 420, dirs=("u", "d", "l", "r", "ud", "lr", "udlr"), same_shape=True)
-@primitive("ray_udlr_c{src}", 430, src=IN, fixed={"dirs": "udlr"}, same_shape=True)
+@primitive("ray_{dirs}", 420, dirs=("u", "d", "l", "r", "ud", "lr", "udlr"), same_shape=True, changes=0)
+@primitive("ray_udlr_c{src}", 430, src=IN, fixed={"dirs": "udlr"}, same_shape=True, changes=0)
 def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
     """Shoot rays from non-zero cells (or only from cells of colour `src`) in each direction of `dirs`
     ('u', 'd', 'l', 'r' letters); a ray stops at the first non-zero cell; earlier directions win."""
@@ -41,7 +41,7 @@ def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
     return out.astype(I8)
 
 
-@primitive("ray_diag", 440, same_shape=True)
+@primitive("ray_diag", 440, same_shape=True, changes=0)
 def extend_diag(g: Grid) -> Grid | None:
     """Rays along the four diagonals from non-zero cells, stopping at walls; None past 40 such cells."""
     from arcforge.kernels import diag_rays  # compiled: four walks from every cell
@@ -49,8 +49,8 @@ def extend_diag(g: Grid) -> Grid | None:
     return diag_rays(np.ascontiguousarray(g, dtype=I8), 40)
 
 
-@primitive("connect_hv_c{colour}", (380, 1), colour=NEW, fixed={"axes": "hv"}, same_shape=True)
-@primitive("connect_{axes}", 490, axes=("hv", "h", "v"), same_shape=True)
+@primitive("connect_hv_c{colour}", (380, 1), colour=NEW, fixed={"axes": "hv"}, same_shape=True, changes=0)
+@primitive("connect_{axes}", 490, axes=("hv", "h", "v"), same_shape=True, changes=0)
 def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None:
     """Join two same-coloured cells on a row ('h') or column ('v') by a line over the zero cells between,
     in their colour or in `colour`."""
@@ -62,7 +62,7 @@ def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None
     return out.astype(I8)
 
 
-@primitive("clear_spans_c{colour}", (380, 2), colour=NEW, same_shape=True)
+@primitive("clear_spans_c{colour}", (380, 2), colour=NEW, same_shape=True, changes=0)
 def clear_spans(g: Grid, colour: int) -> Grid | None:
     """Every row and column whose cells between its first and last non-zero cells are all zero (a clear
     line from wall to wall) filled there with `colour`."""
@@ -78,7 +78,7 @@ def clear_spans(g: Grid, colour: int) -> Grid | None:
     return out if drew else None
 
 
-@primitive("bridge{inset}_c{colour}", (380, 3), colour=NEW, inset=(0, 1), same_shape=True)
+@primitive("bridge{inset}_c{colour}", (380, 3), colour=NEW, inset=(0, 1), same_shape=True, changes=0)
 def bridge(g: Grid, colour: int, inset: int) -> Grid | None:
     """The gap between every two objects (non-zero 4-connected components) that face each other across
     zero cells, filled with `colour` over the rows (or columns) they share, less `inset` on each side."""
@@ -107,7 +107,7 @@ def bridge(g: Grid, colour: int, inset: int) -> Grid | None:
     return out if drew else None
 
 
-@primitive("line_sequence", 450, same_shape=True)
+@primitive("line_sequence", 450, same_shape=True, changes=0)
 def line_sequence(g: Grid) -> Grid | None:
     """Seed cells at evenly spaced places along the grid's longer side become full lines across it, and
     the run of lines goes on (the seeds' colours in turn, at the same spacing) to the far edge."""
@@ -126,7 +126,7 @@ def line_sequence(g: Grid) -> Grid | None:
     return out if t is g else np.ascontiguousarray(out.T)
 
 
-@primitive("extend_runs", 460, same_shape=True)
+@primitive("extend_runs", 460, same_shape=True, changes=0)
 def extend_runs(g: Grid) -> Grid | None:
     """Every row and column holding one run of two or more non-zero cells repeats that run along its
     whole length (over its zero cells), in both directions."""
@@ -135,7 +135,7 @@ def extend_runs(g: Grid) -> Grid | None:
     return repeat_runs(np.ascontiguousarray(g, dtype=I8))
 
 
-@primitive("bounce", 470, same_shape=True)
+@primitive("bounce", 470, same_shape=True, changes=0)
 def bounce(g: Grid) -> Grid | None:
     """A grid's one non-zero cell, lying on an edge, sends a diagonal line across to the opposite edge
     that turns back off each side wall it meets (a zigzag): first away from the wall it starts on."""

@@ -159,7 +159,7 @@ def keep_colour(g: Grid, c: int) -> Grid:
     return np.where(g == c, g, 0).astype(I8)
 
 
-@primitive("erase_c{c}", (130, 3), c=IN, same_shape=True)
+@primitive("erase_c{c}", (130, 3), c=IN, same_shape=True, changes="c")
 def erase_colour(g: Grid, c: int) -> Grid:
     return np.where(g == c, 0, g).astype(I8)
 
@@ -431,7 +431,8 @@ def middle_line(g: Grid, axis: int) -> Grid | None:
 
 # ---- symmetry completion and pattern fill ---------------------------------------------------
 
-@primitive("sym_{how}_h{hole}", (310, 0), hole=HOLES, how=("lr", "ud", "rot", "both", "diag", "d8"), same_shape=True)
+@primitive("sym_{how}_h{hole}", (310, 0), hole=HOLES, how=("lr", "ud", "rot", "both", "diag", "d8"), same_shape=True,
+           changes="hole")
 def symmetrize(g: Grid, how: str, hole: int) -> Grid | None:
     """Fill cells of colour `hole` from their mirror images under the named symmetry (or group)."""
     holes = g == hole
@@ -515,7 +516,7 @@ def _period_fill(g: Grid, hole: int, py: int, px: int) -> Grid | None:
     return table[cls].reshape(h, w).astype(I8)
 
 
-@primitive("pattern_h{hole}", (310, 1), hole=HOLES, when=fillable, same_shape=True)
+@primitive("pattern_h{hole}", (310, 1), hole=HOLES, when=fillable, same_shape=True, changes="hole")
 def pattern_fill(g: Grid, hole: int, max_period: int = 10) -> Grid | None:
     """Complete a periodic (tiled) pattern whose `hole`-coloured cells were erased: smallest period wins."""
     h, w = g.shape
@@ -555,7 +556,7 @@ def outside(free: np.ndarray) -> np.ndarray:
     return grow_within(edge, free)
 
 
-@primitive("fill_holes_c{c}", 320, c=OUT, same_shape=True)
+@primitive("fill_holes_c{c}", 320, c=OUT, same_shape=True, changes=0)
 def fill_holes(g: Grid, c: int) -> Grid | None:
     """Paint zero cells enclosed by non-zero cells (not reachable from the border) with colour c."""
     free = g == 0
@@ -567,7 +568,7 @@ def fill_holes(g: Grid, c: int) -> Grid | None:
     return out
 
 
-@primitive("flood_c{c}", 330, c=IN, same_shape=True)
+@primitive("flood_c{c}", 330, c=IN, same_shape=True, changes=0)
 def flood_from(g: Grid, c: int) -> Grid | None:
     """Paint with colour c every region of zero cells (4-connected) that touches a cell of colour c."""
     free = g == 0
@@ -627,9 +628,9 @@ def interior(g: Grid, c: int) -> Grid | None:
     return np.where(inner, c, g).astype(I8)
 
 
-@primitive("halo4_c{c}", (360, 1), c=NEW, fixed={"diag": False}, same_shape=True)
-@primitive("halo8_c{c}", (360, 2), c=NEW, fixed={"diag": True}, same_shape=True)
-@primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False}, same_shape=True)
+@primitive("halo4_c{c}", (360, 1), c=NEW, fixed={"diag": False}, same_shape=True, changes=0)
+@primitive("halo8_c{c}", (360, 2), c=NEW, fixed={"diag": True}, same_shape=True, changes=0)
+@primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False}, same_shape=True, changes=0)
 def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     """Paint zero cells next to non-zero cells with colour c: side neighbours (`plus`), corner ones (`diag`)."""
     nz = pad1(g != 0)
@@ -644,7 +645,7 @@ def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     return np.where(near, c, g).astype(I8)
 
 
-@primitive("cross_c{c}", (360, 4), c=NEW, same_shape=True)
+@primitive("cross_c{c}", (360, 4), c=NEW, same_shape=True, changes=0)
 def cross(g: Grid, c: int) -> Grid | None:
     """A full row and column line through every non-zero cell, in its colour; where lines of two or
     more colours meet, colour c. The cells themselves keep their colour. At most 12 sources."""
@@ -697,7 +698,7 @@ def rings(g: Grid, how: str) -> Grid | None:
 
 # ---- boxes and rigid moves ------------------------------------------------------------------
 
-@primitive("fill_boxes_c{c}", (380, 0), c=NEW, same_shape=True)
+@primitive("fill_boxes_c{c}", (380, 0), c=NEW, same_shape=True, changes=0)
 def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
     """Paint the zero cells inside the bounding box of each object (non-zero component) with c."""
     from arcforge.dsl.objects import objects
@@ -712,7 +713,7 @@ def fill_boxes(g: Grid, c: int, diag: bool = True) -> Grid | None:
     return out
 
 
-@primitive("fill_colour_boxes", 390, same_shape=True)
+@primitive("fill_colour_boxes", 390, same_shape=True, changes=0)
 def fill_colour_boxes(g: Grid) -> Grid | None:
     """Fill the bounding box of each non-zero colour's cells with that colour (where it is 0)."""
     from arcforge.kernels import fill_boxes_by_colour  # compiled: one pass for every colour's box
@@ -804,7 +805,8 @@ def canvas_to(g: Grid, size) -> Grid | None:
     return None if s is None else canvas(g, *s)
 
 
-@primitive("{whole}_{axis}", 280, whole={"extend": False, "tile": True}, axis={"rows": 0, "cols": 1}, same_shape=True)
+@primitive("{whole}_{axis}", 280, whole={"extend": False, "tile": True}, axis={"rows": 0, "cols": 1}, same_shape=True,
+           changes=0)
 def extend_period(g: Grid, axis: int, whole: bool = False) -> Grid | None:
     """Repeat the band of rows (axis 0) or columns (axis 1) that holds the non-zero cells over the whole
     grid, with the band's smallest period (or the whole band as one period)."""
@@ -885,7 +887,7 @@ def _mirror_sum(g: Grid, hole: int, axis: int) -> int | None:
     return None if s < 0 else int(s)
 
 
-@primitive("sym_axes_h{hole}", (310, 2), hole=HOLES, same_shape=True)
+@primitive("sym_axes_h{hole}", (310, 2), hole=HOLES, same_shape=True, changes="hole")
 def symmetrize_offset(g: Grid, hole: int) -> Grid | None:
     """Fill cells of colour `hole` from their mirror images across the left-right and up-down axes
     (which need not be the grid's middle lines) and through the centre."""
@@ -927,8 +929,8 @@ def crop_filled(g: Grid, fill, hole: int) -> Grid | None:
     return crop_mask(r, g == hole)
 
 
-@primitive("sym_centre_h{hole}", (310, 3), hole=HOLES, same_shape=True)
-@primitive("sym_turns_h{hole}", (310, 4), hole=HOLES, fixed={"turns_only": True}, same_shape=True)
+@primitive("sym_centre_h{hole}", (310, 3), hole=HOLES, same_shape=True, changes="hole")
+@primitive("sym_turns_h{hole}", (310, 4), hole=HOLES, fixed={"turns_only": True}, same_shape=True, changes="hole")
 def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid | None:
     """Complete a figure that is symmetric about its own centre (near the middle of its bounding box):
     every symmetry of the square about that centre (or only the turns) that no two known cells
@@ -940,7 +942,7 @@ def symmetrize_centre(g: Grid, hole: int = 0, turns_only: bool = False) -> Grid 
     return out if changed else None
 
 
-@primitive("spiral_c{c}", (140, 1), c=OUT, same_shape=True)
+@primitive("spiral_c{c}", (140, 1), c=OUT, same_shape=True, changes=0)
 def spiral(g: Grid, c: int) -> Grid | None:
     """An empty grid filled with a clockwise square spiral of c from the top-left corner, one empty
     cell between its turns; None for a grid that is not empty."""

@@ -14,6 +14,10 @@ result as a function of the argument's, `shape(h, w, **values)` (None: no result
 `same_shape=True` that it is the argument's own: the search skips such a transform, without calling
 it, on states whose shapes it cannot turn into the outputs' (tests hold each promise to real grids).
 Each instance carries the promise as its attribute `shape_of(h, w)`, None where none was made.
+`changes=k` promises that a same-shape transform changes no cell but those of colour k: an int, or
+the name of the argument that holds it (`changes="hole"`). Each instance carries it as `changes` (an
+int, or None where none was made); at its last level the search skips such a transform on a state
+whose other cells already rule out the output (tests hold each promise to real grids).
 
 The order of the list decides the search's ties, so every entry has an explicit `order`, a tuple
 of ints (or one int): entries are sorted by it, one loop over an entry's first range sitting
@@ -169,6 +173,7 @@ class Primitive:
     when: Callable[..., bool] | None
     slow: bool
     shape: Callable[..., tuple[int, int] | None] | None
+    changes: int | str | None  # the one colour whose cells the transform may change (or the argument holding it)
 
 
 REGISTRY: list[Primitive] = []  # every registered entry, by (slow, order)
@@ -181,7 +186,8 @@ def _same(h: int, w: int) -> tuple[int, int]:
 
 def primitive(name: str, order: int | tuple[int, ...], *, fixed: dict | None = None,
               when: Callable[..., bool] | None = None, slow: bool = False, same_shape: bool = False,
-              shape: Callable[..., tuple[int, int] | None] | None = None, **ranges: Range):
+              shape: Callable[..., tuple[int, int] | None] | None = None, changes: int | str | None = None,
+              **ranges: Range):
     """Register `fn` as the transforms `name` (see the module's docstring); gives `fn` back unchanged,
     so that one function may carry several."""
     order = (order,) if isinstance(order, int) else tuple(order)
@@ -189,7 +195,10 @@ def primitive(name: str, order: int | tuple[int, ...], *, fixed: dict | None = N
     def register(fn):
         if len(order) > len(ranges) + 1:
             raise ValueError(f"primitive {name}: order {order} sits inside more loops than its {len(ranges)} ranges")
-        entry = Primitive(name, fn, order, dict(ranges), dict(fixed or {}), when, slow, _same if same_shape else shape)
+        if changes is not None and not same_shape:
+            raise ValueError(f"primitive {name}: changes= needs same_shape=True")
+        entry = Primitive(name, fn, order, dict(ranges), dict(fixed or {}), when, slow, _same if same_shape else shape,
+                          changes)
         same = lambda e: e.slow == slow and e.order == order
         clash = next((e for e in REGISTRY if same(e)), None)
         if clash is not None and (clash.name, clash.fn.__qualname__) != (name, fn.__qualname__):  # a reload re-registers
@@ -236,6 +245,7 @@ def _instances(e: Primitive, info: Info):
         fn = functools.partial(e.fn, **values, **e.fixed)
         promise = e.shape if e.shape in (None, _same) else functools.partial(e.shape, **values, **e.fixed)
         fn.shape_of = promise
+        fn.changes = {**values, **e.fixed}[e.changes] if isinstance(e.changes, str) else e.changes
         yield key, e.name.format(**label), fn
 
 

@@ -130,6 +130,7 @@ class DslSearch(Solver):
         tiny_outputs = all(s == (1, 1) for s in tshapes)
         transforms = library(task)
         shape_of = [getattr(fn, "shape_of", None) for _, fn in transforms]  # promised result shapes
+        changes = [getattr(fn, "changes", None) for _, fn in transforms]  # the one colour each may change
         inputs = tuple(ex.input for ex in task.train) + tuple(ex.input for ex in task.test)
 
         found: list[tuple[float, str, list[Grid]]] = []  # (cost, program, test images)
@@ -187,6 +188,7 @@ class DslSearch(Solver):
                 if pruned:
                     k0 = grid_key(imgs[0])
                     fits: dict = {}  # shape promise -> whether its shapes can still become the outputs'
+                    outside: dict = {}  # colour k -> whether the cells not of colour k can still become them
                     if len(firsts) > FIRSTS_KEPT:
                         firsts.clear()
                 for ti, (tname, fn) in enumerate(transforms):
@@ -197,6 +199,13 @@ class DslSearch(Solver):
                             ok = fits.get(promise)
                             if ok is None:
                                 ok = fits[promise] = _promise_fits(promise, imgs[:n], tshapes, last)
+                            if not ok:
+                                continue
+                        k = changes[ti]
+                        if last and k is not None:
+                            ok = outside.get(k)
+                            if ok is None:
+                                ok = outside[k] = _outside_fits(imgs[0], targets[0], k)
                             if not ok:
                                 continue
                         first = firsts.get((ti, k0), _MISSING)
@@ -288,9 +297,11 @@ def _warm_up() -> None:
     task = Task("warm-up", train=(Example(g, g[::-1].copy()), Example(g.T.copy(), g.T[::-1].copy())),
                 test=(Example(g[:, ::-1].copy()),))
     DslSearch(max_depth=1)._search(task, time.monotonic() + 60, 1)
-    from arcforge.kernels import block_colours, can_become, greedy_windows  # kernels the search above may not reach
+    # kernels the search above may not reach
+    from arcforge.kernels import block_colours, can_become, can_become_outside, greedy_windows
 
-    can_become(g, g)  # only levels below the first call it
+    can_become(g, g)  # only levels below the first call them
+    can_become_outside(g, g, 0)
     block_colours(g, np.array([0, 1], np.int64), np.array([0, 1], np.int64))  # grids with separator lines
     greedy_windows(g == 0, 2)  # grids with free windows
 
@@ -359,6 +370,14 @@ def _first_image(fn, g: Grid, target: Grid, last: bool) -> Grid | None:
     from arcforge.kernels import can_become  # compiled: called for most programs of the last level
 
     return r if can_become(np.ascontiguousarray(r, dtype=np.int8), target) else None
+
+
+def _outside_fits(g: Grid, target: Grid, k: int) -> bool:
+    """Whether a transform that changes only cells of colour k can turn g into an image that can become
+    the output (`_first_image`'s last-level test): g's other cells must allow it as they are."""
+    from arcforge.kernels import can_become_outside  # compiled: once per state and colour
+
+    return g.shape == target.shape and can_become_outside(np.ascontiguousarray(g, dtype=np.int8), target, k)
 
 
 def _apply(fn, imgs: tuple, need_shapes, n: int, first: Grid | None = None, exact: bool = True) -> tuple | None:
