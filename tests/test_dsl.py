@@ -134,6 +134,7 @@ MOTIVATING = {
     "6cf79266": "fill_empty3_greedy_c1",  # ... or empty 3x3 windows, taken in reading order without overlap
     "8e5a5113": "part_turns[rot270,rot180]",  # the first separator cell copied turned (clockwise) into the others
     "31aa019c": "keep_least > halo8_c2",  # the one cell of the rarest colour kept and ringed
+    "178fcbfb": "lines_across[3r,1r,2c]",  # cells become whole rows or columns by colour, rows on top
     "aabf363d": "norm:",  # a colour map that would leave test colours unseen ranks after the normalised task
 }
 

@@ -127,3 +127,68 @@ def fit_rays(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list
                 break
     found.sort(key=lambda f: f[0])
     return found
+
+
+LINE_MODES = ("row", "col", "both")
+
+
+def _line_cells(g: Grid, c: int, mode: str) -> np.ndarray:
+    """The cells on the whole rows (and/or columns) through g's cells of colour c."""
+    on = g == c
+    rows, cols = on.any(axis=1), on.any(axis=0)
+    out = np.zeros(g.shape, bool)
+    if mode in ("row", "both"):
+        out |= rows[:, None]
+    if mode in ("col", "both"):
+        out |= cols[None, :]
+    return out
+
+
+@fitted(order=32)
+def fit_lines_across(inputs: list[Grid], outputs: list[Grid], tests: list[Grid]) -> list[tuple[int, str, list[Grid]]]:
+    """Cells of some colours become lines across the whole grid, along their row, their column or
+    both, each colour its own way; where lines of two colours cross, one colour is always on top. The
+    input's cells stay. Each colour's way is the one whose cells the outputs mostly show in that
+    colour; the stacking order is read off the crossings; the rule must then give every train output."""
+    if any(a.shape != b.shape for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    if any(((a != 0) & (a != b)).any() for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    colours = sorted({int(c) for a in inputs for c in np.unique(a) if c})
+    if not 1 <= len(colours) <= 6 or any(int(c) not in colours for t in tests for c in np.unique(t) if c):
+        return []
+    modes = {}
+    for c in colours:
+        best = None
+        for mode in LINE_MODES:
+            on = hits = 0
+            for a, b in zip(inputs, outputs, strict=False):
+                m = _line_cells(a, c, mode) & (a == 0)
+                on += int(m.sum())
+                hits += int((b[m] == c).sum())
+            if on and 2 * hits > on and (best is None or hits > best[0] or (hits == best[0] and on < best[1])):
+                best = (hits, on, mode)
+        if best is not None:
+            modes[c] = best[2]
+    if not modes:
+        return []
+    # a colour's rank: how many other line colours it covers where their lines cross in the outputs
+    wins = dict.fromkeys(modes, 0)
+    for a, b in zip(inputs, outputs, strict=False):
+        cells = {c: _line_cells(a, c, m) & (a == 0) for c, m in modes.items()}
+        for c in modes:
+            for d in modes:
+                if c != d:
+                    wins[c] += int((cells[c] & cells[d] & (b == c)).sum())
+    order = sorted(modes, key=lambda c: (wins[c], c))  # bottom first
+
+    def paint(g: Grid) -> Grid:
+        out = g.copy()
+        for c in order:
+            out[_line_cells(g, c, modes[c]) & (g == 0)] = c
+        return out
+
+    if not all(np.array_equal(paint(a), b) for a, b in zip(inputs, outputs, strict=False)):
+        return []
+    name = ",".join(f"{c}{modes[c][0]}" for c in reversed(order))
+    return [(0, f"lines_across[{name}]", [paint(t) for t in tests])]
