@@ -488,6 +488,29 @@ def test_compiled_first_image_check_agrees_with_numpy():
     assert min(seen) > 100  # both answers, many times
 
 
+def test_compiled_component_stats_agree_with_numpy():
+    """kernels.component_stats gives every object's box, size, main colour (lowest on a tie) and colour
+    count as masks of its labels say, on real grids, 4- and 8-connected, by colour or not."""
+    from arcforge.grid import label
+    from arcforge.kernels import component_stats
+
+    n_objects = 0
+    for task in load_tasks("arc2/train-clean")[:80]:
+        for g in [ex.input for ex in task.train] + [ex.output for ex in task.train]:
+            for diag in (False, True):
+                for by_colour in (False, True):
+                    lab, n = label(g, diag, by_colour)
+                    stats = component_stats(lab, g, n)
+                    for i in range(1, n + 1):
+                        ys, xs = np.nonzero(lab == i)
+                        counts = np.bincount(g[ys, xs], minlength=10)
+                        want = [ys.min(), xs.min(), ys.max() + 1, xs.max() + 1, len(ys), counts.argmax(),
+                                (counts > 0).sum()]
+                        assert stats[i].tolist() == want, (task.id, diag, by_colour, i)
+                    n_objects += n
+    assert n_objects > 10_000
+
+
 def test_compiled_outside_check_agrees_with_numpy():
     """kernels.can_become_outside (the search's skip of a transform that changes only colour k) says
     yes exactly when the cells not of colour k agree with the output where non-zero, or each colour

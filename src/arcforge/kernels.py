@@ -45,6 +45,43 @@ def label_components(g, diag, by_colour, bg):
 
 
 @njit(cache=True, nogil=True)
+def component_stats(lab, g, n):
+    """Per component 1..n of `lab` (label_components' labels of g): rows (n + 1, 7) of its box's
+    first row, first column, end row, end column (exclusive), its cell count, its most common colour
+    (the lowest on a tie) and its number of colours; row 0 is unused."""
+    h, w = lab.shape
+    out = np.zeros((n + 1, 7), np.int64)
+    counts = np.zeros((n + 1, 10), np.int64)
+    for i in range(1, n + 1):
+        out[i, 0] = h
+        out[i, 1] = w
+    for y in range(h):
+        for x in range(w):
+            i = lab[y, x]
+            if i <= 0:
+                continue
+            if y < out[i, 0]:
+                out[i, 0] = y
+            if x < out[i, 1]:
+                out[i, 1] = x
+            if y + 1 > out[i, 2]:
+                out[i, 2] = y + 1
+            if x + 1 > out[i, 3]:
+                out[i, 3] = x + 1
+            out[i, 4] += 1
+            counts[i, g[y, x]] += 1
+    for i in range(1, n + 1):
+        best = 0
+        for c in range(10):
+            if counts[i, c] > 0:
+                out[i, 6] += 1
+                if counts[i, c] > counts[i, best]:
+                    best = c
+        out[i, 5] = best
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _centre_map(k, y, x, t, s, a, b):
     """Symmetry k of the square about the centre (t / 2, s / 2) applied to (y, x): 0 left-right,
     1 up-down, 2 half turn, then (a centre that maps cells to cells) 3 diagonal, 4 antidiagonal,

@@ -70,23 +70,10 @@ def _objects_cached(key: bytes, h: int, w: int, mode: int) -> tuple[Obj, ...]:
     lab, n = label(g, diag, by_colour)
     if n == 0 or n > 300:
         return ()
-    # per-object properties in one pass each, not one mask per object
-    flat = lab.ravel()
-    ys, xs = np.divmod(np.arange(h * w), w)
-    sizes = np.bincount(flat, minlength=n + 1)
-    y0 = np.full(n + 1, 99)
-    x0 = np.full(n + 1, 99)
-    y1 = np.zeros(n + 1, int)
-    x1 = np.zeros(n + 1, int)
-    np.minimum.at(y0, flat, ys)
-    np.minimum.at(x0, flat, xs)
-    np.maximum.at(y1, flat, ys + 1)
-    np.maximum.at(x1, flat, xs + 1)
-    cols = np.bincount(flat * 10 + g.ravel(), minlength=(n + 1) * 10).reshape(n + 1, 10)
-    main = cols.argmax(axis=1)
-    ncol = (cols > 0).sum(axis=1)
-    return tuple(Obj(lab, i, int(y0[i]), int(x0[i]), int(y1[i]), int(x1[i]), int(sizes[i]), int(main[i]),
-                     int(ncol[i])) for i in range(1, n + 1))
+    from arcforge.kernels import component_stats  # compiled: every object's box, size and colours in one pass
+
+    stats = component_stats(lab, g, n).tolist()
+    return tuple(Obj(lab, i, *stats[i]) for i in range(1, n + 1))
 
 
 def objects(g: Grid, diag: bool, by_colour: bool) -> tuple[Obj, ...]:
