@@ -654,22 +654,79 @@ def _cell_colours_plain(g):
     return out
 
 
+def _rays_plain(g, dirs, src=None):
+    from arcforge.dsl.lines import _ffill
+
+    out = g
+    for d in dirs:
+        f = _ffill(g, d)
+        if src is not None:
+            f = np.where(f == src, f, 0)
+        out = np.where(out == 0, f, out)
+    return out.astype(np.int8)
+
+
+def _connect_plain(g, axes, colour=None):
+    from arcforge.dsl.lines import _ffill
+
+    out = g
+    for a, b in [("r", "l")] * ("h" in axes) + [("d", "u")] * ("v" in axes):
+        left, right = _ffill(g, a), _ffill(g, b)
+        join = (g == 0) & (left == right) & (left != 0)
+        out = np.where(join & (out == 0), left if colour is None else colour, out)
+    return out.astype(np.int8)
+
+
+def _halo_plain(g, c, diag, plus=True):
+    nz = np.pad(g != 0, 1)
+    near = np.zeros(g.shape, bool)
+    if plus:
+        near |= nz[:-2, 1:-1] | nz[2:, 1:-1] | nz[1:-1, :-2] | nz[1:-1, 2:]
+    if diag:
+        near |= nz[:-2, :-2] | nz[:-2, 2:] | nz[2:, :-2] | nz[2:, 2:]
+    near &= g == 0
+    return np.where(near, c, g).astype(np.int8)
+
+
+def _clear_spans_plain(g, colour):
+    out = g.copy()
+    drew = False
+    for t, o in ((g, out), (g.T, out.T)):
+        for i in range(t.shape[0]):
+            idx = np.flatnonzero(t[i])
+            if len(idx) == 2 and idx[1] - idx[0] > 1:
+                span = o[i, idx[0] + 1: idx[1]]
+                span[span == 0] = colour
+                drew = True
+    return out if drew else None
+
+
 def test_compiled_transforms_agree_with_plain_loops():
-    """The transforms compiled in kernels.py (ray_diag, extend_runs, fill_colour_boxes, cell_colours)
-    give what plain numpy loops give, on every train input and output of 150 arc1/train tasks."""
-    from arcforge.dsl.lines import extend_diag, extend_runs
+    """The transforms compiled in kernels.py (ray_diag, extend_runs, fill_colour_boxes, cell_colours,
+    the straight rays, the joins, the halos and the clear spans) give what plain numpy loops give, on
+    every train input and output of 150 arc1/train tasks."""
+    from functools import partial
+
+    from arcforge.dsl.lines import clear_spans, connect, extend, extend_diag, extend_runs
     from arcforge.dsl.objects import cell_colours
 
     pairs = [(extend_diag, _diag_rays_plain), (extend_runs, _repeat_runs_plain),
              (p.fill_colour_boxes, _fill_boxes_plain), (cell_colours, _cell_colours_plain)]
+    pairs += [(partial(extend, dirs=dirs, src=src), partial(_rays_plain, dirs=dirs, src=src))
+              for dirs, src in (("udlr", None), ("ud", None), ("l", None), ("r", None), ("udlr", 2), ("du", 1))]
+    pairs += [(partial(connect, axes=axes, colour=c), partial(_connect_plain, axes=axes, colour=c))
+              for axes, c in (("hv", None), ("h", None), ("v", None), ("hv", 4))]
+    pairs += [(partial(p.halo, c=3, diag=diag, plus=plus), partial(_halo_plain, c=3, diag=diag, plus=plus))
+              for diag, plus in ((False, True), (True, True), (True, False))]
+    pairs += [(partial(clear_spans, colour=6), partial(_clear_spans_plain, colour=6))]
     changed = [0] * len(pairs)
     for task in load_tasks("arc1/train")[:150]:
         for g in [x for ex in task.train for x in (ex.input, ex.output)]:
             for i, (compiled, plain) in enumerate(pairs):
                 got, want = compiled(g), plain(g)
-                assert (got is None) == (want is None), (task.id, compiled.__name__)
+                assert (got is None) == (want is None), (task.id, i)
                 if want is not None:
-                    assert got.dtype == np.int8 and np.array_equal(got, want), (task.id, compiled.__name__)
+                    assert got.dtype == np.int8 and np.array_equal(got, want), (task.id, i)
                     changed[i] += want.shape != g.shape or not np.array_equal(want, g)
     assert min(changed) > 10  # each transform did something on many real grids
 

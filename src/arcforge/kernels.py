@@ -82,6 +82,118 @@ def component_stats(lab, g, n):
 
 
 @njit(cache=True, nogil=True)
+def _walk(d, i, k, h, w):
+    """The k-th cell of line i walked in direction d (0 up, 1 down, 2 left, 3 right): columns for up
+    and down, rows for left and right."""
+    if d == 0:
+        return h - 1 - k, i
+    if d == 1:
+        return k, i
+    if d == 2:
+        return i, w - 1 - k
+    return i, k
+
+
+@njit(cache=True, nogil=True)
+def straight_rays(g, dirs, src):
+    """Rays from the non-zero cells (of colour src only, when src >= 0) along each direction of `dirs`
+    (codes as `_walk`'s, in turn) over the zero cells, each stopping at the next non-zero cell (which
+    blocks rays of other colours too); a cell an earlier direction painted keeps its colour."""
+    h, w = g.shape
+    out = g.copy()
+    for d in dirs:
+        lines, length = (w, h) if d < 2 else (h, w)
+        for i in range(lines):
+            cur = 0
+            for k in range(length):
+                y, x = _walk(d, i, k, h, w)
+                v = g[y, x]
+                if v != 0:
+                    cur = v
+                elif cur != 0 and out[y, x] == 0 and (src < 0 or cur == src):
+                    out[y, x] = cur
+    return out
+
+
+@njit(cache=True, nogil=True)
+def join_cells(g, rows, cols, colour):
+    """Zero cells between two cells of one colour on a row (`rows`) or column (`cols`), with only zero
+    cells between them, painted that colour (or `colour`, when > 0); rows first."""
+    h, w = g.shape
+    out = g.copy()
+    for d in (3, 1):
+        if (d == 3 and not rows) or (d == 1 and not cols):
+            continue
+        lines, length = (h, w) if d == 3 else (w, h)
+        for i in range(lines):
+            last, at = 0, -1  # the colour and place of the last non-zero cell
+            for k in range(length):
+                y, x = _walk(d, i, k, h, w)
+                v = g[y, x]
+                if v == 0:
+                    continue
+                if v == last and k - at > 1:
+                    for j in range(at + 1, k):
+                        yy, xx = _walk(d, i, j, h, w)
+                        if out[yy, xx] == 0:
+                            out[yy, xx] = colour if colour > 0 else v
+                last, at = v, k
+    return out
+
+
+@njit(cache=True, nogil=True)
+def halo_cells(g, c, plus, diag):
+    """(g with its zero cells next to a non-zero cell painted c, whether any was): side neighbours
+    (`plus`) and corner ones (`diag`) count."""
+    h, w = g.shape
+    out = g.copy()
+    changed = False
+    for y in range(h):
+        for x in range(w):
+            if g[y, x] != 0:
+                continue
+            near = False
+            for dy in range(-1, 2):
+                for dx in range(-1, 2):
+                    if (dy == 0 and dx == 0) or (dy != 0 and dx != 0 and not diag) or ((dy == 0 or dx == 0) and not plus):
+                        continue
+                    yy, xx = y + dy, x + dx
+                    if 0 <= yy < h and 0 <= xx < w and g[yy, xx] != 0:
+                        near = True
+            if near:
+                out[y, x] = c
+                changed = True
+    return out, changed
+
+
+@njit(cache=True, nogil=True)
+def clear_lines(g, colour):
+    """(g with every row, then every column, that holds exactly two non-zero cells with zero cells
+    between them filled there with `colour` where still zero, whether any was)."""
+    h, w = g.shape
+    out = g.copy()
+    drew = False
+    for d in (3, 1):
+        lines, length = (h, w) if d == 3 else (w, h)
+        for i in range(lines):
+            n, a, b = 0, -1, -1
+            for k in range(length):
+                y, x = _walk(d, i, k, h, w)
+                if g[y, x] != 0:
+                    n += 1
+                    if n == 1:
+                        a = k
+                    b = k
+            if n == 2 and b - a > 1:
+                for k in range(a + 1, b):
+                    y, x = _walk(d, i, k, h, w)
+                    if out[y, x] == 0:
+                        out[y, x] = colour
+                drew = True
+    return out, drew
+
+
+@njit(cache=True, nogil=True)
 def _centre_map(k, y, x, t, s, a, b):
     """Symmetry k of the square about the centre (t / 2, s / 2) applied to (y, x): 0 left-right,
     1 up-down, 2 half turn, then (a centre that maps cells to cells) 3 diagonal, 4 antidiagonal,

@@ -32,13 +32,15 @@ def _ffill(g: Grid, d: str) -> Grid:
 def extend(g: Grid, dirs: str, src: int | None = None) -> Grid | None:
     """Shoot rays from non-zero cells (or only from cells of colour `src`) in each direction of `dirs`
     ('u', 'd', 'l', 'r' letters); a ray stops at the first non-zero cell; earlier directions win."""
-    out = g
-    for d in dirs:
-        f = _ffill(g, d)
-        if src is not None:
-            f = np.where(f == src, f, 0)
-        out = np.where(out == 0, f, out)
-    return out.astype(I8)
+    from arcforge.kernels import straight_rays  # compiled: one walk along every line of each direction
+
+    codes = _DIR_CODES.get(dirs)
+    if codes is None:
+        codes = _DIR_CODES[dirs] = np.array(["udlr".index(d) for d in dirs], np.int64)
+    return straight_rays(np.ascontiguousarray(g, dtype=I8), codes, -1 if src is None else int(src))
+
+
+_DIR_CODES: dict[str, np.ndarray] = {}  # the kernel's direction codes of each `dirs`
 
 
 @primitive("ray_diag", 440, same_shape=True, changes=0)
@@ -54,27 +56,18 @@ def extend_diag(g: Grid) -> Grid | None:
 def connect(g: Grid, axes: str = "hv", colour: int | None = None) -> Grid | None:
     """Join two same-coloured cells on a row ('h') or column ('v') by a line over the zero cells between,
     in their colour or in `colour`."""
-    out = g
-    for a, b in [("r", "l")] * ("h" in axes) + [("d", "u")] * ("v" in axes):
-        left, right = _ffill(g, a), _ffill(g, b)
-        join = (g == 0) & (left == right) & (left != 0)
-        out = np.where(join & (out == 0), left if colour is None else colour, out)
-    return out.astype(I8)
+    from arcforge.kernels import join_cells  # compiled: one walk along every row and column
+
+    return join_cells(np.ascontiguousarray(g, dtype=I8), "h" in axes, "v" in axes, 0 if colour is None else int(colour))
 
 
 @primitive("clear_spans_c{colour}", (380, 2), colour=NEW, same_shape=True, changes=0)
 def clear_spans(g: Grid, colour: int) -> Grid | None:
     """Every row and column whose cells between its first and last non-zero cells are all zero (a clear
     line from wall to wall) filled there with `colour`."""
-    out = g.copy()
-    drew = False
-    for t, o in ((g, out), (g.T, out.T)):
-        nz = t != 0
-        for i in range(t.shape[0]):
-            idx = np.flatnonzero(nz[i])
-            if len(idx) == 2 and idx[1] - idx[0] > 1:
-                o[i, idx[0] + 1: idx[1]] = np.where(o[i, idx[0] + 1: idx[1]] == 0, colour, o[i, idx[0] + 1: idx[1]])
-                drew = True
+    from arcforge.kernels import clear_lines  # compiled: one walk along every row and column
+
+    out, drew = clear_lines(np.ascontiguousarray(g, dtype=I8), int(colour))
     return out if drew else None
 
 

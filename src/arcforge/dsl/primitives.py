@@ -464,7 +464,8 @@ def _reflect(g: Grid, sy: int | None, sx: int | None, cells: np.ndarray) -> tupl
     return ny[ok], nx[ok], vals[ok]
 
 
-@primitive("mirror_about_c{c}_{how}", 400, c=IN, how=("h", "v", "hv", "edge"), same_shape=True)
+@primitive("mirror_about_c{c}_{how}", 400, c=IN, how=("h", "v", "hv", "edge"), same_shape=True,
+           changes=lambda how, **_: None if how == "edge" else 0)
 def mirror_about(g: Grid, c: int, how: str) -> Grid | None:
     """Mirror the other non-zero cells about the cells of colour c (a marker): across the horizontal
     ("h") or vertical ("v") centre line of the marker's box, or both and the half-turn ("hv"), the
@@ -633,16 +634,10 @@ def interior(g: Grid, c: int) -> Grid | None:
 @primitive("halox_c{c}", (360, 3), c=NEW, fixed={"diag": True, "plus": False}, same_shape=True, changes=0)
 def halo(g: Grid, c: int, diag: bool, plus: bool = True) -> Grid | None:
     """Paint zero cells next to non-zero cells with colour c: side neighbours (`plus`), corner ones (`diag`)."""
-    nz = pad1(g != 0)
-    near = np.zeros(g.shape, bool)
-    if plus:
-        near |= nz[:-2, 1:-1] | nz[2:, 1:-1] | nz[1:-1, :-2] | nz[1:-1, 2:]
-    if diag:
-        near |= nz[:-2, :-2] | nz[:-2, 2:] | nz[2:, :-2] | nz[2:, 2:]
-    near &= g == 0
-    if not near.any():
-        return g
-    return np.where(near, c, g).astype(I8)
+    from arcforge.kernels import halo_cells  # compiled: one pass over the cells
+
+    out, changed = halo_cells(np.ascontiguousarray(g, dtype=I8), int(c), bool(plus), bool(diag))
+    return out if changed else g
 
 
 @primitive("cross_c{c}", (360, 4), c=NEW, same_shape=True, changes=0)

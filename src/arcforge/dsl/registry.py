@@ -14,10 +14,11 @@ result as a function of the argument's, `shape(h, w, **values)` (None: no result
 `same_shape=True` that it is the argument's own: the search skips such a transform, without calling
 it, on states whose shapes it cannot turn into the outputs' (tests hold each promise to real grids).
 Each instance carries the promise as its attribute `shape_of(h, w)`, None where none was made.
-`changes=k` promises that a same-shape transform changes no cell but those of colour k: an int, or
-the name of the argument that holds it (`changes="hole"`). Each instance carries it as `changes` (an
-int, or None where none was made); at its last level the search skips such a transform on a state
-whose other cells already rule out the output (tests hold each promise to real grids).
+`changes=k` promises that a same-shape transform changes no cell but those of colour k: an int, the
+name of the argument that holds it (`changes="hole"`), or a function of the arguments giving it (or
+None: no promise). Each instance carries it as `changes` (an int, or None where none was made); at
+its last level the search skips such a transform on a state whose other cells already rule out the
+output (tests hold each promise to real grids).
 
 The order of the list decides the search's ties, so every entry has an explicit `order`, a tuple
 of ints (or one int): entries are sorted by it, one loop over an entry's first range sitting
@@ -173,7 +174,7 @@ class Primitive:
     when: Callable[..., bool] | None
     slow: bool
     shape: Callable[..., tuple[int, int] | None] | None
-    changes: int | str | None  # the one colour whose cells the transform may change (or the argument holding it)
+    changes: int | str | Callable[..., int | None] | None  # the one colour whose cells it may change
 
 
 REGISTRY: list[Primitive] = []  # every registered entry, by (slow, order)
@@ -186,8 +187,8 @@ def _same(h: int, w: int) -> tuple[int, int]:
 
 def primitive(name: str, order: int | tuple[int, ...], *, fixed: dict | None = None,
               when: Callable[..., bool] | None = None, slow: bool = False, same_shape: bool = False,
-              shape: Callable[..., tuple[int, int] | None] | None = None, changes: int | str | None = None,
-              **ranges: Range):
+              shape: Callable[..., tuple[int, int] | None] | None = None,
+              changes: int | str | Callable[..., int | None] | None = None, **ranges: Range):
     """Register `fn` as the transforms `name` (see the module's docstring); gives `fn` back unchanged,
     so that one function may carry several."""
     order = (order,) if isinstance(order, int) else tuple(order)
@@ -245,7 +246,9 @@ def _instances(e: Primitive, info: Info):
         fn = functools.partial(e.fn, **values, **e.fixed)
         promise = e.shape if e.shape in (None, _same) else functools.partial(e.shape, **values, **e.fixed)
         fn.shape_of = promise
-        fn.changes = {**values, **e.fixed}[e.changes] if isinstance(e.changes, str) else e.changes
+        args = {**values, **e.fixed}
+        fn.changes = args[e.changes] if isinstance(e.changes, str) else e.changes(**args) if callable(e.changes) \
+            else e.changes
         yield key, e.name.format(**label), fn
 
 
