@@ -701,10 +701,26 @@ def _clear_spans_plain(g, colour):
     return out if drew else None
 
 
+def _mirror_plain(g, c, how):
+    m = g == c
+    body = (g != 0) & ~m
+    if not m.any() or not body.any():
+        return None
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    sy, sx = rows[0] + rows[-1], cols[0] + cols[-1]
+    out = g.copy()
+    for ay, ax in {"h": [(sy, None)], "v": [(None, sx)], "hv": [(sy, None), (None, sx), (sy, sx)]}[how]:
+        for y, x in zip(*np.nonzero(body), strict=True):
+            ny, nx = (y if ay is None else ay - y), (x if ax is None else ax - x)
+            if 0 <= ny < g.shape[0] and 0 <= nx < g.shape[1] and out[ny, nx] == 0:
+                out[ny, nx] = g[y, x]
+    return out
+
+
 def test_compiled_transforms_agree_with_plain_loops():
     """The transforms compiled in kernels.py (ray_diag, extend_runs, fill_colour_boxes, cell_colours,
-    the straight rays, the joins, the halos and the clear spans) give what plain numpy loops give, on
-    every train input and output of 150 arc1/train tasks."""
+    the straight rays, the joins, the halos, the clear spans and the mirrors about a marker) give what
+    plain loops give, on every train input and output of 150 arc1/train tasks."""
     from functools import partial
 
     from arcforge.dsl.lines import clear_spans, connect, extend, extend_diag, extend_runs
@@ -719,6 +735,7 @@ def test_compiled_transforms_agree_with_plain_loops():
     pairs += [(partial(p.halo, c=3, diag=diag, plus=plus), partial(_halo_plain, c=3, diag=diag, plus=plus))
               for diag, plus in ((False, True), (True, True), (True, False))]
     pairs += [(partial(clear_spans, colour=6), partial(_clear_spans_plain, colour=6))]
+    pairs += [(partial(p.mirror_about, c=2, how=how), partial(_mirror_plain, c=2, how=how)) for how in ("h", "v", "hv")]
     changed = [0] * len(pairs)
     for task in load_tasks("arc1/train")[:150]:
         for g in [x for ex in task.train for x in (ex.input, ex.output)]:

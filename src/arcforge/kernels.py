@@ -194,6 +194,40 @@ def clear_lines(g, colour):
 
 
 @njit(cache=True, nogil=True)
+def mirror_cells(g, c, rows, cols):
+    """(g with its non-zero cells not of colour c mirrored about the box of the cells of colour c
+    (across its horizontal centre line when `rows`, its vertical one when `cols`, and through its
+    centre when both: in that order), the images filling zero cells; whether there were a marker and
+    cells to mirror)."""
+    h, w = g.shape
+    y0, y1, x0, x1, body = h, -1, w, -1, 0
+    for y in range(h):
+        for x in range(w):
+            v = g[y, x]
+            if v == c:
+                y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
+            elif v != 0:
+                body += 1
+    out = g.copy()
+    if y1 < 0 or body == 0:
+        return out, False
+    sy, sx = y0 + y1, x0 + x1
+    for axis in range(3):
+        if (axis == 0 and not rows) or (axis == 1 and not cols) or (axis == 2 and not (rows and cols)):
+            continue
+        for y in range(h):
+            for x in range(w):
+                v = g[y, x]
+                if v == 0 or v == c:
+                    continue
+                ny = sy - y if axis != 1 else y
+                nx = sx - x if axis != 0 else x
+                if 0 <= ny < h and 0 <= nx < w and out[ny, nx] == 0:
+                    out[ny, nx] = v
+    return out, True
+
+
+@njit(cache=True, nogil=True)
 def _centre_map(k, y, x, t, s, a, b):
     """Symmetry k of the square about the centre (t / 2, s / 2) applied to (y, x): 0 left-right,
     1 up-down, 2 half turn, then (a centre that maps cells to cells) 3 diagonal, 4 antidiagonal,

@@ -471,34 +471,31 @@ def mirror_about(g: Grid, c: int, how: str) -> Grid | None:
     ("h") or vertical ("v") centre line of the marker's box, or both and the half-turn ("hv"), the
     images filling empty cells; or ("edge") across the side of the marker's box that faces the rest,
     the images painted over the marker."""
+    if how != "edge":
+        from arcforge.kernels import mirror_cells  # compiled: one pass per axis
+
+        out, found = mirror_cells(np.ascontiguousarray(g, dtype=I8), int(c), how != "v", how != "h")
+        return out if found else None
     m = g == c
     body = (g != 0) & ~m
     if not m.any() or not body.any():
         return None
     rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    brows, bcols = np.flatnonzero(body.any(axis=1)), np.flatnonzero(body.any(axis=0))
+    if bcols[-1] < x0:
+        sy, sx = None, 2 * x0 - 1
+    elif bcols[0] >= x1:
+        sy, sx = None, 2 * x1 - 1
+    elif brows[-1] < y0:
+        sy, sx = 2 * y0 - 1, None
+    elif brows[0] >= y1:
+        sy, sx = 2 * y1 - 1, None
+    else:
+        return None
+    ny, nx, v = _reflect(g, sy, sx, body)
     out = g.copy()
-    if how == "edge":
-        brows, bcols = np.flatnonzero(body.any(axis=1)), np.flatnonzero(body.any(axis=0))
-        if bcols[-1] < x0:
-            sy, sx = None, 2 * x0 - 1
-        elif bcols[0] >= x1:
-            sy, sx = None, 2 * x1 - 1
-        elif brows[-1] < y0:
-            sy, sx = 2 * y0 - 1, None
-        elif brows[0] >= y1:
-            sy, sx = 2 * y1 - 1, None
-        else:
-            return None
-        ny, nx, v = _reflect(g, sy, sx, body)
-        out[ny, nx] = v
-        return out
-    sy, sx = y0 + y1 - 1, x0 + x1 - 1
-    axes = {"h": [(sy, None)], "v": [(None, sx)], "hv": [(sy, None), (None, sx), (sy, sx)]}[how]
-    for ay, ax in axes:
-        ny, nx, v = _reflect(g, ay, ax, body)
-        free = out[ny, nx] == 0
-        out[ny[free], nx[free]] = v[free]
+    out[ny, nx] = v
     return out
 
 
