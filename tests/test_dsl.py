@@ -66,7 +66,7 @@ MOTIVATING = {
     "d631b094": "cells_row",  # the non-zero cells as a row
     "3345333e": "norm:",  # a program on the colour-normalised task (each pair draws in other colours)
     "b190f7f5": "halves_long_kron_mask",  # one half's shape at each cell of the other
-    "0b148d64": "part[unique_colour]",  # learned choice of a separator cell
+    "0b148d64": "",  # a separator cell chosen by its colour (two depth-2 programs now rank first: see below)
     "662c240a": "thirds:part[",  # ... or of one of equal parts
     "6773b310": "cell_summary[n_cells]",  # one pixel per separator cell, from a fact about the cell
     "d4469b4b": "lookup[main_colour]",  # repeated outputs looked up by a fact about the input
@@ -153,6 +153,17 @@ def test_motivating_task_solved(task_id):
     assert _solved(task, cands), [c.source for c in cands[0][:2]]
     if MOTIVATING[task_id]:
         assert any(MOTIVATING[task_id] in c.source for c in cands[0][:2]), [c.source for c in cands[0][:2]]
+
+
+def test_separator_cell_chosen_by_its_unique_colour():
+    """0b148d64: the part rule learns to pick the one separator cell whose colour no other cell has."""
+    from arcforge.dsl.rules.crops import fit_part_pick
+
+    task = _TASKS["0b148d64"]
+    found = fit_part_pick([ex.input for ex in task.train], [ex.output for ex in task.train],
+                          [ex.input for ex in task.test])
+    rule = next(f for f in found if "part[unique_colour]" in f[1])
+    assert all(np.array_equal(p, ex.output) for p, ex in zip(rule[2], task.test, strict=True))
 
 
 def test_candidates_do_not_depend_on_test_outputs():
